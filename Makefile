@@ -10,10 +10,10 @@ SEED   := 0
 
 .PHONY: demo test lint bench clean-demo
 
+# PYTHONWARNINGS=ignore hides setuptools' generic advice printed for every editable install.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
 $(DEMO)/.done: $(STAMP) cvcore/synth/*.py
