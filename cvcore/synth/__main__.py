@@ -1,0 +1,47 @@
+"""``python -m cvcore.synth {classify,camvid,coco,mot} OUT [--seed S] [options]``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from ..errors import run_cli
+from .camvid import make_camvid
+from .classify import make_classify
+from .coco import make_coco
+from .mot import make_mot
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m cvcore.synth", description=__doc__)
+    parser.add_argument("kind", choices=["classify", "camvid", "coco", "mot"])
+    parser.add_argument("out", help="output directory (created)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--per-class", type=int, default=80, help="classify: images per class")
+    parser.add_argument("--img-size", type=int, default=96, help="classify: square image side")
+    parser.add_argument("--size", type=int, nargs=2, default=(160, 120), metavar=("W", "H"),
+                        help="camvid: image size (960 720 for CamVid's full resolution)")
+    parser.add_argument("--num-images", type=int, default=60, help="coco: number of images")
+    parser.add_argument("--no-images", action="store_true",
+                        help="coco/mot: write annotations only (benchmarks)")
+    parser.add_argument("--frames", type=int, default=60, help="mot: frames per sequence")
+    return parser.parse_args(argv)
+
+
+def main(args: argparse.Namespace) -> None:
+    start = time.perf_counter()
+    if args.kind == "classify":
+        out = make_classify(args.out, args.seed, per_class=args.per_class, size=args.img_size)
+    elif args.kind == "camvid":
+        out = make_camvid(args.out, args.seed, size=tuple(args.size))
+    elif args.kind == "coco":
+        out = make_coco(args.out, args.seed, num_images=args.num_images,
+                        write_images=not args.no_images)
+    else:
+        out = make_mot(args.out, args.seed, frames=args.frames, write_images=not args.no_images)
+    print(f"synthetic {args.kind} data (seed {args.seed}) in {out} "
+          f"({time.perf_counter() - start:.1f} s)")
+
+
+if __name__ == "__main__":
+    run_cli(lambda: main(parse_args()))
