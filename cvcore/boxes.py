@@ -9,26 +9,30 @@ import numba
 import numpy as np
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def iou_xywh_one(dx, dy, dw, dh, gx, gy, gw, gh, crowd):
+    """IoU of one detection and one ground-truth box (xywh scalars), for use inside kernels.
+
+    Same operations in the same order as pycocotools' bbIou (maskApi.c), so every IoU is
+    bit-identical and threshold comparisons (IoU >= 0.5 exactly) agree.
+    """
+    w = min(dw + dx, gw + gx) - max(dx, gx)
+    if w <= 0:
+        return 0.0
+    h = min(dh + dy, gh + gy) - max(dy, gy)
+    if h <= 0:
+        return 0.0
+    i = w * h
+    u = dw * dh if crowd else dw * dh + gw * gh - i
+    return i / u
+
+
 @numba.njit(cache=True, nogil=True)
 def _iou_xywh_kernel(dets, gts, crowd, out):
-    # Same operations in the same order as pycocotools' bbIou (maskApi.c), so every IoU is
-    # bit-identical and threshold comparisons (IoU >= 0.5 exactly) agree.
     for g in range(gts.shape[0]):
-        gx, gy, gw, gh = gts[g, 0], gts[g, 1], gts[g, 2], gts[g, 3]
-        ga = gw * gh
         for d in range(dets.shape[0]):
-            dx, dy, dw, dh = dets[d, 0], dets[d, 1], dets[d, 2], dets[d, 3]
-            da = dw * dh
-            out[d, g] = 0.0
-            w = min(dw + dx, gw + gx) - max(dx, gx)
-            if w <= 0:
-                continue
-            h = min(dh + dy, gh + gy) - max(dy, gy)
-            if h <= 0:
-                continue
-            i = w * h
-            u = da if crowd[g] else da + ga - i
-            out[d, g] = i / u
+            out[d, g] = iou_xywh_one(dets[d, 0], dets[d, 1], dets[d, 2], dets[d, 3],
+                                     gts[g, 0], gts[g, 1], gts[g, 2], gts[g, 3], crowd[g])
 
 
 def iou_xywh(dets: np.ndarray, gts: np.ndarray, crowd: np.ndarray | None = None) -> np.ndarray:
