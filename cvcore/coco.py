@@ -104,7 +104,8 @@ def _boxes(records: list, what: str, source: str) -> np.ndarray:
     if len(boxes) == 0:
         return boxes.reshape(0, 4)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise InputError(f"{what} #0 bbox is not [x, y, w, h]: {records[0]['bbox']!r}", source)
+        raise InputError(f"{what} #0 has a bad 'bbox' (not [x, y, w, h]): "
+                         f"{records[0]['bbox']!r}", source)
     bad = ~np.isfinite(boxes).all(axis=1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

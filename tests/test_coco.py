@@ -45,7 +45,7 @@ def test_results_like_load_res(tmp_path):
     (lambda d: d["annotations"][0].update(category_id=3), "unknown category id 3"),
     (lambda d: d["annotations"][0].update(bbox=[0, 0, float("inf"), 1]), "non-finite bbox"),
     (lambda d: d["annotations"][0].update(area=-1), "bad area"),
-    (lambda d: d["annotations"][0].update(bbox=[0, 0, 1]), "bbox is not [x, y, w, h]"),
+    (lambda d: d["annotations"][0].update(bbox=[0, 0, 1]), "#0 has a bad 'bbox'"),
 ])
 def test_bad_ground_truth(tmp_path, change, message):
     data = json.loads(json.dumps(GT))
