@@ -71,7 +71,8 @@ def _read_json(path: str | os.PathLike) -> Any:
         raise InputError(f"malformed JSON ({err})", path) from None
 
 
-def _column(records: list, key: str, what: str, source: str, dtype=np.float64) -> np.ndarray:
+def _column(records: list, key: str, what: str, source: str, dtype=np.float64,
+            shape: tuple = ()) -> np.ndarray:
     """``[r[key] for r in records]`` as an array, with a one-line error for a missing key or a
     non-numeric value (naming the first offending record)."""
     try:
@@ -85,12 +86,12 @@ def _column(records: list, key: str, what: str, source: str, dtype=np.float64) -
         array = np.array(values, dtype=object)
     ok = array.dtype.kind in "biuf" and (np.dtype(dtype).kind == "f" or array.dtype.kind != "f"
                                           or bool((array == np.floor(array)).all()))
-    if ok:
+    if ok and array.shape[1:] == shape:
         return array.astype(dtype)
     want = np.dtype(dtype).kind
     for i, v in enumerate(values):
         a = np.array(v, dtype=object).ravel()
-        good = (np.shape(v) == np.shape(values[0])
+        good = (np.shape(v) == shape
                 and all(isinstance(x, (int, float)) and (want == "f" or float(x).is_integer())
                         for x in a))
         if not good:
@@ -100,12 +101,7 @@ def _column(records: list, key: str, what: str, source: str, dtype=np.float64) -
 
 def _boxes(records: list, what: str, source: str) -> np.ndarray:
     """The records' ``bbox`` fields as float64[N, 4], all finite with non-negative sizes."""
-    boxes = _column(records, "bbox", what, source)
-    if len(boxes) == 0:
-        return boxes.reshape(0, 4)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise InputError(f"{what} #0 has a bad 'bbox' (not [x, y, w, h]): "
-                         f"{records[0]['bbox']!r}", source)
+    boxes = _column(records, "bbox", what, source, shape=(4,)) if records else np.zeros((0, 4))
     bad = ~np.isfinite(boxes).all(axis=1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
