@@ -232,7 +232,7 @@ def _accumulate_kernel(cat_start, det_rank, det_score, matched, ignored, n_posit
                         scores[t, r, k, a, m] = kept_score[i]
 
 
-def _normalise(params: Params | None, gt: CocoGT) -> Params:
+def resolve_params(params: Params | None, gt: CocoGT) -> Params:
     """pycocotools' ``evaluate()`` preamble: unique sorted ids, sorted max_dets."""
     p = params or Params()
     iou_thrs = np.asarray(p.iou_thrs, np.float64).ravel()
@@ -266,14 +266,32 @@ def _starts(keys: np.ndarray, n_groups: int) -> np.ndarray:
     return np.searchsorted(keys, np.arange(n_groups + 1)).astype(np.int64)
 
 
-def evaluate(gt: CocoGT, dets: CocoDets, params: Params | None = None) -> CocoEvalResult:
-    """COCO bbox evaluation; see the module docstring for the exact rules."""
-    p = _normalise(params, gt)
+@dataclass
+class Matches:
+    """Per-detection matching results for the kept detections (those within max(max_dets)).
+
+    det_index: int64[D] rows of the CocoDets, grouped by (category, image), by score in a group;
+    rank: int64[D] position within its image x category group; matched, ignored: bool[A, T, D].
+    """
+
+    det_index: np.ndarray
+    rank: np.ndarray
+    det_img: np.ndarray
+    det_cat: np.ndarray
+    gt_index: np.ndarray
+    gt_cat: np.ndarray
+    gt_ignore: np.ndarray
+    matched: np.ndarray
+    ignored: np.ndarray
+
+
+def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
+    """COCO's per image x category greedy matching at every area range and IoU threshold.
+    ``p`` must come from :func:`resolve_params`."""
     img_ids, cat_ids = np.array(p.img_ids, np.int64), np.array(p.cat_ids, np.int64)
     area_rng = np.array(p.area_rng, np.float64)
     n_img, n_area, n_thr = len(img_ids), len(area_rng), len(p.iou_thrs)
     n_cat = len(cat_ids) if p.use_cats else 1
-    max_det = p.max_dets[-1]
 
     # Ground truth and detections of the evaluated images and categories, grouped by
     # (category, image) -- or by image alone without categories -- in pycocotools' order.
@@ -291,7 +309,7 @@ def evaluate(gt: CocoGT, dets: CocoDets, params: Params | None = None) -> CocoEv
     n_groups = n_cat * n_img
     det_start = _starts(d_group[d_idx], n_groups)
     rank = np.arange(len(d_idx)) - np.repeat(det_start[:-1], np.diff(det_start))
-    d_idx, rank = d_idx[rank < max_det], rank[rank < max_det]
+    d_idx, rank = d_idx[rank < p.max_dets[-1]], rank[rank < p.max_dets[-1]]
     det_start = _starts(d_group[d_idx], n_groups)
     gt_start = _starts(g_group[g_idx], n_groups)
 
@@ -305,12 +323,25 @@ def evaluate(gt: CocoGT, dets: CocoDets, params: Params | None = None) -> CocoEv
     det_area = dets.areas[d_idx]
     out_of_range = (det_area[None] < area_rng[:, :1]) | (det_area[None] > area_rng[:, 1:])
     ignored |= ~matched & out_of_range[:, None, :]
+    return Matches(det_index=d_idx, rank=rank, det_img=d_img[d_idx],
+                   det_cat=d_cat[d_idx] if p.use_cats else np.zeros(len(d_idx), np.int64),
+                   gt_index=g_idx,
+                   gt_cat=g_cat[g_idx] if p.use_cats else np.zeros(len(g_idx), np.int64),
+                   gt_ignore=gt_ignore, matched=matched, ignored=ignored)
+
+
+def evaluate(gt: CocoGT, dets: CocoDets, params: Params | None = None) -> CocoEvalResult:
+    """COCO bbox evaluation; see the module docstring for the exact rules."""
+    p = resolve_params(params, gt)
+    m = match(gt, dets, p)
+    cat_ids = np.array(p.cat_ids, np.int64)
+    n_area, n_thr = len(p.area_rng), len(p.iou_thrs)
+    n_cat = len(cat_ids) if p.use_cats else 1
+    scores_kept = dets.scores[m.det_index]
 
     # Accumulation order: category, then score (stable: image order, then rank in image).
-    k_of_det = d_cat[d_idx] if p.use_cats else np.zeros(len(d_idx), np.int64)
-    acc = np.lexsort((rank, d_img[d_idx], -dets.scores[d_idx], k_of_det))
-    k_of_gt = g_cat[g_idx] if p.use_cats else np.zeros(len(g_idx), np.int64)
-    n_positive = np.stack([np.bincount(k_of_gt[~gt_ignore[a]], minlength=n_cat)
+    acc = np.lexsort((m.rank, m.det_img, -scores_kept, m.det_cat))
+    n_positive = np.stack([np.bincount(m.gt_cat[~m.gt_ignore[a]], minlength=n_cat)
                            for a in range(n_area)], axis=1).astype(np.int64)
     shape = (n_thr, len(p.rec_thrs), n_cat, n_area, len(p.max_dets))
     precision, scores = -np.ones(shape), -np.ones(shape)
@@ -318,9 +349,9 @@ def evaluate(gt: CocoGT, dets: CocoDets, params: Params | None = None) -> CocoEv
     n_positive_cats = n_positive.reshape(n_cat, n_area)
     precision[:, :, n_positive_cats > 0] = 0.0  # undefined stays -1; unreached recall is 0
     scores[:, :, n_positive_cats > 0] = 0.0
-    _accumulate_kernel(_starts(k_of_det[acc], n_cat), rank[acc], dets.scores[d_idx][acc],
-                       np.ascontiguousarray(matched[:, :, acc]),
-                       np.ascontiguousarray(ignored[:, :, acc]), n_positive,
+    _accumulate_kernel(_starts(m.det_cat[acc], n_cat), m.rank[acc], scores_kept[acc],
+                       np.ascontiguousarray(m.matched[:, :, acc]),
+                       np.ascontiguousarray(m.ignored[:, :, acc]), n_positive,
                        np.array(p.max_dets, np.int64), np.asarray(p.rec_thrs, np.float64),
                        precision, recall, scores)
     result = CocoEvalResult(params=p, cat_ids=cat_ids if p.use_cats else np.array([-1]),

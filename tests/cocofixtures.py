@@ -93,3 +93,30 @@ def pycocotools_eval(gt: dict, results: list, params: dict | None = None):
         ev.accumulate()
         ev.summarize()
     return ev
+
+
+def tidecv_eval(gt: dict, results: list):
+    """tidecv 1.0.1 in box mode on the same data, built without its file loaders (which need
+    segmentations): returns (ap50, main dAPs, special dAPs) keyed by tidecv's short names."""
+    from tidecv import TIDE
+    from tidecv.data import Data
+
+    gt_data = Data("gt", max_dets=100)
+    for image in gt["images"]:
+        gt_data.add_image(image["id"], str(image["id"]))
+    for cat in gt["categories"]:
+        gt_data.add_class(cat["id"], str(cat["id"]))
+    for ann in gt.get("annotations", []):
+        if ann.get("iscrowd", 0):
+            gt_data.add_ignore_region(ann["image_id"], ann["category_id"], ann["bbox"], None)
+        else:
+            gt_data.add_ground_truth(ann["image_id"], ann["category_id"], ann["bbox"], None)
+    preds = Data("preds")
+    for det in results:
+        preds.add_detection(det["image_id"], det["category_id"], det["score"], det["bbox"], None)
+    tide = TIDE()
+    with contextlib.redirect_stdout(io.StringIO()):
+        run = tide.evaluate(gt_data, preds, mode=TIDE.BOX)
+        main = tide.get_main_errors()["preds"]
+        special = tide.get_special_errors()["preds"]
+    return run.ap, main, special
