@@ -1,0 +1,238 @@
+"""Evaluate a detector on COCO and explain where its AP goes.
+
+    # any COCO results file
+    python detect_eval.py --gt instances_val2017.json --dets results.json
+    # a YOLOv8 model (ultralytics), predicting on the images first
+    python detect_eval.py --gt instances_val2017.json --weights yolov8n.pt --images val2017/
+    python detect_eval.py --data coco.yaml --weights yolov8n.pt
+
+Computes COCO AP (pycocotools' numbers), the TIDE error breakdown (tidecv's numbers) and the
+detection ECE, overall and per object scale (small / medium / large), and writes them to
+``runs/detect/<name>/`` (or ``--out``): ``metrics.json``, ``report.md``, ``predictions.json`` (when
+it predicted), ``tide.png``, ``reliability.png``, ``pr_curves.png``. See cvcore.tide and
+cvcore.calibration for the exact rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from cvcore.atomic import write_json, write_text
+from cvcore.calibration import ECEResult, detection_ece
+from cvcore.coco import CocoDets, CocoGT, load_gt, load_results
+from cvcore.cocoeval import CocoEvalResult, evaluate, summary_lines
+from cvcore.errors import InputError, run_cli
+from cvcore.runs import make_run_dir, save_args, save_metrics
+from cvcore.tide import MAIN_ERRORS, SPECIAL_ERRORS, TideResult, scale_masks, tide_by_scale
+
+STAT_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm",
+              "ARl"]
+SCALES = ("all", "small", "medium", "large")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="COCO AP, TIDE and ECE, overall and per scale.")
+    parser.add_argument("--gt", type=Path, help="COCO ground truth (instances_val2017.json)")
+    parser.add_argument("--dets", type=Path, help="COCO results JSON to evaluate")
+    parser.add_argument("--weights", help="ultralytics weights (.pt) or model .yaml to predict")
+    parser.add_argument("--images", type=Path, help="image folder for --weights")
+    parser.add_argument("--data", type=Path,
+                        help="ultralytics dataset yaml (coco.yaml): finds val images and gt")
+    parser.add_argument("--conf", type=float, default=0.001, help="prediction score threshold")
+    parser.add_argument("--iou", type=float, default=0.7, help="prediction NMS IoU")
+    parser.add_argument("--max-det", type=int, default=300, help="predictions per image")
+    parser.add_argument("--imgsz", type=int, default=640, help="prediction image size")
+    parser.add_argument("--device", default="cpu", help="prediction device (cpu, 0, ...)")
+    parser.add_argument("--ece-min-score", type=float, default=0.0,
+                        help="score floor for ECE (detections below are left out)")
+    parser.add_argument("--out", type=Path, help="output directory (default runs/detect/<name>)")
+    parser.add_argument("--name", default="exp", help="run name under runs/detect/")
+    args = parser.parse_args(argv)
+    if args.data is None and args.gt is None:
+        parser.error("give --gt (with --dets or --weights/--images) or --data")
+    if (args.dets is None) == (args.weights is None):
+        parser.error("give exactly one of --dets and --weights")
+    if args.weights and args.images is None and args.data is None:
+        parser.error("--weights needs --images or --data")
+    return args
+
+
+def resolve_data_yaml(path: Path) -> tuple[Path, Path]:
+    """(ground-truth JSON, image folder) from an ultralytics coco.yaml-style file."""
+    import yaml
+
+    if not path.is_file():
+        raise InputError("dataset yaml not found", path)
+    data = yaml.safe_load(path.read_text()) or {}
+    if "val" not in data:
+        raise InputError("no 'val' entry", path)
+    root = Path(data.get("path", "."))
+    root = root if root.is_absolute() else path.parent / root
+    images = root / data["val"]
+    if images.suffix == ".txt":  # ultralytics' list file: images/val2017/...
+        images = root / "images" / "val2017"
+    gt = root / "annotations" / f"instances_{images.name}.json"
+    for needed in (gt, images):
+        if not needed.exists():
+            raise InputError(f"dataset file missing: {needed} (download COCO val2017 and its "
+                             "annotations into the dataset's path)", path)
+    return gt, images
+
+
+def load_model(weights: str):
+    from ultralytics import YOLO
+
+    path = Path(weights)
+    if not path.exists() and path.suffix != ".yaml":
+        try:  # online, ultralytics downloads its released weights by name
+            return YOLO(weights)
+        except Exception as err:
+            raise InputError(f"weights file not found and could not be downloaded ({err}); "
+                             f"provide {path.name} locally and pass its path", weights) from None
+    try:
+        return YOLO(weights)
+    except Exception as err:
+        raise InputError(f"cannot load model weights: {err}", weights) from None
+
+
+def predict(weights: str, images: Path, gt: CocoGT, args: argparse.Namespace) -> list[dict]:
+    """Run the ultralytics model on every ground-truth image; COCO results (80 -> 91 ids)."""
+    from ultralytics.data.converter import coco80_to_coco91_class
+
+    model = load_model(weights)
+    paths = [images / name for name in gt.file_names]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise InputError(f"{len(missing)} ground-truth images missing, e.g. {missing[0].name}",
+                         images)
+    coco91 = np.array(coco80_to_coco91_class())
+    names = getattr(model, "names", {}) or {}
+    class_map = coco91 if len(names) == 80 else np.arange(1, len(names) + 1)
+    results = []
+    for image_id, path in tqdm(list(zip(gt.image_ids.tolist(), paths, strict=True)),
+                               desc="predict", unit="img"):
+        r = model.predict(str(path), conf=args.conf, iou=args.iou, max_det=args.max_det,
+                          imgsz=args.imgsz, device=args.device, verbose=False)[0]
+        xyxy = r.boxes.xyxy.cpu().numpy().astype(np.float64)
+        xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
+        for box, score, cls in zip(xywh.round(3).tolist(), r.boxes.conf.cpu().numpy().tolist(),
+                                   r.boxes.cls.cpu().numpy().astype(int).tolist(), strict=True):
+            results.append({"image_id": image_id, "category_id": int(class_map[cls]),
+                            "bbox": box, "score": round(score, 5)})
+    return results
+
+
+def get_predictions(args, gt: CocoGT, run_dir: Path, images: Path | None) -> CocoDets:
+    if args.dets is not None:
+        return load_results(args.dets, gt)
+    results = predict(args.weights, images, gt, args)
+    write_json(run_dir / "predictions.json", results, indent=None)
+    known = set(gt.cat_ids.tolist())
+    return load_results([r for r in results if r["category_id"] in known], gt)
+
+
+def scale_counts(gt: CocoGT, dets: CocoDets) -> dict[str, dict[str, int]]:
+    """Ground-truth objects (crowd regions excluded) and predictions per scale by box area."""
+    gt_scale, det_scale = scale_masks(gt.boxes), scale_masks(dets.boxes)
+    counts = {"all": {"gt": int((~gt.iscrowd).sum()), "predictions": len(dets.ids)}}
+    for scale in SCALES[1:]:
+        counts[scale] = {"gt": int((gt_scale[scale] & ~gt.iscrowd).sum()),
+                         "predictions": int(det_scale[scale].sum())}
+    return counts
+
+
+def ece_by_scale(gt: CocoGT, dets: CocoDets, min_score: float) -> dict[str, ECEResult]:
+    masks = {"all": None, **scale_masks(dets.boxes)}
+    return {scale: detection_ece(gt, dets, min_score=min_score, det_mask=masks[scale])
+            for scale in SCALES}
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_report(path: Path, source: str, coco: CocoEvalResult, per_cat: list[dict],
+                 tide: dict[str, TideResult], ece: dict[str, ECEResult],
+                 counts: dict[str, dict[str, int]]) -> None:
+    ranked = sorted((r for r in per_cat if r["ap"] > -1), key=lambda r: -r["ap"])
+    parts = [
+        f"# Detection evaluation: {source}", "",
+        "## COCO AP (pycocotools' rules)", "", "```", *summary_lines(coco), "```", "",
+        "## Objects and predictions per scale (box area; crowd regions not counted)", "",
+        markdown_table(["scale", "ground truth", "predictions"],
+                       [[s, counts[s]["gt"], counts[s]["predictions"]] for s in SCALES]), "",
+        "## TIDE (AP@50 and dAP, tidecv's rules; per scale: both sides filtered by box area)", "",
+        markdown_table(["scale", "AP50", *MAIN_ERRORS, *SPECIAL_ERRORS],
+                       [[s, f"{tide[s].ap50:.2f}", *(f"{tide[s].main[e]:.2f}" for e in MAIN_ERRORS),
+                         *(f"{tide[s].special[e]:.2f}" for e in SPECIAL_ERRORS)]
+                        for s in SCALES]), "",
+        "Error counts:", "",
+        markdown_table(["scale", *MAIN_ERRORS],
+                       [[s, *(tide[s].counts[e] for e in MAIN_ERRORS)] for s in SCALES]), "",
+        "## Calibration (ECE at IoU 0.5, 10 bins)", "",
+        markdown_table(["scale", "ECE", "detections"],
+                       [[s, f"{ece[s].ece:.4f}", ece[s].n] for s in SCALES]), "",
+        "## Per-category AP (best and worst 10)", "",
+        markdown_table(["category", "AP", "AP50", "AP75"],
+                       [[r["name"], f"{r['ap']:.3f}", f"{r['ap50']:.3f}", f"{r['ap75']:.3f}"]
+                        for r in ranked[:10] + ranked[10:][-10:]]), "",
+        "Figures: `tide.png`, `reliability.png`, `pr_curves.png`.", ""]
+    write_text(path, "\n".join(parts))
+
+
+def main(args: argparse.Namespace) -> Path:
+    from cvcore.detplots import plot_pr_curves, plot_reliability, plot_tide
+
+    images = args.images
+    gt_path = args.gt
+    if args.data is not None:
+        gt_path, data_images = resolve_data_yaml(args.data)
+        images = images or data_images
+    run_dir = make_run_dir("detect", args.name, args.out)
+    save_args(run_dir, args)
+    gt = load_gt(gt_path)
+    dets = get_predictions(args, gt, run_dir, images)
+
+    steps = tqdm(total=4, desc="evaluate", unit="step")
+    coco = evaluate(gt, dets)
+    names = dict(zip(gt.cat_ids.tolist(), gt.cat_names, strict=True))
+    per_cat = coco.per_category_ap(names)
+    steps.update()
+    tide = tide_by_scale(gt, dets)
+    steps.update()
+    ece = ece_by_scale(gt, dets, args.ece_min_score)
+    counts = scale_counts(gt, dets)
+    steps.update()
+    metrics = {
+        "coco": dict(zip(STAT_NAMES, coco.stats.tolist(), strict=True)),
+        "tide": {s: tide[s].to_dict() for s in SCALES},
+        "ece": {s: ece[s].to_dict() for s in SCALES},
+        "counts": counts,
+        "per_category": per_cat,
+    }
+    save_metrics(run_dir, metrics)
+    source = str(args.dets or args.weights)
+    write_report(run_dir / "report.md", source, coco, per_cat, tide, ece, counts)
+    plot_tide(tide, run_dir / "tide.png")
+    plot_reliability(ece, run_dir / "reliability.png")
+    plot_pr_curves(coco.params.rec_thrs, {"IoU 0.50": coco.pr_curve(0.5),
+                                          "IoU 0.75": coco.pr_curve(0.75)},
+                   run_dir / "pr_curves.png")
+    steps.update()
+    steps.close()
+    print("\n".join(summary_lines(coco)))
+    print(f"TIDE AP50 {tide['all'].ap50:.2f}  " + "  ".join(
+        f"{e} {tide['all'].main[e]:.2f}" for e in MAIN_ERRORS))
+    print(f"ECE {ece['all'].ece:.4f} over {ece['all'].n} detections")
+    print(f"results in {run_dir}")
+    return run_dir
+
+
+if __name__ == "__main__":
+    run_cli(lambda: main(parse_args()))
