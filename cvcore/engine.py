@@ -1,0 +1,305 @@
+"""The training engine shared by train_classify.py and train_segment.py.
+
+Plain PyTorch, task-agnostic: a model mapping ``x`` to logits ``[N, K, ...]``, a loss on
+``(logits, target)``, and targets that are class indices ``[N, ...]`` (an image label or a
+label map). Per epoch it trains, evaluates (loss and a K x K confusion matrix of argmax
+predictions, summed over ranks), appends a row to ``results.csv``, and saves ``last.pt``,
+``best.pt`` (by a chosen metric) and, every ``save_period`` epochs, ``epoch<N>.pt``.
+
+Checkpoints are plain dicts (tensors, numbers, strings; arguments as ``vars(args)``) so they load
+with ``torch.load(weights_only=True)``; they hold the model, optimiser, scheduler, AMP scaler,
+epoch, best metric and the RNG states, so ``--resume`` continues where ``last.pt`` left off. A run
+killed mid-epoch resumes from the last completed epoch; ``results.csv`` rows of the redone
+epochs are replaced, so the table stays continuous.
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DistributedDataParallel
+(``gloo`` on CPU, ``nccl`` on CUDA), training data goes through a DistributedSampler, losses and
+confusion matrices are all-reduced, and only rank 0 writes. AMP (float16 autocast + GradScaler)
+is used on CUDA.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from .atomic import torch_save
+from .confusion import confusion_matrix
+from .errors import InputError
+from .runs import ResultsCSV
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def init_distributed(device: str = "auto") -> Dist:
+    """Join the torchrun process group when launched by torchrun; pick the device."""
+    cuda = torch.cuda.is_available() and device != "cpu"
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if cuda:
+            torch.cuda.set_device(local)
+        dist.init_process_group("nccl" if cuda else "gloo")
+        return Dist(dist.get_rank(), world, local,
+                    torch.device(f"cuda:{local}" if cuda else "cpu"))
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(f"unknown --device {device!r} (auto, cpu, cuda, cuda:N)")
+    return Dist(device=torch.device("cuda" if cuda and device == "auto" else
+                                    (device if cuda else "cpu")))
+
+
+def cleanup_distributed(d: Dist) -> None:
+    if d.enabled and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed the generators training uses (torch: init, shuffling, transforms; Python)."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return model.module if hasattr(model, "module") else model
+
+
+def _all_reduce(values: np.ndarray, d: Dist) -> np.ndarray:
+    if not d.enabled:
+        return values
+    t = torch.as_tensor(values, dtype=torch.float64 if values.dtype.kind == "f" else torch.int64)
+    dist.all_reduce(t)
+    return t.numpy()
+
+
+def _batch_confusion(logits: torch.Tensor, target: torch.Tensor, num_classes: int,
+                     ignore_index: int, out: np.ndarray) -> None:
+    pred = logits.argmax(1).cpu().numpy()
+    confusion_matrix(target.cpu().numpy(), pred, num_classes, ignore_index, out)
+
+
+def train_one_epoch(model, loader, loss_fn, optimizer, d: Dist, epoch: int, epochs: int,
+                    num_classes: int, scheduler=None, scaler=None, ignore_index: int = -100,
+                    ) -> dict[str, float]:
+    """One pass over ``loader``; ``scheduler`` (if given) steps every batch (OneCycleLR)."""
+    model.train()
+    cm = np.zeros((num_classes, num_classes), np.int64)
+    loss_sum = np.zeros(2)  # (sum of batch losses * batch size, samples)
+    bar = tqdm(loader, desc=f"Epoch {epoch + 1}/{epochs} [Train]", disable=not d.is_main,
+               leave=False)
+    for x, y in bar:
+        x, y = x.to(d.device, non_blocking=True), y.to(d.device, non_blocking=True)
+        with torch.autocast(d.device.type, dtype=torch.float16, enabled=scaler is not None):
+            logits = model(x)
+            loss = loss_fn(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        loss_sum += (loss.item() * len(x), len(x))
+        _batch_confusion(logits.detach(), y, num_classes, ignore_index, cm)
+        bar.set_postfix(loss=f"{loss_sum[0] / loss_sum[1]:.4f}",
+                        acc=f"{np.trace(cm) / max(cm.sum(), 1):.4f}")
+    loss_sum, cm = _all_reduce(loss_sum, d), _all_reduce(cm, d)
+    return {"loss": loss_sum[0] / max(loss_sum[1], 1), "acc": np.trace(cm) / max(cm.sum(), 1)}
+
+
+@torch.no_grad()
+def evaluate(model, loader, loss_fn, d: Dist, num_classes: int, ignore_index: int = -100,
+             desc: str = "Val", on_batch: Callable | None = None) -> tuple[dict, np.ndarray]:
+    """Loss, accuracy and the confusion matrix (rows truth) over ``loader``, summed over ranks.
+    ``on_batch(x, logits, y)`` sees every batch (e.g. to keep predictions for figures)."""
+    model.eval()
+    cm = np.zeros((num_classes, num_classes), np.int64)
+    loss_sum = np.zeros(2)
+    for x, y in tqdm(loader, desc=desc, disable=not d.is_main, leave=False):
+        x, y = x.to(d.device, non_blocking=True), y.to(d.device, non_blocking=True)
+        with torch.autocast(d.device.type, dtype=torch.float16, enabled=d.device.type == "cuda"):
+            logits = model(x)
+            loss = loss_fn(logits, y)
+        loss_sum += (loss.item() * len(x), len(x))
+        _batch_confusion(logits, y, num_classes, ignore_index, cm)
+        if on_batch is not None:
+            on_batch(x, logits.float(), y)
+    loss_sum, cm = _all_reduce(loss_sum, d), _all_reduce(cm, d)
+    return {"loss": loss_sum[0] / max(loss_sum[1], 1), "acc": np.trace(cm) / max(cm.sum(), 1)}, cm
+
+
+def rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, model, optimizer, scheduler, scaler, epoch: int, best: float,
+                    args: dict, model_name: str) -> None:
+    torch_save({"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "epoch": int(epoch), "best": float(best), "args": args, "model_name": model_name,
+                "rng": rng_state()}, path)
+
+
+def load_checkpoint(path: str | os.PathLike, model_name: str) -> dict:
+    """A checkpoint dict, checked to be one of ours and for ``model_name``."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputError("checkpoint not found", path) from None
+    except Exception as err:
+        raise InputError(f"cannot read checkpoint ({type(err).__name__})", path) from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
+        raise InputError("not a cvcore training checkpoint", path)
+    if ckpt.get("model_name") != model_name:
+        raise InputError(f"checkpoint is for model {ckpt.get('model_name')!r}, not "
+                         f"{model_name!r}", path)
+    return ckpt
+
+
+@dataclass
+class Fit:
+    """What :func:`fit` needs besides the model and data."""
+
+    loss_fn: Callable
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    epochs: int
+    num_classes: int
+    run_dir: Path | None          # None on ranks other than 0
+    args: dict
+    model_name: str
+    best_key: str = "val_acc"     # column of results.csv that selects best.pt (higher is better)
+    ignore_index: int = -100
+    save_period: int = 0
+    epoch_metrics: Callable[[np.ndarray], dict] | None = None  # confusion matrix -> extra columns
+    loggers: tuple = ()
+
+
+def fit(model, train_loader, val_loader, cfg: Fit, d: Dist, start_epoch: int = 0,
+        best: float = -math.inf, scaler=None) -> float:
+    """Train from ``start_epoch`` to ``cfg.epochs``; returns the best value of ``cfg.best_key``."""
+    csv = ResultsCSV(cfg.run_dir / "results.csv") if d.is_main else None
+    if csv is not None:
+        csv.truncate(start_epoch)  # rows of epochs being redone after a resume
+    for epoch in range(start_epoch, cfg.epochs):
+        sampler = getattr(train_loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+        lr = cfg.optimizer.param_groups[0]["lr"]
+        train = train_one_epoch(model, train_loader, cfg.loss_fn, cfg.optimizer, d, epoch,
+                                cfg.epochs, cfg.num_classes, cfg.scheduler, scaler,
+                                cfg.ignore_index)
+        val, cm = evaluate(model, val_loader, cfg.loss_fn, d, cfg.num_classes, cfg.ignore_index,
+                           desc=f"Epoch {epoch + 1}/{cfg.epochs} [Val]")
+        row = {"epoch": epoch + 1, "train_loss": train["loss"], "train_acc": train["acc"],
+               "val_loss": val["loss"], "val_acc": val["acc"],
+               **(cfg.epoch_metrics(cm) if cfg.epoch_metrics else {}), "lr": lr}
+        if not d.is_main:
+            continue
+        print(f"[Epoch {epoch + 1}/{cfg.epochs}] Train Loss: {train['loss']:.4f}, "
+              f"Train Acc: {train['acc']:.4f} | Val Loss: {val['loss']:.4f}, "
+              f"Val Acc: {val['acc']:.4f}")
+        csv.write(row)
+        for logger in cfg.loggers:
+            logger.log(row)
+        value = row[cfg.best_key]
+        is_best = not math.isnan(value) and value > best
+        best = value if is_best else best
+        state = (model, cfg.optimizer, cfg.scheduler, scaler, epoch + 1, best, cfg.args,
+                 cfg.model_name)
+        if is_best:
+            save_checkpoint(cfg.run_dir / "best.pt", *state)
+        if cfg.save_period and (epoch + 1) % cfg.save_period == 0:
+            save_checkpoint(cfg.run_dir / f"epoch{epoch + 1}.pt", *state)
+        save_checkpoint(cfg.run_dir / "last.pt", *state)  # last: the resume point
+    return best
+
+
+class WandbLogger:
+    """Optional Weights & Biases logging; offline (no network) unless WANDB_MODE says otherwise."""
+
+    def __init__(self, run_dir: Path, project: str, config: dict):
+        try:
+            import wandb
+        except ImportError:
+            raise InputError("--wandb needs the wandb package (pip install wandb)") from None
+        os.environ.setdefault("WANDB_MODE", "offline")
+        self.run = wandb.init(project=project, name=run_dir.name, dir=str(run_dir), config=config)
+
+    def log(self, row: dict) -> None:
+        self.run.log(row)
+
+
+class TensorBoardLogger:
+    """Optional TensorBoard scalars in ``<run_dir>/tensorboard``."""
+
+    def __init__(self, run_dir: Path):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise InputError("--tensorboard needs the tensorboard package "
+                             "(pip install tensorboard)") from None
+        self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def log(self, row: dict) -> None:
+        for key, value in row.items():
+            if key != "epoch":
+                self.writer.add_scalar(key, value, row["epoch"])
+        self.writer.flush()
+
+
+def make_loggers(args, run_dir: Path | None, project: str) -> tuple:
+    if run_dir is None:
+        return ()
+    loggers = []
+    if getattr(args, "wandb", False):
+        loggers.append(WandbLogger(run_dir, project, plain_args(args)))
+    if getattr(args, "tensorboard", False):
+        loggers.append(TensorBoardLogger(run_dir))
+    return tuple(loggers)
+
+
+def plain_args(args) -> dict:
+    """``vars(args)`` with paths as strings: what checkpoints store (loads with weights_only)."""
+    def plain(v):
+        if isinstance(v, Path):
+            return str(v)
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+    return {k: plain(v) for k, v in vars(args).items()}

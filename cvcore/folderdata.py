@@ -1,0 +1,137 @@
+"""Folder-per-class image data (the Russian Wildlife layout): classes, split, dataset, transforms.
+
+``find_classes(root)`` accepts ``root/<class>/*.jpg`` and roots whose class folders sit lower in
+single-folder chains (the Kaggle archive unpacks as ``Cropped_final/Cropped_final/<class>/``).
+Folder names may use spaces or underscores. The report's ten classes map to 0..9 in the report's
+order; any other folder set maps alphabetically. ``stratified_split`` keeps each class's share in
+both parts and is written to the run directory so a run can be reproduced. Images that PIL cannot
+open are listed once and left out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .atomic import write_json
+from .errors import InputError
+
+REPORT_CLASSES = ("amur_leopard", "amur_tiger", "birds", "black_bear", "brown_bear", "dog",
+                  "roe_deer", "sika_deer", "wild_boar", "people")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def canonical_name(folder: str) -> str:
+    return folder.strip().lower().replace(" ", "_")
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def find_classes(root: str | os.PathLike) -> tuple[Path, list[str], list[Path]]:
+    """(class root, class names in label order, their folders)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError("dataset folder not found", root)
+    for _ in range(3):  # descend through single-folder wrappers
+        subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if len(subdirs) == 1 and not _images_in(subdirs[0]):
+            root = subdirs[0]
+            continue
+        break
+    folders = [p for p in subdirs if _images_in(p)]
+    if len(folders) < 2:
+        raise InputError("expected one folder of images per class (at least two classes)", root)
+    by_name = {canonical_name(p.name): p for p in folders}
+    if len(by_name) != len(folders):
+        raise InputError("two class folders differ only by spaces/underscores or case", root)
+    names = list(REPORT_CLASSES) if set(by_name) == set(REPORT_CLASSES) else sorted(by_name)
+    return root, names, [by_name[n] for n in names]
+
+
+def readable(path: Path) -> bool:
+    try:
+        with Image.open(path) as image:
+            image.verify()
+        return True
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return False
+
+
+@dataclass
+class Split:
+    classes: list[str]
+    train: list[tuple[str, int]]
+    val: list[tuple[str, int]]
+    unreadable: list[str]
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_json(path, {"classes": self.classes, "train": self.train, "val": self.val,
+                          "unreadable": self.unreadable})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Split:
+        data = json.loads(Path(path).read_text())
+        return cls(data["classes"], [tuple(s) for s in data["train"]],
+                   [tuple(s) for s in data["val"]], data.get("unreadable", []))
+
+
+def stratified_split(root: str | os.PathLike, val_frac: float = 0.2, seed: int = 0) -> Split:
+    """Per class: shuffle (seeded) and hold out ``round(n * val_frac)`` images (at least one when
+    the class has two or more)."""
+    if not 0 < val_frac < 1:
+        raise InputError(f"--val-frac must be in (0, 1), got {val_frac}")
+    _, names, folders = find_classes(root)
+    rng = np.random.default_rng(seed)
+    train, val, unreadable = [], [], []
+    for label, folder in enumerate(folders):
+        files = []
+        for path in _images_in(folder):
+            (files if readable(path) else unreadable).append(str(path))
+        order = rng.permutation(len(files))
+        n_val = max(1, round(len(files) * val_frac)) if len(files) > 1 else 0
+        val += [(files[i], label) for i in sorted(order[:n_val])]
+        train += [(files[i], label) for i in sorted(order[n_val:])]
+    if unreadable:
+        print(f"skipping {len(unreadable)} unreadable images: {', '.join(unreadable[:5])}"
+              + (" ..." if len(unreadable) > 5 else ""))
+    return Split(names, train, val, unreadable)
+
+
+class FolderDataset:
+    """``(image tensor, label)`` pairs; PIL loads RGB, ``transform`` converts."""
+
+    def __init__(self, samples: list[tuple[str, int]], transform=None):
+        self.samples = samples
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        path, label = self.samples[index]
+        image = Image.open(path).convert("RGB")
+        return (self.transform(image) if self.transform else image), label
+
+
+def build_transforms(img_size: int, train: bool, augment: bool):
+    """Eval: Resize + ToTensor + ImageNet Normalize; train adds a flip; ``augment`` the report's
+    RandomResizedCrop(0.8-1), flip, RandomRotation(15), ColorJitter(0.2, 0.2, 0.2)."""
+    from torchvision import transforms as T
+
+    tail = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    if not train:
+        return T.Compose([T.Resize((img_size, img_size)), *tail])
+    if augment:
+        return T.Compose([T.RandomResizedCrop(img_size, scale=(0.8, 1.0)),
+                          T.RandomHorizontalFlip(), T.RandomRotation(15),
+                          T.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2), *tail])
+    return T.Compose([T.Resize((img_size, img_size)), T.RandomHorizontalFlip(), *tail])

@@ -1,0 +1,291 @@
+"""Train and evaluate an image classifier on a folder-per-class dataset (Russian Wildlife).
+
+    python train_classify.py --data DIR --model convnet --epochs 10
+    python train_classify.py --data DIR --model resnet18 --pretrained --augment --sched onecycle
+    torchrun --nproc_per_node 2 train_classify.py --data DIR ...        # DDP
+    python train_classify.py --data DIR --out runs/classify/exp --resume  # continue last.pt
+    python train_classify.py compare runs/classify/exp runs/classify/exp2
+
+Writes ``runs/classify/<name>/`` (or ``--out``): args.yaml, split.json, results.csv, last.pt,
+best.pt, metrics.json (accuracy, macro-F1, per-class precision/recall/F1, confusion matrix,
+ECE), confusion_matrix.csv/.png, curves.png, class_distribution.png, misclassified.png,
+tsne_2d.png, tsne_3d.png, augmentations.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+
+from cvcore import engine
+from cvcore.atomic import write_text
+from cvcore.calibration import classification_ece
+from cvcore.classify_models import MODELS, build_classifier, load_into, penultimate_features
+from cvcore.confusion import accuracy, per_class_scores
+from cvcore.errors import InputError, run_cli
+from cvcore.folderdata import FolderDataset, Split, build_transforms, stratified_split
+from cvcore.losses import label_smoothed_cross_entropy
+from cvcore.runs import load_args, make_run_dir, save_args, save_metrics
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Image classification training.")
+    parser.add_argument("--data", type=Path, required=True, help="folder-per-class image root")
+    parser.add_argument("--model", choices=MODELS, default="convnet")
+    parser.add_argument("--pretrained", action="store_true", help="ImageNet weights (resnet18)")
+    parser.add_argument("--weights", help="pretrained weights file (else the torch hub cache)")
+    parser.add_argument("--img-size", type=int, default=224)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--sched", choices=["onecycle", "none"], default="none")
+    parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--augment", action="store_true", help="the report's augmentations")
+    parser.add_argument("--val-frac", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    parser.add_argument("--out", type=Path, help="run directory (default runs/classify/<name>)")
+    parser.add_argument("--name", default="exp")
+    parser.add_argument("--resume", nargs="?", const=True, default=False,
+                        help="continue from last.pt of the run (or from the given checkpoint)")
+    parser.add_argument("--no-tsne", action="store_true", help="skip the t-SNE figures")
+    parser.add_argument("--wandb", action="store_true", help="log to Weights & Biases")
+    parser.add_argument("--tensorboard", action="store_true", help="log to TensorBoard")
+    return parser.parse_args(argv)
+
+
+def resolve_run_dir(args, d: engine.Dist) -> tuple[Path | None, Path | None]:
+    """(run directory on rank 0 else None, checkpoint to resume from or None)."""
+    if args.resume:
+        ckpt = (Path(args.resume) if args.resume is not True
+                else (args.out or Path("runs/classify") / args.name) / "last.pt")
+        if not ckpt.is_file():
+            raise InputError("nothing to resume: checkpoint not found", ckpt)
+        return (ckpt.parent if d.is_main else None), ckpt
+    return (make_run_dir("classify", args.name, args.out) if d.is_main else None), None
+
+
+def build_data(args, run_dir: Path | None, d: engine.Dist):
+    split_file = run_dir / "split.json" if run_dir else None
+    if args.resume and split_file and split_file.is_file():
+        split = Split.load(split_file)
+    else:
+        split = stratified_split(args.data, args.val_frac, args.seed)
+        if split_file:
+            split.save(split_file)
+    train_set = FolderDataset(split.train, build_transforms(args.img_size, True, args.augment))
+    val_set = FolderDataset(split.val, build_transforms(args.img_size, False, False))
+    train_sampler = DistributedSampler(train_set, seed=args.seed) if d.enabled else None
+    val_sampler = DistributedSampler(val_set, shuffle=False) if d.enabled else None
+    common = {"batch_size": args.batch_size, "num_workers": args.workers,
+              "pin_memory": d.device.type == "cuda", "persistent_workers": args.workers > 0}
+    train_loader = DataLoader(train_set, shuffle=train_sampler is None, sampler=train_sampler,
+                              drop_last=len(train_set) > args.batch_size, **common)
+    val_loader = DataLoader(val_set, sampler=val_sampler, **common)
+    return split, train_loader, val_loader
+
+
+def macro_f1(cm: np.ndarray) -> float:
+    """Mean F1 over classes present in truth or prediction, 0 where undefined (scikit-learn's
+    ``f1_score(average="macro")``)."""
+    present = (cm.sum(0) + cm.sum(1)) > 0
+    return float(np.nan_to_num(per_class_scores(cm).f1)[present].mean())
+
+
+def build_optimisation(args, model, steps_per_epoch: int):
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = (torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr,
+                                                     epochs=args.epochs,
+                                                     steps_per_epoch=steps_per_epoch)
+                 if args.sched == "onecycle" else None)
+    return optimizer, scheduler
+
+
+@torch.no_grad()
+def collect_predictions(model, loader, device) -> dict[str, np.ndarray]:
+    """Softmax probabilities, labels, penultimate features and the input images (uint8) of the
+    whole loader, in order."""
+    model.eval()
+    probs, labels, feats, images = [], [], [], []
+    for x, y in loader:
+        logits, f = penultimate_features(model, x.to(device))
+        probs.append(torch.softmax(logits.float(), 1).cpu().numpy())
+        feats.append(f.flatten(1).float().cpu().numpy())
+        labels.append(y.numpy())
+        images.append(x)
+    return {"probs": np.concatenate(probs), "labels": np.concatenate(labels),
+            "features": np.concatenate(feats), "images": torch.cat(images)}
+
+
+def class_metrics(probs: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
+    from cvcore.confusion import confusion_matrix
+
+    pred = probs.argmax(1)
+    cm = confusion_matrix(labels, pred, len(names))
+    scores = per_class_scores(cm)
+    ece = classification_ece(probs, labels)
+    return {"accuracy": accuracy(cm), "macro_f1": macro_f1(cm),
+            "per_class": [{"name": n, "precision": float(scores.precision[k]),
+                           "recall": float(scores.recall[k]), "f1": float(scores.f1[k]),
+                           "support": int(scores.support[k])} for k, n in enumerate(names)],
+            "confusion_matrix": cm.tolist(), "ece": ece.ece, "reliability": ece.to_dict()}
+
+
+def save_figures(run_dir: Path, args, split: Split, preds: dict, metrics: dict) -> None:
+    from PIL import Image
+
+    from cvcore import plots
+
+    names = split.classes
+    plots.plot_results_csv(run_dir / "results.csv", run_dir / "curves.png")
+    count = [np.bincount([label for _, label in s], minlength=len(names)).tolist()
+             for s in (split.train, split.val)]
+    plots.plot_bars({"train": count[0], "val": count[1]}, names,
+                    run_dir / "class_distribution.png")
+    cm = np.array(metrics["confusion_matrix"])
+    write_text(run_dir / "confusion_matrix.csv",
+               ",".join(["true\\pred", *names]) + "\n" + "".join(
+                   ",".join([n, *map(str, row)]) + "\n" for n, row in zip(names, cm,
+                                                                         strict=True)))
+    plots.plot_confusion(cm, names, run_dir / "confusion_matrix.png")
+    pred = preds["probs"].argmax(1)
+    wrong = [np.flatnonzero((preds["labels"] == k) & (pred != k))[:3] for k in range(len(names))]
+    picks = np.concatenate(wrong).astype(int)
+    plots.image_grid([plots.denormalise(preds["images"][i]) for i in picks],
+                     [f"true {names[preds['labels'][i]]}\npred {names[pred[i]]}" for i in picks],
+                     run_dir / "misclassified.png")
+    augment = build_transforms(args.img_size, True, True)
+    originals = [Image.open(split.train[i][0]).convert("RGB")
+                 for i in range(0, len(split.train), max(1, len(split.train) // 3))][:3]
+    grid, titles = [], []
+    for image in originals:
+        grid.append(np.asarray(image.resize((args.img_size, args.img_size))))
+        titles.append("original")
+        for _ in range(3):
+            grid.append(plots.denormalise(augment(image)))
+            titles.append("augmented")
+    plots.image_grid(grid, titles, run_dir / "augmentations.png", columns=4)
+    if not args.no_tsne:
+        from sklearn.manifold import TSNE
+
+        feats = preds["features"]
+        for dims in (2, 3):
+            points = TSNE(n_components=dims, perplexity=min(30, max(2, len(feats) // 4)),
+                          random_state=args.seed, init="pca").fit_transform(feats)
+            plots.plot_embedding(points, preds["labels"], names, run_dir / f"tsne_{dims}d.png",
+                                 f"t-SNE ({dims}D) of penultimate features, validation set")
+
+
+def main(args: argparse.Namespace) -> Path | None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    d = engine.init_distributed(args.device)
+    try:
+        engine.seed_everything(args.seed)
+        run_dir, resume_from = resolve_run_dir(args, d)
+        if run_dir is not None and not resume_from:
+            save_args(run_dir, args)
+        split, train_loader, val_loader = build_data(args, run_dir, d)
+        model = build_classifier(args.model, len(split.classes), args.img_size, args.pretrained,
+                                 args.weights).to(d.device)
+        optimizer, scheduler = build_optimisation(args, model, len(train_loader))
+        scaler = torch.amp.GradScaler("cuda") if d.device.type == "cuda" else None
+        start_epoch, best = 0, -np.inf
+        if resume_from:
+            ckpt = engine.load_checkpoint(resume_from, args.model)
+            load_into(model, ckpt["model"], resume_from)
+            optimizer.load_state_dict(ckpt["optimizer"])
+            if scheduler is not None and ckpt["scheduler"] is not None:
+                scheduler.load_state_dict(ckpt["scheduler"])
+            if scaler is not None and ckpt["scaler"] is not None:
+                scaler.load_state_dict(ckpt["scaler"])
+            engine.set_rng_state(ckpt["rng"])
+            start_epoch, best = ckpt["epoch"], ckpt["best"]
+            if d.is_main:
+                print(f"resuming {resume_from} after epoch {start_epoch}")
+        if d.enabled:
+            model = torch.nn.parallel.DistributedDataParallel(model)
+        cfg = engine.Fit(
+            loss_fn=lambda logits, y: label_smoothed_cross_entropy(logits, y,
+                                                                   args.label_smoothing),
+            optimizer=optimizer, scheduler=scheduler, epochs=args.epochs,
+            num_classes=len(split.classes), run_dir=run_dir, args=engine.plain_args(args),
+            model_name=args.model, best_key="val_acc",
+            epoch_metrics=lambda cm: {"val_macro_f1": macro_f1(cm)},
+            loggers=engine.make_loggers(args, run_dir, "cvcore-classify"))
+        engine.fit(model, train_loader, val_loader, cfg, d, start_epoch, best, scaler)
+        if not d.is_main:
+            return None
+        final_model = engine.unwrap(model)
+        if (run_dir / "best.pt").is_file():
+            load_into(final_model, engine.load_checkpoint(run_dir / "best.pt", args.model)["model"],
+                      run_dir / "best.pt")
+        eval_loader = DataLoader(val_loader.dataset, batch_size=args.batch_size,
+                                 num_workers=args.workers)
+        preds = collect_predictions(final_model, eval_loader, d.device)
+        metrics = class_metrics(preds["probs"], preds["labels"], split.classes)
+        save_metrics(run_dir, metrics)
+        save_figures(run_dir, args, split, preds, metrics)
+        print(f"best checkpoint: val accuracy {metrics['accuracy']:.4f}, macro-F1 "
+              f"{metrics['macro_f1']:.4f}, ECE {metrics['ece']:.4f}; results in {run_dir}")
+        return run_dir
+    finally:
+        engine.cleanup_distributed(d)
+
+
+def compare(argv: list[str]) -> Path:
+    """``train_classify.py compare RUN_DIR... [--out DIR]``: a table and bar chart of runs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cvcore.atomic import save_figure
+
+    parser = argparse.ArgumentParser(prog="train_classify.py compare")
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path)
+    a = parser.parse_args(argv)
+    rows = []
+    for run in a.runs:
+        if not (run / "metrics.json").is_file():
+            raise InputError("no metrics.json (did the run finish?)", run)
+        import json
+
+        m = json.loads((run / "metrics.json").read_text())
+        cfg = load_args(run)
+        label = (f"{cfg.get('model')}{' pretrained' if cfg.get('pretrained') else ''}"
+                 f"{' +aug' if cfg.get('augment') else ''}")
+        rows.append((run.name, label, cfg.get("epochs"), m["accuracy"], m["macro_f1"], m["ece"]))
+    out = make_run_dir("classify", "compare", a.out)
+    table = ["| run | model | epochs | val accuracy | macro-F1 | ECE |",
+             "|---|---|---|---|---|---|"]
+    table += [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.4f} | {r[4]:.4f} | {r[5]:.4f} |"
+              for r in rows]
+    write_text(out / "comparison.md", "\n".join(table) + "\n")
+    fig, ax = plt.subplots(figsize=(1.8 * len(rows) + 3, 4))
+    x = np.arange(len(rows))
+    for i, (key, col) in enumerate((("accuracy", 3), ("macro-F1", 4))):
+        ax.bar(x + 0.35 * (i - 0.5), [r[col] for r in rows], 0.35, label=key)
+    ax.set_xticks(x, [f"{r[0]}\n{r[1]}" for r in rows])
+    ax.set_ylim(0, 1)
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, out / "comparison.png")
+    print("\n".join(table))
+    return out
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "compare":
+        run_cli(lambda: compare(sys.argv[2:]))
+    else:
+        run_cli(lambda: main(parse_args()))
