@@ -1,0 +1,205 @@
+"""train_classify.py and its building blocks: data discovery, models, metrics vs scikit-learn,
+outputs, kill-and-resume, DDP under torchrun."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import train_classify
+from cvcore.classify_models import ConvNet, build_classifier
+from cvcore.confusion import confusion_matrix
+from cvcore.errors import InputError
+from cvcore.folderdata import REPORT_CLASSES, find_classes, stratified_split
+from cvcore.synth.classify import make_classify
+from tests.conftest import REPO
+
+torch.set_num_threads(1)
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def wildlife(tmp_path_factory):
+    return make_classify(tmp_path_factory.mktemp("wild"), seed=0, per_class=12, size=40)
+
+
+def small_args(data, out, *extra):
+    return ["--data", str(data), "--model", "convnet", "--img-size", "32", "--epochs", "2",
+            "--batch-size", "16", "--workers", "0", "--device", "cpu", "--threads", "1",
+            "--out", str(out), *extra]
+
+
+def assert_png(path, min_std=1.0):
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        pixels = np.asarray(image.convert("L"), float)
+    assert pixels.std() > min_std, f"{path.name} looks blank"
+
+
+def test_convnet_is_the_reports():
+    model = ConvNet(10, 224)
+    assert model.fc.in_features == 128 * 14 * 14
+    assert model(torch.zeros(2, 3, 224, 224)).shape == (2, 10)
+    assert sum(p.numel() for p in model.parameters()) == (
+        3 * 32 * 9 + 32 + 32 * 64 * 9 + 64 + 64 * 128 * 9 + 128 + 128 * 14 * 14 * 10 + 10)
+
+
+def test_training_run_writes_every_output(wildlife, tmp_path):
+    run_dir = train_classify.main(train_classify.parse_args(small_args(wildlife, tmp_path)))
+    for name in ("args.yaml", "split.json", "results.csv", "last.pt", "best.pt", "metrics.json",
+                 "confusion_matrix.csv"):
+        assert (run_dir / name).stat().st_size > 0, name
+    for name in ("curves.png", "class_distribution.png", "confusion_matrix.png",
+                 "misclassified.png", "tsne_2d.png", "tsne_3d.png", "augmentations.png"):
+        assert_png(run_dir / name)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    cm = np.array(metrics["confusion_matrix"])
+    assert cm.shape == (10, 10) and cm.sum() == len(json.loads(
+        (run_dir / "split.json").read_text())["val"])
+    assert metrics["accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
+    assert 0 <= metrics["ece"] <= 1 and len(metrics["per_class"]) == 10
+    ckpt = torch.load(run_dir / "last.pt", weights_only=True)
+    assert ckpt["epoch"] == 2 and ckpt["args"]["model"] == "convnet"
+
+
+def test_metrics_equal_scikit_learn():
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+    from sklearn.metrics import confusion_matrix as sk_confusion
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        labels = rng.integers(0, 6, 200)
+        probs = rng.dirichlet(np.ones(6), 200)
+        probs[np.arange(200), labels] += rng.random(200)  # better than chance
+        probs /= probs.sum(1, keepdims=True)
+        names = [f"c{k}" for k in range(6)]
+        m = train_classify.class_metrics(probs, labels, names)
+        pred = probs.argmax(1)
+        assert m["accuracy"] == pytest.approx(accuracy_score(labels, pred), abs=1e-15)
+        assert m["macro_f1"] == pytest.approx(f1_score(labels, pred, average="macro"), abs=1e-12)
+        assert m["confusion_matrix"] == sk_confusion(labels, pred, labels=range(6)).tolist()
+        p, r, f, s = precision_recall_fscore_support(labels, pred, labels=range(6),
+                                                     zero_division=np.nan)
+        ours = m["per_class"]
+        np.testing.assert_allclose([c["precision"] for c in ours], p, atol=1e-12)
+        np.testing.assert_allclose([c["f1"] for c in ours], f, atol=1e-12)
+
+
+def test_class_discovery_nested_spaces_and_alphabetical(tmp_path):
+    nested = tmp_path / "Cropped_final" / "Cropped_final"
+    for name in REPORT_CLASSES:
+        folder = nested / name.replace("_", " ")
+        folder.mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(folder / "a.jpg")
+    root, names, _ = find_classes(tmp_path)
+    assert root == nested and names == list(REPORT_CLASSES)  # the report's order
+    other = tmp_path / "other"
+    for name in ("zebra", "Ant", "moth"):
+        (other / name).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(other / name / "x.png")
+    assert find_classes(other)[1] == ["ant", "moth", "zebra"]
+
+
+def test_split_is_stratified_and_skips_unreadable(wildlife, tmp_path):
+    split = stratified_split(wildlife, 0.25, seed=3)
+    val_counts = np.bincount([label for _, label in split.val], minlength=10)
+    assert (val_counts == 3).all() and len(split.train) == 90
+    broken = tmp_path / "data"
+    for name in ("a", "b"):
+        (broken / name).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (8, 8)).save(broken / name / f"{i}.jpg")
+    (broken / "a" / "bad.jpg").write_bytes(b"not an image")
+    split = stratified_split(broken, 0.5, seed=0)
+    assert split.unreadable == [str(broken / "a" / "bad.jpg")] and len(split.train) == 4
+
+
+def test_confusion_matrix_with_ignore_index_equals_sklearn():
+    from sklearn.metrics import confusion_matrix as sk_confusion
+
+    rng = np.random.default_rng(1)
+    target = rng.integers(0, 7, (50, 40)).astype(np.uint8)
+    pred = rng.integers(0, 7, (50, 40)).astype(np.uint8)
+    target[rng.random((50, 40)) < 0.1] = 255
+    keep = target != 255
+    assert (confusion_matrix(target, pred, 7, ignore_index=255)
+            == sk_confusion(target[keep], pred[keep], labels=range(7))).all()
+
+
+def test_offline_pretrained_resnet_names_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(InputError, match="resnet18-f37072fd.pth"):
+        build_classifier("resnet18", 10, 224, pretrained=True)
+    weights = tmp_path / "r18.pth"
+    from torchvision.models import resnet18
+    torch.save(resnet18().state_dict(), weights)
+    model = build_classifier("resnet18", 10, 224, pretrained=True, weights=str(weights))
+    assert model.fc.out_features == 10
+
+
+def test_resume_refuses_another_models_checkpoint(wildlife, tmp_path):
+    run_dir = train_classify.main(train_classify.parse_args(
+        small_args(wildlife, tmp_path, "--epochs", "1", "--no-tsne")))
+    args = train_classify.parse_args(small_args(wildlife, run_dir, "--resume"))
+    args.model = "resnet18"
+    with pytest.raises(InputError, match="checkpoint is for model 'convnet'"):
+        train_classify.main(args)
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_sigkill_mid_epoch_then_resume(tmp_path):
+    data = make_classify(tmp_path / "data", seed=1, per_class=30, size=40)
+    out = tmp_path / "run"
+    argv = [sys.executable, "train_classify.py", *small_args(data, out, "--epochs", "3",
+                                                               "--batch-size", "4", "--no-tsne")]
+    proc = subprocess.Popen(argv, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (out / "last.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)  # well inside epoch 2 (an epoch takes several seconds at batch size 4)
+    assert proc.poll() is None, "training finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(out / "last.pt", weights_only=True)["epoch"]
+    assert killed_at < 3
+    done = subprocess.run(argv + ["--resume"], cwd=REPO, env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"after epoch {killed_at}" in done.stdout
+    assert [int(r["epoch"]) for r in rows(out / "results.csv")] == [1, 2, 3]
+    assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 3
+
+
+def test_ddp_two_processes_on_cpu(wildlife, tmp_path):
+    argv = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+            "--master_port", "29533", "train_classify.py",
+            *small_args(wildlife, tmp_path / "ddp", "--epochs", "1", "--no-tsne")]
+    done = subprocess.run(argv, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = rows(tmp_path / "ddp" / "results.csv")
+    assert len(table) == 1 and 0 <= float(table[0]["val_acc"]) <= 1
+    metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert np.array(metrics["confusion_matrix"]).sum() == 20  # the whole validation split
+
+
+def test_compare_runs(wildlife, tmp_path):
+    a = train_classify.main(train_classify.parse_args(
+        small_args(wildlife, tmp_path / "a", "--epochs", "1", "--no-tsne")))
+    b = train_classify.main(train_classify.parse_args(
+        small_args(wildlife, tmp_path / "b", "--epochs", "1", "--no-tsne", "--augment")))
+    out = train_classify.compare([str(a), str(b), "--out", str(tmp_path / "cmp")])
+    table = (out / "comparison.md").read_text()
+    assert "convnet +aug" in table and table.count("\n") == 4
+    assert_png(out / "comparison.png")
