@@ -91,14 +91,17 @@ def load_label(path: Path, layout: CamVidLayout, unknown: str = "ignore") -> np.
                        + layout.palette.tobytes()).hexdigest()
     cached = cache_dir() / f"{key}.npy"
     if cached.is_file():
-        return np.load(cached)
-    label, n_unknown = rgb_to_class(np.array(Image.open(path).convert("RGB")), layout.palette)
+        label = np.load(cached)
+        n_unknown = int((label == IGNORE_INDEX).sum())
+    else:
+        label, n_unknown = rgb_to_class(np.array(Image.open(path).convert("RGB")),
+                                        layout.palette)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, label)
+        os.replace(tmp, cached)
     if n_unknown and unknown == "error":
         raise InputError(f"{n_unknown} pixels have colours not in class_dict.csv", path)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".{os.getpid()}.tmp.npy")
-    np.save(tmp, label)
-    os.replace(tmp, cached)
     return label
 
 
