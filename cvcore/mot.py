@@ -93,8 +93,12 @@ def _file_line(lines: list[str], rows: list[str], row: int) -> int:
 
 
 def _line_of(message: str, lines: list[str], rows: list[str]) -> int:
+    # numpy.loadtxt counts rows from 0 in conversion errors and from 1 in column-count errors.
     match = re.search(r"row (\d+)", message)
-    return _file_line(lines, rows, int(match.group(1)) - 1) if match else 0
+    if not match:
+        return 0
+    row = int(match.group(1)) - (0 if "could not convert" in message else 1)
+    return _file_line(lines, rows, row)
 
 
 def _pad(table: np.ndarray, cols: int, fill: list[float]) -> np.ndarray:
