@@ -224,12 +224,15 @@ def main(args: argparse.Namespace) -> Path:
         from detect_eval import load_model
 
         model = load_model(args.weights)
+    # Public detections are read (and checked) before any tracking starts.
+    public = ({} if model is not None
+              else {s.name: public_detections(s, i) for s, i in zip(seqs, infos, strict=True)})
     timing = {"tracker_seconds": 0.0, "detector_seconds": 0.0, "frames": 0}
     for seq_dir, info in tqdm(list(zip(seqs, infos, strict=True)), desc="sequences",
                               unit="seq"):
         start = time.perf_counter()
         frames = (yolo_detections(model, seq_dir, info, args) if model is not None
-                  else public_detections(seq_dir, info))
+                  else public[seq_dir.name])
         timing["detector_seconds"] += time.perf_counter() - start if model is not None else 0.0
         rows, seconds = run_tracker(args, info, frames)
         timing["tracker_seconds"] += seconds
