@@ -57,16 +57,30 @@ class Track:
 
     @property
     def tlwh(self) -> np.ndarray:
-        return kalman.xyah_to_tlwh(self.mean[None, :4])[0]
+        x, y, a, h = self.mean[:4]
+        w = a * h
+        return np.array([x - w / 2, y - h / 2, w, h])
 
     @property
     def tlbr(self) -> np.ndarray:
-        x, y, w, h = self.tlwh
-        return np.array([x, y, x + w, y + h])
+        return _xyah_to_tlbr(self.mean[None, :4])[0]
+
+
+def _xyah_to_tlbr(xyah: np.ndarray) -> np.ndarray:
+    """(x1, y1, x2, y2) of Kalman (x, y, a, h) rows, as the official STrack.tlbr computes it."""
+    out = np.empty((len(xyah), 4))
+    w = xyah[:, 2] * xyah[:, 3]
+    out[:, 0] = xyah[:, 0] - w / 2
+    out[:, 1] = xyah[:, 1] - xyah[:, 3] / 2
+    out[:, 2] = out[:, 0] + w
+    out[:, 3] = out[:, 1] + xyah[:, 3]
+    return out
 
 
 def _tlbrs(items) -> np.ndarray:
-    return np.array([t.tlbr for t in items], np.float64).reshape(-1, 4)
+    if not items:
+        return np.zeros((0, 4))
+    return _xyah_to_tlbr(np.array([t.mean[:4] for t in items]))
 
 
 def _assign(cost: np.ndarray, thresh: float):
@@ -74,8 +88,9 @@ def _assign(cost: np.ndarray, thresh: float):
     if cost.size == 0:
         return (np.zeros((0, 2), int), np.arange(cost.shape[0]), np.arange(cost.shape[1]))
     _, x, y = lap.lapjv(cost, extend_cost=True, cost_limit=thresh)
-    rows = np.flatnonzero(x >= 0)
-    return np.column_stack([rows, x[rows]]), np.flatnonzero(x < 0), np.flatnonzero(y < 0)
+    matched = x >= 0
+    rows = np.flatnonzero(matched)
+    return np.stack((rows, x[rows]), axis=1), np.flatnonzero(~matched), np.flatnonzero(y < 0)
 
 
 @dataclass
@@ -113,8 +128,8 @@ class ByteTracker:
             return
         tlwh = dets.tlbr.copy()
         tlwh[:, 2:] -= tlwh[:, :2]
-        mean, cov = kalman.update(np.stack([t.mean for t in tracks]),
-                                  np.stack([t.cov for t in tracks]), kalman.tlwh_to_xyah(tlwh))
+        mean, cov = kalman.update(np.array([t.mean for t in tracks]),
+                                  np.array([t.cov for t in tracks]), kalman.tlwh_to_xyah(tlwh))
         for t, m, c, s in zip(tracks, mean, cov, dets.score, strict=True):
             t.mean, t.cov, t.score = m, c, float(s)
             t.frame_id, t.state, t.activated = self.frame_id, TRACKED, True
@@ -122,9 +137,9 @@ class ByteTracker:
     def _predict(self, tracks: list[Track]) -> None:
         if not tracks:
             return
-        mean = np.stack([t.mean for t in tracks])
+        mean = np.array([t.mean for t in tracks])
         mean[[i for i, t in enumerate(tracks) if t.state != TRACKED], 7] = 0  # lost: freeze h
-        mean, cov = kalman.predict(mean, np.stack([t.cov for t in tracks]))
+        mean, cov = kalman.predict(mean, np.array([t.cov for t in tracks]))
         for t, m, c in zip(tracks, mean, cov, strict=True):
             t.mean, t.cov = m, c
 

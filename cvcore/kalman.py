@@ -28,8 +28,15 @@ def initiate(measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                     10 * VELOCITY_WEIGHT * h, np.full_like(h, 1e-5), 10 * VELOCITY_WEIGHT * h],
                    axis=1)
     mean = np.hstack([z, np.zeros_like(z)])
-    cov = np.einsum("ni,ij->nij", std ** 2, np.eye(2 * NDIM))
-    return mean, cov
+    return mean, _diagonal(std ** 2)
+
+
+def _diagonal(values: np.ndarray) -> np.ndarray:
+    """Stack of diagonal matrices [N, D, D] from their diagonals [N, D]."""
+    out = np.zeros(values.shape + values.shape[-1:])
+    index = np.arange(values.shape[-1])
+    out[:, index, index] = values
+    return out
 
 
 def process_noise(mean: np.ndarray) -> np.ndarray:
@@ -38,7 +45,7 @@ def process_noise(mean: np.ndarray) -> np.ndarray:
     std = np.stack([POSITION_WEIGHT * h, POSITION_WEIGHT * h, np.full_like(h, 1e-2),
                     POSITION_WEIGHT * h, VELOCITY_WEIGHT * h, VELOCITY_WEIGHT * h,
                     np.full_like(h, 1e-5), VELOCITY_WEIGHT * h], axis=1)
-    return np.einsum("ni,ij->nij", std ** 2, np.eye(2 * NDIM))
+    return _diagonal(std ** 2)
 
 
 def measurement_noise(mean: np.ndarray) -> np.ndarray:
@@ -46,7 +53,7 @@ def measurement_noise(mean: np.ndarray) -> np.ndarray:
     h = mean[:, 3]
     std = np.stack([POSITION_WEIGHT * h, POSITION_WEIGHT * h, np.full_like(h, 1e-1),
                     POSITION_WEIGHT * h], axis=1)
-    return np.einsum("ni,ij->nij", std ** 2, np.eye(NDIM))
+    return _diagonal(std ** 2)
 
 
 def predict(mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,8 +82,12 @@ def update(mean: np.ndarray, cov: np.ndarray,
 
 def tlwh_to_xyah(tlwh: np.ndarray) -> np.ndarray:
     tlwh = np.atleast_2d(np.asarray(tlwh, np.float64))
-    return np.column_stack([tlwh[:, 0] + tlwh[:, 2] / 2, tlwh[:, 1] + tlwh[:, 3] / 2,
-                            tlwh[:, 2] / tlwh[:, 3], tlwh[:, 3]])
+    out = np.empty_like(tlwh)
+    out[:, 0] = tlwh[:, 0] + tlwh[:, 2] / 2
+    out[:, 1] = tlwh[:, 1] + tlwh[:, 3] / 2
+    out[:, 2] = tlwh[:, 2] / tlwh[:, 3]
+    out[:, 3] = tlwh[:, 3]
+    return out
 
 
 def xyah_to_tlwh(xyah: np.ndarray) -> np.ndarray:
