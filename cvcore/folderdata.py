@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from .atomic import write_json
 from .errors import InputError
@@ -58,11 +58,14 @@ def find_classes(root: str | os.PathLike) -> tuple[Path, list[str], list[Path]]:
 
 
 def readable(path: Path) -> bool:
+    """Whether PIL can open and verify the file. Any failure counts as unreadable: once
+    ultralytics is imported, its patched ``Image.open`` raises other exceptions (for example
+    ModuleNotFoundError for its optional HEIF plugin) on files PIL cannot identify."""
     try:
         with Image.open(path) as image:
             image.verify()
         return True
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+    except Exception:
         return False
 
 
