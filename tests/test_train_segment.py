@@ -44,7 +44,8 @@ def test_segnet_decoder_is_the_reports():
     x = torch.randn(1, 512, 9, 5)
     pooled, ind = torch.nn.functional.max_pool2d(x, 2, 2, return_indices=True)
     up = model.decoder.MaxDe(pooled, ind, output_size=x.shape[-2:])
-    assert torch.equal(up.flatten()[ind.flatten()], pooled.flatten())
+    # Indices are flat positions within each channel's 9 x 5 map.
+    assert torch.equal(up.view(512, -1).gather(1, ind.view(512, -1)), pooled.view(512, -1))
 
 
 @pytest.mark.parametrize("model", ["segnet", "deeplabv3"])
