@@ -88,3 +88,19 @@ def test_bad_inputs_one_line(mot, tmp_path):
     assert out.returncode == 2 and "det.txt: line 4" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
     assert np.loadtxt(det, delimiter=",").shape[1] == 10
+
+
+def test_ultralytics_detector_path(tmp_path):
+    """--weights runs a YOLO (random weights built from yolov8n.yaml, offline) on the frames."""
+    from ultralytics import YOLO
+
+    data = make_mot(tmp_path / "mot", seed=1, seqs=("MOT17-09-SDP",), frames=3, size=(160, 96))
+    weights = tmp_path / "yolo.pt"
+    YOLO("yolov8n.yaml").save(str(weights))
+    run_dir = run("--mot-root", data / "MOT17", "--weights", weights, "--imgsz", 160,
+                  "--out", tmp_path / "run")
+    timing = json.loads((run_dir / "timing.json").read_text())
+    assert timing["frames"] == 3 and timing["detector_fps"] > 0
+    assert (run_dir / "data" / "MOT17-09-SDP.txt").exists()
+    assert set(json.loads((run_dir / "metrics.json").read_text())) == {"MOT17-09-SDP",
+                                                                        "COMBINED"}

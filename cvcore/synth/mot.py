@@ -51,8 +51,8 @@ def _simulate(rng, frames, width, height, n_people):
     for pid in range(1, n_people + 1):
         h = rng.uniform(0.25, 0.6) * height
         w = h * rng.uniform(0.35, 0.45)
-        start = int(rng.integers(1, frames // 2))
-        length = int(rng.integers(frames // 3, frames))
+        start = int(rng.integers(1, max(2, frames // 2)))
+        length = int(rng.integers(max(1, frames // 3), max(2, frames)))
         x, y = rng.uniform(0, width - w), rng.uniform(0.3 * height, height - h)
         vx, vy = rng.normal(0, 2.5), rng.normal(0, 0.4)
         for f in range(start, min(frames, start + length) + 1):
