@@ -181,10 +181,12 @@ def _ap50_kernel(cls_start, is_tp, n_gt, ap):
         ap[k] = total / 101 * 100
 
 
-def _map50(cls, score, is_tp, order, n_gt):
-    """Mean AP@50 over classes with data points or ground truth; also the per-class APs."""
+def _map50(cls, score, is_tp, order, n_gt, sort=None):
+    """Mean AP@50 over classes with data points or ground truth; also the per-class APs.
+    ``sort`` (optional) is the points' order by (class, score descending, ``order``)."""
     n_cls = len(n_gt)
-    sort = np.lexsort((order, -score, cls))
+    if sort is None:
+        sort = np.lexsort((order, -score, cls))
     starts = np.searchsorted(cls[sort], np.arange(n_cls + 1)).astype(np.int64)
     ap = np.zeros(n_cls)
     _ap50_kernel(starts, is_tp[sort].astype(np.int64), n_gt.astype(np.int64), ap)
@@ -257,6 +259,11 @@ def tide(gt: CocoGT, dets: CocoDets, gt_keep: np.ndarray | None = None,
     # positives: on tied scores that order decides, so keep it.
     fixed_order = np.where(is_tp, n + position, position)
 
+    # One sort serves every fixed run that only drops points or turns them into true positives
+    # (the order key does not change); fixing Cls (classes move) and FalsePos (scores change)
+    # sort their own points.
+    fixed_sort = np.lexsort((fixed_order, -score, det_cls))
+
     def fixed_map(fix_type=None, scores=None, gt_count=n_gt):
         keep = counted.copy()
         cls = det_cls.copy()
@@ -274,8 +281,11 @@ def tide(gt: CocoGT, dets: CocoDets, gt_keep: np.ndarray | None = None,
                 tp[idx] = True
                 if fix_type == CLS:
                     cls[idx] = gt_cls[target[wins]]
-        s = score if scores is None else scores
-        return _map50(cls[keep], s[keep], tp[keep], fixed_order[keep], gt_count)[0]
+        if fix_type == CLS or scores is not None:
+            s = score if scores is None else scores
+            return _map50(cls[keep], s[keep], tp[keep], fixed_order[keep], gt_count)[0]
+        chosen = fixed_sort[keep[fixed_sort]]
+        return _map50(cls, score, tp, fixed_order, gt_count, sort=chosen)[0]
 
     missed = ~gt_used & ~gt_usable
     main = {}
