@@ -4,6 +4,7 @@
     python train_classify.py --data DIR --model resnet18 --pretrained --augment --sched onecycle
     torchrun --nproc_per_node 2 train_classify.py --data DIR ...        # DDP
     python train_classify.py --data DIR --out runs/classify/exp --resume  # continue last.pt
+    python train_classify.py --data DIR --resume               # the newest runs/classify/*/last.pt
     python train_classify.py compare runs/classify/exp runs/classify/exp2
 
 Writes ``runs/classify/<name>/`` (or ``--out``): args.yaml, split.json, results.csv, last.pt,
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
 from cvcore import engine
 from cvcore.atomic import write_text
@@ -30,7 +31,7 @@ from cvcore.confusion import accuracy, per_class_scores
 from cvcore.errors import InputError, run_cli
 from cvcore.folderdata import FolderDataset, Split, build_transforms, stratified_split
 from cvcore.losses import label_smoothed_cross_entropy
-from cvcore.runs import load_args, make_run_dir, save_args, save_metrics
+from cvcore.runs import load_args, make_run_dir, save_metrics
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -55,41 +56,34 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="run directory (default runs/classify/<name>)")
     parser.add_argument("--name", default="exp")
     parser.add_argument("--resume", nargs="?", const=True, default=False,
-                        help="continue from last.pt of the run (or from the given checkpoint)")
+                        help="continue a run: the given checkpoint, else --out's last.pt, else "
+                        "the newest runs/classify/*/last.pt")
     parser.add_argument("--no-tsne", action="store_true", help="skip the t-SNE figures")
     parser.add_argument("--wandb", action="store_true", help="log to Weights & Biases")
     parser.add_argument("--tensorboard", action="store_true", help="log to TensorBoard")
     return parser.parse_args(argv)
 
 
-def resolve_run_dir(args, d: engine.Dist) -> tuple[Path | None, Path | None]:
-    """(run directory on rank 0 else None, checkpoint to resume from or None)."""
-    if args.resume:
-        ckpt = (Path(args.resume) if args.resume is not True
-                else (args.out or Path("runs/classify") / args.name) / "last.pt")
-        if not ckpt.is_file():
-            raise InputError("nothing to resume: checkpoint not found", ckpt)
-        return (ckpt.parent if d.is_main else None), ckpt
-    return (make_run_dir("classify", args.name, args.out) if d.is_main else None), None
-
-
-def build_data(args, run_dir: Path | None, d: engine.Dist):
-    split_file = run_dir / "split.json" if run_dir else None
-    if args.resume and split_file and split_file.is_file():
-        split = Split.load(split_file)
+def build_data(args, run_dir: Path | None, resume_from: Path | None, d: engine.Dist):
+    """The split (reloaded from the run's split.json on resume), train and val loaders."""
+    saved = resume_from.parent / "split.json" if resume_from else None
+    if saved is not None and saved.is_file():
+        split = Split.load(saved)
     else:
         split = stratified_split(args.data, args.val_frac, args.seed)
-        if split_file:
-            split.save(split_file)
+    if run_dir is not None:
+        split.save(run_dir / "split.json")
+        if split.unreadable:
+            shown = ", ".join(split.unreadable[:3]) + (" ..." if len(split.unreadable) > 3 else "")
+            print(f"skipping {len(split.unreadable)} unreadable images (all listed in "
+                  f"{run_dir / 'split.json'}): {shown}")
+    if not split.train or not split.val:
+        raise InputError("too few images for a train/val split", args.data)
     train_set = FolderDataset(split.train, build_transforms(args.img_size, True, args.augment))
     val_set = FolderDataset(split.val, build_transforms(args.img_size, False, False))
-    train_sampler = DistributedSampler(train_set, seed=args.seed) if d.enabled else None
-    val_sampler = DistributedSampler(val_set, shuffle=False) if d.enabled else None
-    common = {"batch_size": args.batch_size, "num_workers": args.workers,
-              "pin_memory": d.device.type == "cuda", "persistent_workers": args.workers > 0}
-    train_loader = DataLoader(train_set, shuffle=train_sampler is None, sampler=train_sampler,
-                              drop_last=len(train_set) > args.batch_size, **common)
-    val_loader = DataLoader(val_set, sampler=val_sampler, **common)
+    train_loader = engine.make_loader(train_set, args.batch_size, args.workers, d, train=True,
+                                      seed=args.seed)
+    val_loader = engine.make_loader(val_set, args.batch_size, args.workers, d, train=False)
     return split, train_loader, val_loader
 
 
@@ -184,56 +178,58 @@ def save_figures(run_dir: Path, args, split: Split, preds: dict, metrics: dict) 
                                  f"t-SNE ({dims}D) of penultimate features, validation set")
 
 
+def train(model, args, d: engine.Dist, run_dir: Path | None, resume_from: Path | None,
+          split: Split, train_loader, val_loader) -> None:
+    optimizer, scheduler = build_optimisation(args, model, len(train_loader))
+    scaler = engine.amp_scaler(d)
+    start_epoch, best = 0, -np.inf
+    if resume_from:
+        start_epoch, best = engine.resume(resume_from, model, optimizer, scheduler, scaler,
+                                          args.model)
+        if d.is_main:
+            print(f"resuming {resume_from} after epoch {start_epoch}")
+    cfg = engine.Fit(
+        loss_fn=lambda logits, y: label_smoothed_cross_entropy(logits, y, args.label_smoothing),
+        optimizer=optimizer, scheduler=scheduler, epochs=args.epochs,
+        num_classes=len(split.classes), run_dir=run_dir, args=engine.plain_args(args),
+        model_name=args.model, best_key="val_acc",
+        train_metrics=lambda cm: {"train_macro_f1": macro_f1(cm)},
+        epoch_metrics=lambda cm: {"val_macro_f1": macro_f1(cm)},
+        loggers=engine.make_loggers(args, run_dir, "cvcore-classify"))
+    try:
+        engine.fit(engine.wrap_ddp(model, d), train_loader, val_loader, cfg, d, start_epoch,
+                   best, scaler)
+    finally:
+        engine.close_loggers(cfg.loggers)
+
+
+def evaluate_best(model, args, d: engine.Dist, run_dir: Path, split: Split, val_loader) -> dict:
+    """Reload best.pt, predict the validation split once more, write metrics and figures."""
+    best = run_dir / "best.pt"
+    load_into(model, engine.load_checkpoint(best, args.model)["model"], best)
+    eval_loader = DataLoader(val_loader.dataset, batch_size=args.batch_size,
+                             num_workers=args.workers)
+    preds = collect_predictions(model, eval_loader, d.device)
+    metrics = class_metrics(preds["probs"], preds["labels"], split.classes)
+    save_metrics(run_dir, metrics)
+    save_figures(run_dir, args, split, preds, metrics)
+    return metrics
+
+
 def main(args: argparse.Namespace) -> Path | None:
     if args.threads:
         torch.set_num_threads(args.threads)
     d = engine.init_distributed(args.device)
     try:
         engine.seed_everything(args.seed)
-        run_dir, resume_from = resolve_run_dir(args, d)
-        if run_dir is not None and not resume_from:
-            save_args(run_dir, args)
-        split, train_loader, val_loader = build_data(args, run_dir, d)
+        run_dir, resume_from = engine.resolve_run_dir("classify", args, d)
+        split, train_loader, val_loader = build_data(args, run_dir, resume_from, d)
         model = build_classifier(args.model, len(split.classes), args.img_size, args.pretrained,
                                  args.weights).to(d.device)
-        optimizer, scheduler = build_optimisation(args, model, len(train_loader))
-        scaler = torch.amp.GradScaler("cuda") if d.device.type == "cuda" else None
-        start_epoch, best = 0, -np.inf
-        if resume_from:
-            ckpt = engine.load_checkpoint(resume_from, args.model)
-            load_into(model, ckpt["model"], resume_from)
-            optimizer.load_state_dict(ckpt["optimizer"])
-            if scheduler is not None and ckpt["scheduler"] is not None:
-                scheduler.load_state_dict(ckpt["scheduler"])
-            if scaler is not None and ckpt["scaler"] is not None:
-                scaler.load_state_dict(ckpt["scaler"])
-            engine.set_rng_state(ckpt["rng"])
-            start_epoch, best = ckpt["epoch"], ckpt["best"]
-            if d.is_main:
-                print(f"resuming {resume_from} after epoch {start_epoch}")
-        if d.enabled:
-            model = torch.nn.parallel.DistributedDataParallel(model)
-        cfg = engine.Fit(
-            loss_fn=lambda logits, y: label_smoothed_cross_entropy(logits, y,
-                                                                   args.label_smoothing),
-            optimizer=optimizer, scheduler=scheduler, epochs=args.epochs,
-            num_classes=len(split.classes), run_dir=run_dir, args=engine.plain_args(args),
-            model_name=args.model, best_key="val_acc",
-            epoch_metrics=lambda cm: {"val_macro_f1": macro_f1(cm)},
-            loggers=engine.make_loggers(args, run_dir, "cvcore-classify"))
-        engine.fit(model, train_loader, val_loader, cfg, d, start_epoch, best, scaler)
+        train(model, args, d, run_dir, resume_from, split, train_loader, val_loader)
         if not d.is_main:
             return None
-        final_model = engine.unwrap(model)
-        if (run_dir / "best.pt").is_file():
-            load_into(final_model, engine.load_checkpoint(run_dir / "best.pt", args.model)["model"],
-                      run_dir / "best.pt")
-        eval_loader = DataLoader(val_loader.dataset, batch_size=args.batch_size,
-                                 num_workers=args.workers)
-        preds = collect_predictions(final_model, eval_loader, d.device)
-        metrics = class_metrics(preds["probs"], preds["labels"], split.classes)
-        save_metrics(run_dir, metrics)
-        save_figures(run_dir, args, split, preds, metrics)
+        metrics = evaluate_best(model, args, d, run_dir, split, val_loader)
         print(f"best checkpoint: val accuracy {metrics['accuracy']:.4f}, macro-F1 "
               f"{metrics['macro_f1']:.4f}, ECE {metrics['ece']:.4f}; results in {run_dir}")
         return run_dir
