@@ -155,7 +155,9 @@ def save_figures(run_dir: Path, args, split: Split, preds: dict, metrics: dict) 
     picks = np.concatenate(wrong).astype(int)
     plots.image_grid([plots.denormalise(preds["images"][i]) for i in picks],
                      [f"true {names[preds['labels'][i]]}\npred {names[pred[i]]}" for i in picks],
-                     run_dir / "misclassified.png")
+                     run_dir / "misclassified.png",
+                     title="misclassified validation images (up to 3 per class)",
+                     empty="no validation image was misclassified")
     augment = build_transforms(args.img_size, True, True)
     originals = [Image.open(split.train[i][0]).convert("RGB")
                  for i in range(0, len(split.train), max(1, len(split.train) // 3))][:3]
@@ -167,10 +169,12 @@ def save_figures(run_dir: Path, args, split: Split, preds: dict, metrics: dict) 
             grid.append(plots.denormalise(augment(image)))
             titles.append("augmented")
     plots.image_grid(grid, titles, run_dir / "augmentations.png", columns=4)
-    if not args.no_tsne:
+    feats = preds["features"]
+    if not args.no_tsne and len(feats) < 5:
+        print(f"t-SNE skipped: {len(feats)} validation images are too few")
+    elif not args.no_tsne:
         from sklearn.manifold import TSNE
 
-        feats = preds["features"]
         for dims in (2, 3):
             points = TSNE(n_components=dims, perplexity=min(30, max(2, len(feats) // 4)),
                           random_state=args.seed, init="pca").fit_transform(feats)
@@ -206,11 +210,14 @@ def train(model, args, d: engine.Dist, run_dir: Path | None, resume_from: Path |
 def evaluate_best(model, args, d: engine.Dist, run_dir: Path, split: Split, val_loader) -> dict:
     """Reload best.pt, predict the validation split once more, write metrics and figures."""
     best = run_dir / "best.pt"
-    load_into(model, engine.load_checkpoint(best, args.model)["model"], best)
+    ckpt = engine.load_checkpoint(best, args.model)
+    load_into(model, ckpt["model"], best)
     eval_loader = DataLoader(val_loader.dataset, batch_size=args.batch_size,
                              num_workers=args.workers)
     preds = collect_predictions(model, eval_loader, d.device)
-    metrics = class_metrics(preds["probs"], preds["labels"], split.classes)
+    metrics = {"model": args.model, "best_epoch": ckpt["epoch"], "num_val": len(split.val),
+               "classes": split.classes,
+               **class_metrics(preds["probs"], preds["labels"], split.classes)}
     save_metrics(run_dir, metrics)
     save_figures(run_dir, args, split, preds, metrics)
     return metrics

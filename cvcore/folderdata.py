@@ -91,8 +91,9 @@ class Split:
 
 
 def stratified_split(root: str | os.PathLike, val_frac: float = 0.2, seed: int = 0) -> Split:
-    """Per class: shuffle (seeded) and hold out ``round(n * val_frac)`` images (at least one when
-    the class has two or more). Images PIL cannot decode go to ``Split.unreadable`` instead."""
+    """Per class: shuffle (seeded) and hold out ``n * val_frac`` images, rounded half up (at
+    least one when the class has two or more). Images PIL cannot decode go to
+    ``Split.unreadable`` instead."""
     if not 0 < val_frac < 1:
         raise InputError(f"--val-frac must be in (0, 1), got {val_frac}")
     _, names, folders = find_classes(root)
@@ -103,7 +104,7 @@ def stratified_split(root: str | os.PathLike, val_frac: float = 0.2, seed: int =
         for path in _images_in(folder):
             (files if readable(path) else unreadable).append(str(path))
         order = rng.permutation(len(files))
-        n_val = max(1, round(len(files) * val_frac)) if len(files) > 1 else 0
+        n_val = max(1, int(len(files) * val_frac + 0.5)) if len(files) > 1 else 0
         val += [(files[i], label) for i in sorted(order[:n_val])]
         train += [(files[i], label) for i in sorted(order[n_val:])]
     return Split(names, train, val, unreadable)

@@ -41,6 +41,7 @@ def plot_results_csv(csv_path: str | os.PathLike, path: str | os.PathLike) -> Pa
             if stem_of(c) == stem:
                 ax.plot(epochs, [float(r[c]) for r in rows], marker="o", label=c)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_title(stem)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
@@ -85,12 +86,17 @@ def denormalise(x) -> np.ndarray:
 
 
 def image_grid(images: list[np.ndarray], titles: list[str], path: str | os.PathLike,
-               columns: int = 6) -> Path:
-    """A grid of HWC images (float [0, 1] or uint8) with titles."""
+               columns: int = 6, title: str | None = None, empty: str = "no images") -> Path:
+    """A grid of HWC images (float [0, 1] or uint8) with titles; ``empty`` is written in the
+    figure when there are no images (e.g. nothing was misclassified)."""
     rows = max(1, -(-len(images) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.4 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    if not images:
+        fig.text(0.5, 0.5, empty, ha="center", va="center", fontsize="x-large")
     for ax, image, title in zip(axes.ravel(), images, titles, strict=False):
         ax.imshow(image)
         ax.set_title(title, fontsize="x-small")

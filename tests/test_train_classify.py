@@ -4,6 +4,7 @@ outputs, kill-and-resume, DDP under torchrun."""
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,6 +51,12 @@ def test_convnet_is_the_reports():
     assert model(torch.zeros(2, 3, 224, 224)).shape == (2, 10)
     assert sum(p.numel() for p in model.parameters()) == (
         3 * 32 * 9 + 32 + 32 * 64 * 9 + 64 + 64 * 128 * 9 + 128 + 128 * 14 * 14 * 10 + 10)
+    for size, side in ((64, 4), (100, 6), (16, 1)):  # the pools floor: 100 -> 25 -> 12 -> 6
+        model = ConvNet(7, size)
+        assert model.fc.in_features == 128 * side * side
+        assert model(torch.zeros(1, 3, size, size)).shape == (1, 7)
+    with pytest.raises(InputError, match="at least 16"):
+        ConvNet(10, 15)
 
 
 def test_training_run_writes_every_output(wildlife, tmp_path):
@@ -68,6 +75,13 @@ def test_training_run_writes_every_output(wildlife, tmp_path):
     assert 0 <= metrics["ece"] <= 1 and len(metrics["per_class"]) == 10
     ckpt = torch.load(run_dir / "last.pt", weights_only=True)
     assert ckpt["epoch"] == 2 and ckpt["args"]["model"] == "convnet"
+    table = rows(run_dir / "results.csv")
+    assert list(table[0]) == ["epoch", "train_loss", "train_acc", "train_macro_f1", "val_loss",
+                              "val_acc", "val_macro_f1", "lr"]
+    best = max(table, key=lambda r: float(r["val_acc"]))  # best.pt is re-evaluated at the end
+    assert metrics["best_epoch"] == int(best["epoch"])
+    assert metrics["accuracy"] == pytest.approx(float(best["val_acc"]), abs=1e-5)
+    assert metrics["macro_f1"] == pytest.approx(float(best["val_macro_f1"]), abs=1e-5)
 
 
 def test_metrics_equal_scikit_learn():
@@ -118,8 +132,14 @@ def test_split_is_stratified_and_skips_unreadable(wildlife, tmp_path):
         for i in range(4):
             Image.new("RGB", (8, 8)).save(broken / name / f"{i}.jpg")
     (broken / "a" / "bad.jpg").write_bytes(b"not an image")
+    # a truncated JPEG passes PIL's verify() but fails to decode: it must be caught up front
+    noise = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(broken / "b" / "full.jpg")
+    data = (broken / "b" / "full.jpg").read_bytes()
+    (broken / "b" / "cut.jpg").write_bytes(data[:len(data) // 2])
     split = stratified_split(broken, 0.5, seed=0)
-    assert split.unreadable == [str(broken / "a" / "bad.jpg")] and len(split.train) == 4
+    assert split.unreadable == [str(broken / "a" / "bad.jpg"), str(broken / "b" / "cut.jpg")]
+    assert len(split.train) == 4 and len(split.val) == 5
 
 
 def test_confusion_matrix_with_ignore_index_equals_sklearn():
@@ -143,6 +163,17 @@ def test_offline_pretrained_resnet_names_the_file(tmp_path, monkeypatch):
     torch.save(resnet18().state_dict(), weights)
     model = build_classifier("resnet18", 10, 224, pretrained=True, weights=str(weights))
     assert model.fc.out_features == 10
+    source = torch.load(weights, weights_only=True)
+    assert torch.equal(model.conv1.weight, source["conv1.weight"])  # backbone loaded
+    # our own 10-class checkpoint loads whole, head included; --weights implies --pretrained
+    torch.save({"model": model.state_dict(), "epoch": 1}, tmp_path / "ours.pt")
+    again = build_classifier("resnet18", 10, 224, weights=str(tmp_path / "ours.pt"))
+    assert torch.equal(again.fc.weight, model.fc.weight)
+    torch.save(ConvNet(10, 32).state_dict(), tmp_path / "convnet.pt")
+    with pytest.raises(InputError, match="weights do not fit ResNet"):
+        build_classifier("resnet18", 10, 224, weights=str(tmp_path / "convnet.pt"))
+    with pytest.raises(InputError, match="trained from scratch"):
+        build_classifier("convnet", 10, 64, pretrained=True)
 
 
 def test_resume_refuses_another_models_checkpoint(wildlife, tmp_path):
@@ -183,15 +214,22 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
 
 
 def test_ddp_two_processes_on_cpu(wildlife, tmp_path):
+    """21 validation images over 2 ranks (11 + 10, no padding): the all-reduced val accuracy
+    of the epoch equals rank 0's single-process re-evaluation of the same weights."""
+    data = tmp_path / "data"
+    shutil.copytree(wildlife, data)
+    shutil.copy(data / "dog" / "dog_0000.jpg", data / "dog" / "extra.jpg")  # 13 dogs: 3 in val
     argv = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
             "--master_port", "29533", "train_classify.py",
-            *small_args(wildlife, tmp_path / "ddp", "--epochs", "1", "--no-tsne")]
+            *small_args(data, tmp_path / "ddp", "--epochs", "1", "--no-tsne")]
     done = subprocess.run(argv, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     table = rows(tmp_path / "ddp" / "results.csv")
-    assert len(table) == 1 and 0 <= float(table[0]["val_acc"]) <= 1
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
-    assert np.array(metrics["confusion_matrix"]).sum() == 20  # the whole validation split
+    assert len(table) == 1 and np.array(metrics["confusion_matrix"]).sum() == 21
+    assert float(table[0]["val_acc"]) == pytest.approx(metrics["accuracy"], abs=1e-5)
+    assert float(table[0]["val_macro_f1"]) == pytest.approx(metrics["macro_f1"], abs=1e-5)
+    assert done.stdout.count("[Epoch 1/1]") == 1  # rank 0 alone reports
 
 
 def test_compare_runs(wildlife, tmp_path):
