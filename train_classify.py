@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from cvcore import engine
 from cvcore.atomic import write_text
@@ -105,18 +106,17 @@ def build_optimisation(args, model, steps_per_epoch: int):
 
 @torch.no_grad()
 def collect_predictions(model, loader, device) -> dict[str, np.ndarray]:
-    """Softmax probabilities, labels, penultimate features and the input images (uint8) of the
-    whole loader, in order."""
+    """Softmax probabilities float[N, K], labels int[N] and penultimate features float[N, F]
+    over the whole loader, in dataset order."""
     model.eval()
-    probs, labels, feats, images = [], [], [], []
-    for x, y in loader:
+    probs, labels, feats = [], [], []
+    for x, y in tqdm(loader, desc="Predict [Val]", leave=False):
         logits, f = penultimate_features(model, x.to(device))
         probs.append(torch.softmax(logits.float(), 1).cpu().numpy())
         feats.append(f.flatten(1).float().cpu().numpy())
         labels.append(y.numpy())
-        images.append(x)
     return {"probs": np.concatenate(probs), "labels": np.concatenate(labels),
-            "features": np.concatenate(feats), "images": torch.cat(images)}
+            "features": np.concatenate(feats)}
 
 
 def class_metrics(probs: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
@@ -133,7 +133,7 @@ def class_metrics(probs: np.ndarray, labels: np.ndarray, names: list[str]) -> di
             "confusion_matrix": cm.tolist(), "ece": ece.ece, "reliability": ece.to_dict()}
 
 
-def save_figures(run_dir: Path, args, split: Split, preds: dict, metrics: dict) -> None:
+def save_figures(run_dir: Path, args, split: Split, val_set, preds: dict, metrics: dict) -> None:
     from PIL import Image
 
     from cvcore import plots
@@ -153,7 +153,7 @@ def save_figures(run_dir: Path, args, split: Split, preds: dict, metrics: dict) 
     pred = preds["probs"].argmax(1)
     wrong = [np.flatnonzero((preds["labels"] == k) & (pred != k))[:3] for k in range(len(names))]
     picks = np.concatenate(wrong).astype(int)
-    plots.image_grid([plots.denormalise(preds["images"][i]) for i in picks],
+    plots.image_grid([plots.denormalise(val_set[i][0]) for i in picks],
                      [f"true {names[preds['labels'][i]]}\npred {names[pred[i]]}" for i in picks],
                      run_dir / "misclassified.png",
                      title="misclassified validation images (up to 3 per class)",
@@ -169,17 +169,32 @@ def save_figures(run_dir: Path, args, split: Split, preds: dict, metrics: dict) 
             grid.append(plots.denormalise(augment(image)))
             titles.append("augmented")
     plots.image_grid(grid, titles, run_dir / "augmentations.png", columns=4)
-    feats = preds["features"]
-    if not args.no_tsne and len(feats) < 5:
-        print(f"t-SNE skipped: {len(feats)} validation images are too few")
-    elif not args.no_tsne:
-        from sklearn.manifold import TSNE
+    if not args.no_tsne:
+        save_tsne(run_dir, preds["features"], preds["labels"], names, args.seed)
 
-        for dims in (2, 3):
-            points = TSNE(n_components=dims, perplexity=min(30, max(2, len(feats) // 4)),
-                          random_state=args.seed, init="pca").fit_transform(feats)
-            plots.plot_embedding(points, preds["labels"], names, run_dir / f"tsne_{dims}d.png",
-                                 f"t-SNE ({dims}D) of penultimate features, validation set")
+
+def save_tsne(run_dir: Path, features: np.ndarray, labels: np.ndarray, names: list[str],
+              seed: int) -> None:
+    """2-D and 3-D t-SNE (scikit-learn) of penultimate features, reduced to 50 dimensions by PCA
+    first when wider (the ConvNet's are 128 * 14 * 14 at 224), as scikit-learn recommends."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    from cvcore import plots
+
+    if len(features) < 5:
+        print(f"t-SNE skipped: {len(features)} validation images are too few")
+        return
+    width = features.shape[1]
+    if width > 50 and len(features) > 50:
+        features = PCA(50, random_state=seed).fit_transform(features)
+    how = f"{width}-d penultimate features" + (" (PCA to 50)" if width > features.shape[1]
+                                                else "")
+    for dims in (2, 3):
+        points = TSNE(n_components=dims, perplexity=min(30, max(2, len(features) // 4)),
+                      random_state=seed, init="pca").fit_transform(features)
+        plots.plot_embedding(points, labels, names, run_dir / f"tsne_{dims}d.png",
+                             f"t-SNE ({dims}D) of {how}, validation set")
 
 
 def train(model, args, d: engine.Dist, run_dir: Path | None, resume_from: Path | None,
@@ -219,7 +234,7 @@ def evaluate_best(model, args, d: engine.Dist, run_dir: Path, split: Split, val_
                "classes": split.classes,
                **class_metrics(preds["probs"], preds["labels"], split.classes)}
     save_metrics(run_dir, metrics)
-    save_figures(run_dir, args, split, preds, metrics)
+    save_figures(run_dir, args, split, val_loader.dataset, preds, metrics)
     return metrics
 
 

@@ -13,9 +13,14 @@ killed mid-epoch resumes from the last completed epoch; ``results.csv`` rows of 
 epochs are replaced, so the table stays continuous.
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DistributedDataParallel
-(``gloo`` on CPU, ``nccl`` on CUDA), training data goes through a DistributedSampler, losses and
-confusion matrices are all-reduced, and only rank 0 writes. AMP (float16 autocast + GradScaler)
-is used on CUDA.
+(``gloo`` on CPU, ``nccl`` on CUDA), training data goes through a DistributedSampler and
+evaluation data through an unpadded :class:`ShardSampler` (:func:`make_loader`), losses and
+confusion matrices are all-reduced (so validation numbers count every sample exactly once), and
+only rank 0 writes. AMP (float16 autocast + GradScaler) is used on CUDA.
+
+The scheduler, if any, steps after every batch (size it in steps: OneCycleLR with
+``steps_per_epoch=len(train_loader)``). An epoch's loss is the sample-weighted mean of the batch
+losses.
 
 API (what a training script calls, in order)::
 

@@ -4,6 +4,7 @@ outputs, kill-and-resume, DDP under torchrun."""
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -196,21 +197,30 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     argv = [sys.executable, "train_classify.py", *small_args(data, out, "--epochs", "3",
                                                                "--batch-size", "4", "--no-tsne")]
     proc = subprocess.Popen(argv, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not (out / "last.pt").exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.3)  # well inside epoch 2 (an epoch takes several seconds at batch size 4)
-    assert proc.poll() is None, "training finished before it could be killed"
+                            stderr=subprocess.PIPE)
+    # Kill once epoch 2's training bar shows progress: certainly mid-epoch.
+    mid_epoch_2 = re.compile(rb"Epoch 2/3 \[Train\]: +[1-9][0-9]?%")
+    seen, deadline = b"", time.time() + 120
+    while not mid_epoch_2.search(seen) and time.time() < deadline:
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        seen += chunk
+    assert mid_epoch_2.search(seen), seen[-500:]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    killed_at = torch.load(out / "last.pt", weights_only=True)["epoch"]
-    assert killed_at < 3
+    proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 1
+    before = rows(out / "results.csv")
+    assert [r["epoch"] for r in before] == ["1"]
     done = subprocess.run(argv + ["--resume"], cwd=REPO, env=ENV, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert f"after epoch {killed_at}" in done.stdout
-    assert [int(r["epoch"]) for r in rows(out / "results.csv")] == [1, 2, 3]
+    assert "after epoch 1" in done.stdout
+    after = rows(out / "results.csv")
+    assert [int(r["epoch"]) for r in after] == [1, 2, 3] and after[0] == before[0]
     assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 3
+    assert json.loads((out / "metrics.json").read_text())["best_epoch"] in (1, 2, 3)
 
 
 def test_ddp_two_processes_on_cpu(wildlife, tmp_path):
