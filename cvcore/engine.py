@@ -84,7 +84,18 @@ class Dist:
 
 
 def init_distributed(device: str = "auto") -> Dist:
-    """Join the torchrun process group when launched by torchrun; pick the device."""
+    """Join the torchrun process group when launched by torchrun; pick the device.
+
+    ``device``: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``; asking for
+    CUDA on a machine without it is an error, not a silent fall-back to the CPU. Under torchrun
+    each process takes the GPU of its ``LOCAL_RANK``.
+    """
+    if device not in ("auto", "cpu", "cuda") and not (
+            device.startswith("cuda:") and device[5:].isdigit()):
+        raise InputError(f"unknown --device {device!r} (auto, cpu, cuda, cuda:N)")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: CUDA is not available on this machine "
+                         "(use --device cpu)")
     cuda = torch.cuda.is_available() and device != "cpu"
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:
@@ -94,10 +105,7 @@ def init_distributed(device: str = "auto") -> Dist:
         dist.init_process_group("nccl" if cuda else "gloo")
         return Dist(dist.get_rank(), world, local,
                     torch.device(f"cuda:{local}" if cuda else "cpu"))
-    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        raise InputError(f"unknown --device {device!r} (auto, cpu, cuda, cuda:N)")
-    return Dist(device=torch.device("cuda" if cuda and device == "auto" else
-                                    (device if cuda else "cpu")))
+    return Dist(device=torch.device(("cuda" if device == "auto" else device) if cuda else "cpu"))
 
 
 def cleanup_distributed(d: Dist) -> None:

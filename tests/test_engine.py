@@ -185,3 +185,13 @@ def test_rng_state_round_trips_through_weights_only(tmp_path):
     again = (torch.rand(3), np.random.random(3), __import__("random").random())  # noqa: NPY002
     assert torch.equal(expected[0], again[0]) and (expected[1] == again[1]).all()
     assert expected[2] == again[2]
+
+
+def test_device_choice():
+    assert engine.init_distributed("cpu").device == torch.device("cpu")
+    with pytest.raises(InputError, match="unknown --device 'gpu'"):
+        engine.init_distributed("gpu")
+    if not torch.cuda.is_available():
+        assert engine.init_distributed("auto").device == torch.device("cpu")
+        with pytest.raises(InputError, match="CUDA is not available"):
+            engine.init_distributed("cuda:0")
