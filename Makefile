@@ -24,9 +24,15 @@ $(DEMO)/.done: $(STAMP) cvcore/synth/*.py
 	touch $@
 
 demo: $(DEMO)/.done
+	$(PY) detect_eval.py --gt $(DEMO)/coco/annotations/instances_val2017.json \
+	    --dets $(DEMO)/coco/predictions.json --out runs/demo/detect
+	$(PY) train_classify.py --data $(DEMO)/wildlife --model convnet --epochs 4 --img-size 64 \
+	    --workers 0 --out runs/demo/classify
+	$(PY) train_segment.py --data $(DEMO)/camvid --model segnet --img-size 160 120 --epochs 4 \
+	    --workers 0 --out runs/demo/segment
 	@echo
 	@echo "Demo data:   $(DEMO)/{wildlife,camvid,coco,mot}"
-	@echo "Run outputs: runs/"
+	@echo "Run outputs: runs/demo/{detect,classify,segment}"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -13,7 +13,10 @@ WORK = REPO / "bench" / "_work"
 
 
 def run_process(argv: list[str], quiet: bool = True) -> tuple[float, float]:
-    """Run ``argv`` to completion; return (wall seconds, max RSS in MiB) of that process."""
+    """Run ``argv`` to completion; return (wall seconds, max RSS in MiB) of that process.
+
+    The child's peak RSS includes what it inherits at fork, so call this from a small process.
+    """
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=REPO, env=env,

@@ -50,3 +50,32 @@ def iou_xywh(dets: np.ndarray, gts: np.ndarray, crowd: np.ndarray | None = None)
     out = np.empty((len(dets), len(gts)), np.float64)
     _iou_xywh_kernel(dets, gts, crowd, out)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _iou_tlbr_kernel(a, b, pixel, out):
+    for i in range(a.shape[0]):
+        area_a = (a[i, 2] - a[i, 0] + pixel) * (a[i, 3] - a[i, 1] + pixel)
+        for j in range(b.shape[0]):
+            out[i, j] = 0.0
+            iw = min(a[i, 2], b[j, 2]) - max(a[i, 0], b[j, 0]) + pixel
+            if iw <= 0:
+                continue
+            ih = min(a[i, 3], b[j, 3]) - max(a[i, 1], b[j, 1]) + pixel
+            if ih <= 0:
+                continue
+            union = area_a + (b[j, 2] - b[j, 0] + pixel) * (b[j, 3] - b[j, 1] + pixel) - iw * ih
+            out[i, j] = iw * ih / union
+
+
+def iou_tlbr(a: np.ndarray, b: np.ndarray, pixel: float = 1.0) -> np.ndarray:
+    """IoU [len(a), len(b)] of (x1, y1, x2, y2) boxes.
+
+    ``pixel=1`` counts the end pixel (width = x2 - x1 + 1) like ``cython_bbox.bbox_overlaps``,
+    which the official ByteTrack uses for association; ``pixel=0`` is the continuous IoU.
+    """
+    a = np.ascontiguousarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.ascontiguousarray(b, dtype=np.float64).reshape(-1, 4)
+    out = np.empty((len(a), len(b)), np.float64)
+    _iou_tlbr_kernel(a, b, float(pixel), out)
+    return out

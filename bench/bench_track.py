@@ -1,0 +1,139 @@
+"""Tracking benchmarks, each against the reference in one run.
+
+    python bench/bench_track.py [--mot15 ../shared/data/mot/MOT15] [--mot17 ../shared/data/mot]
+
+1. Tracker-only speed: cvcore's ByteTracker against ultralytics' BYTETracker on the same public
+   detections (MOT15 train, 11 sequences, 5500 frames), frames/s of the update calls only.
+2. Metrics, whole process: ``python -m cvcore.motmetrics`` against TrackEval (HOTA + CLEAR +
+   Identity, its default outputs) on MPNTrack's MOT17 results: the 7 DPM sequences, and the
+   21-sequence train set (the FRCNN and SDP copies share the DPM ground truth), checking equal
+   numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+from _timing import REPO, WORK, print_table, python_process, run_process
+
+from cvcore.bytetrack import ByteTrackConfig, ByteTracker
+from cvcore.mot import list_sequences, read_seqinfo
+from track import public_detections
+
+TRACKEVAL = """
+import sys
+import trackeval
+gt, trackers, out = sys.argv[1:4]
+seqs = {p: None for p in sys.argv[4:]}
+config = {"GT_FOLDER": gt, "TRACKERS_FOLDER": trackers, "TRACKERS_TO_EVAL": ["MPNTrack"],
+          "BENCHMARK": "MOT17", "SPLIT_TO_EVAL": "train", "SEQ_INFO": seqs,
+          "SKIP_SPLIT_FOL": True, "OUTPUT_FOLDER": out}
+evaluator = trackeval.Evaluator({"USE_PARALLEL": False, "PLOT_CURVES": False})
+metrics = [trackeval.metrics.HOTA(), trackeval.metrics.CLEAR(), trackeval.metrics.Identity()]
+evaluator.evaluate([trackeval.datasets.MotChallenge2DBox(config)], metrics)
+"""
+
+
+class Boxes:
+    """The Results-like object ultralytics' trackers take (conf, cls, xywh; boolean indexing)."""
+
+    def __init__(self, tlbr: np.ndarray, conf: np.ndarray):
+        self.xyxy = tlbr.astype(np.float32)
+        self.conf = conf.astype(np.float32)
+        self.cls = np.zeros(len(conf), np.float32)
+        self.xywh = np.column_stack([(tlbr[:, :2] + tlbr[:, 2:]) / 2,
+                                     tlbr[:, 2:] - tlbr[:, :2]]).astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.conf)
+
+    def __getitem__(self, index) -> Boxes:
+        return Boxes(self.xyxy[index], self.conf[index])
+
+
+def tracker_speed(mot15: Path) -> None:
+    from ultralytics.trackers.byte_tracker import BYTETracker
+
+    sequences = [(s, read_seqinfo(s / "seqinfo.ini")) for s in list_sequences(mot15 / "train")]
+    frames = {s.name: public_detections(s, info) for s, info in sequences}
+    n_frames = sum(len(f) for f in frames.values())
+    ours = theirs = 0.0
+    for seq, info in sequences:
+        tracker = ByteTracker(ByteTrackConfig(frame_rate=info.frame_rate))
+        args = SimpleNamespace(track_high_thresh=0.5, track_low_thresh=0.1, new_track_thresh=0.6,
+                               track_buffer=int(info.frame_rate / 30 * 30), match_thresh=0.8,
+                               fuse_score=True)
+        reference = BYTETracker(args, frame_rate=int(info.frame_rate)) if "frame_rate" in \
+            BYTETracker.__init__.__code__.co_varnames else BYTETracker(args)
+        for tlbr, scores in frames[seq.name]:
+            start = time.perf_counter()
+            tracker.update(tlbr, scores)
+            middle = time.perf_counter()
+            reference.update(Boxes(tlbr, scores))
+            ours += middle - start
+            theirs += time.perf_counter() - middle
+    print(f"\nByteTrack tracker-only speed, MOT15 train public detections ({n_frames} frames)")
+    print("| tracker | frames/s | vs cvcore |\n|---|---:|---:|")
+    print(f"| cvcore ByteTracker | {n_frames / ours:.0f} | 1.00 |")
+    print(f"| ultralytics BYTETracker | {n_frames / theirs:.0f} | {ours / theirs:.2f} |")
+
+
+def metrics_set(mot: Path, copies: tuple[str, ...]) -> tuple[Path, Path, list[str]]:
+    """GT and results folders for MPNTrack's DPM results, duplicated under other detector
+    names (identical ground truth) to build the 21-sequence MOT17 train set."""
+    root = WORK / f"mot17_{len(copies)}x"
+    gt, res = root / "gt", root / "trackers" / "MPNTrack" / "data"
+    names = []
+    for seq in list_sequences(mot / "MOT17" / "train"):
+        for det in copies:
+            name = seq.name.replace("-DPM", f"-{det}")
+            names.append(name)
+            if not (gt / name).exists():
+                shutil.copytree(seq, gt / name)
+                ini = gt / name / "seqinfo.ini"
+                ini.write_text(ini.read_text().replace(seq.name, name))
+                res.mkdir(parents=True, exist_ok=True)
+                shutil.copy(mot / "trackers" / "MPNTrack-MOT17-DPM" / "data" / f"{seq.name}.txt",
+                            res / f"{name}.txt")
+    return gt, res, names
+
+
+def metrics_speed(mot: Path) -> None:
+    for copies in (("DPM",), ("DPM", "FRCNN", "SDP")):
+        gt, res, names = metrics_set(mot, copies)
+        ours_json = WORK / "motmetrics_ours.json"
+        ours_cmd = [sys.executable, "-m", "cvcore.motmetrics", "--gt-root", str(gt), "--results",
+                    str(res), "--json", str(ours_json)]
+        run_process(ours_cmd)  # warm the Numba cache once
+        rows = [("cvcore.motmetrics", *run_process(ours_cmd))]
+        out = WORK / "trackeval_out"
+        rows.append(("TrackEval 1.3.0", *run_process(python_process(
+            TRACKEVAL, str(gt), str(res.parent.parent), str(out), *names))))
+        ours = json.loads(ours_json.read_text())["COMBINED"]
+        summary = (out / "MPNTrack" / "pedestrian_summary.txt").read_text().split("\n")
+        ref = dict(zip(summary[0].split(), map(float, summary[1].split()), strict=True))
+        worst = max(abs(round(ours[k], 3) - v) for k, v in ref.items() if k in ours)
+        print(f"\n{len(names)} sequences: HOTA {ours['HOTA']:.3f}, MOTA {ours['MOTA']:.3f}, "
+              f"IDF1 {ours['IDF1']:.3f}; max |difference| to TrackEval's summary {worst:.3g}")
+        print_table(f"MOT metrics, {len(names)} MOT17 sequences, whole process", rows,
+                    "cvcore.motmetrics")
+
+
+def main(args: argparse.Namespace) -> None:
+    metrics_speed(args.mot17)  # first, while this process is small (children inherit its RSS)
+    tracker_speed(args.mot15)
+
+
+if __name__ == "__main__":
+    shared = REPO.parent / "shared" / "data" / "mot"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mot15", type=Path, default=shared / "MOT15")
+    parser.add_argument("--mot17", type=Path, default=shared)
+    main(parser.parse_args())

@@ -1,0 +1,143 @@
+"""MOTChallenge files: ``seqinfo.ini``, ``gt/gt.txt``, ``det/det.txt`` and tracker results.
+
+All tables are float64 arrays with MOTChallenge's columns (1-based pixel coordinates):
+
+- ground truth ``[N, 9]``: frame, id, x, y, w, h, flag (0 = ignore), class, visibility (MOT15 and
+  older files with fewer columns are padded: flag 1, class 1, visibility 1);
+- detections ``[N, 10]``: frame, -1, x, y, w, h, score, -1, -1, -1;
+- results ``[N, 10]``: frame, id, x, y, w, h, conf, -1, -1, -1.
+
+Malformed files (a wrong column count, a non-numeric field, a negative box size) raise
+:class:`~cvcore.errors.InputError` naming the file and the line.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import write_text
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class SeqInfo:
+    name: str
+    im_dir: str
+    frame_rate: float
+    seq_length: int
+    im_width: int
+    im_height: int
+    im_ext: str
+
+
+def read_seqinfo(path: str | os.PathLike) -> SeqInfo:
+    parser = configparser.ConfigParser()
+    try:
+        if not parser.read(path):
+            raise InputError("seqinfo.ini not found", path)
+        s = parser["Sequence"]
+        return SeqInfo(name=s.get("name", Path(path).parent.name), im_dir=s.get("imDir", "img1"),
+                       frame_rate=float(s.get("frameRate", 30)), seq_length=int(s["seqLength"]),
+                       im_width=int(s.get("imWidth", 0)), im_height=int(s.get("imHeight", 0)),
+                       im_ext=s.get("imExt", ".jpg"))
+    except (KeyError, ValueError, configparser.Error) as err:
+        raise InputError(f"bad seqinfo.ini ({type(err).__name__}: {err})", path) from None
+
+
+def _read_table(path: str | os.PathLike, min_cols: int, max_cols: int) -> np.ndarray:
+    """Comma- (or space-) separated numbers as float64[N, C]; empty files give zero rows."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputError("file not found", path) from None
+    lines = text.splitlines()
+    rows = [line for line in lines if line.strip()]
+    if not rows:
+        return np.zeros((0, min_cols))
+    sep = "," if "," in rows[0] else None
+    try:
+        table = np.loadtxt(rows, delimiter=sep, ndmin=2, dtype=np.float64)
+    except ValueError as err:
+        message = str(err)
+        line = _line_of(message, lines, rows)
+        raise InputError(f"line {line}: {message.split(' at row')[0]}", path) from None
+    if not min_cols <= table.shape[1] <= max_cols:
+        raise InputError(f"line 1: expected {min_cols}-{max_cols} columns, got {table.shape[1]}",
+                         path)
+    if not np.isfinite(table).all():
+        row = int(np.flatnonzero(~np.isfinite(table).all(1))[0])
+        raise InputError(f"line {_file_line(lines, rows, row)}: non-finite value", path)
+    bad = (table[:, 4] < 0) | (table[:, 5] < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(f"line {_file_line(lines, rows, row)}: negative box size", path)
+    return table
+
+
+def _file_line(lines: list[str], rows: list[str], row: int) -> int:
+    """1-based line number in the file of the ``row``-th non-empty line."""
+    seen = -1
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            seen += 1
+            if seen == row:
+                return number
+    return len(lines)
+
+
+def _line_of(message: str, lines: list[str], rows: list[str]) -> int:
+    # numpy.loadtxt counts rows from 0 in conversion errors and from 1 in column-count errors.
+    match = re.search(r"row (\d+)", message)
+    if not match:
+        return 0
+    row = int(match.group(1)) - (0 if "could not convert" in message else 1)
+    return _file_line(lines, rows, row)
+
+
+def _pad(table: np.ndarray, cols: int, fill: list[float]) -> np.ndarray:
+    if table.shape[1] >= cols:
+        return table[:, :cols]
+    extra = np.tile(np.array(fill[table.shape[1] - (cols - len(fill)):], np.float64),
+                    (len(table), 1))
+    return np.hstack([table, extra])
+
+
+def read_gt(path: str | os.PathLike) -> np.ndarray:
+    """Ground truth float64[N, 9] (frame, id, x, y, w, h, flag, class, visibility)."""
+    return _pad(_read_table(path, 6, 10), 9, [1.0, 1.0, 1.0])
+
+
+def read_dets(path: str | os.PathLike) -> np.ndarray:
+    """Detections float64[N, 10] (frame, -1, x, y, w, h, score, -1, -1, -1)."""
+    return _pad(_read_table(path, 7, 10), 10, [-1.0, -1.0, -1.0])
+
+
+def read_results(path: str | os.PathLike) -> np.ndarray:
+    """Tracker results float64[N, 10] (frame, id, x, y, w, h, conf, -1, -1, -1)."""
+    return _pad(_read_table(path, 6, 10), 10, [1.0, -1.0, -1.0, -1.0])
+
+
+def write_results(path: str | os.PathLike, rows: np.ndarray) -> None:
+    """Write ``[N, >= 7]`` rows (frame, id, x, y, w, h, conf) in MOTChallenge's format."""
+    rows = np.asarray(rows, np.float64).reshape(-1, rows.shape[-1] if len(rows) else 7)
+    lines = [f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},"
+             f"{r[6]:.4f},-1,-1,-1\n" for r in rows]
+    write_text(path, "".join(lines))
+
+
+def list_sequences(root: str | os.PathLike) -> list[Path]:
+    """Sequence folders (those with a seqinfo.ini) under ``root``, sorted by name."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError("folder not found", root)
+    seqs = sorted(p for p in root.iterdir() if (p / "seqinfo.ini").is_file())
+    if not seqs:
+        raise InputError("no sequences (folders with seqinfo.ini)", root)
+    return seqs

@@ -1,0 +1,450 @@
+"""MOTChallenge metrics with TrackEval's numbers: HOTA, CLEAR (MOTA, ...) and Identity (IDF1, ...).
+
+``evaluate(gt_root, results_dir, benchmark)`` scores ``results_dir/<SEQ>.txt`` against
+``gt_root/<SEQ>/gt/gt.txt`` for every sequence and combines them; ``evaluate_sequence`` scores one.
+The rules are TrackEval's (``MotChallenge2DBox`` + ``HOTA``, ``CLEAR``, ``Identity``, ``Count``):
+
+- box similarity is IoU computed as TrackEval computes it (same float operations), for all
+  frames in one Numba pass;
+- preprocessing for MOT16/17/20: per frame, tracker boxes are matched to *all* ground truth
+  (Hungarian on IoU >= 0.5) and those matched to a distractor (classes 2 person on vehicle,
+  7 static person, 8 distractor, 12 reflection; MOT20 also 6 non-MOT vehicle) are removed; then
+  only class-1 ground truth with a non-zero flag is kept. MOT15: only zero-flag rows are dropped;
+- CLEAR: per frame, Hungarian on IoU (>= 0.5) with a bonus for continuing last frame's pairing;
+  IDSW against the last matched tracker id; MT/PT/ML at 80% / 20% of frames tracked; Frag;
+- Identity: one global Hungarian between ground-truth and tracker ids (IoU >= 0.5);
+- HOTA: per frame, Hungarian on IoU weighted by the global id alignment, then for each of the 19
+  alpha = 0.05..0.95; reported values are the means over alpha;
+- combining sequences: counts are summed; AssA, AssRe, AssPr and LocA are averaged weighted by
+  HOTA_TP, as TrackEval's ``combine_sequences`` does.
+
+Values are returned in TrackEval's summary units: ratios in percent, counts as numbers.
+CLI: ``python -m cvcore.motmetrics --gt-root DIR --results DIR [--benchmark B] [--json OUT]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from .errors import InputError, run_cli
+from .mot import list_sequences, read_gt, read_results, read_seqinfo
+
+EPS = np.finfo("float").eps
+ALPHAS = np.arange(0.05, 0.99, 0.05)
+DISTRACTORS = {"MOT16": (2, 7, 8, 12), "MOT17": (2, 7, 8, 12), "MOT20": (2, 6, 7, 8, 12),
+               "MOT15": ()}
+BENCHMARKS = tuple(DISTRACTORS)
+# TrackEval's valid gt classes for MOT16/17/20 (pedestrian ... reflection, crowd).
+VALID_CLASSES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+SUMMARY = ["HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA", "OWTA", "HOTA(0)",
+           "LocA(0)", "HOTALocA(0)", "MOTA", "MOTP", "MODA", "CLR_Re", "CLR_Pr", "MTR", "PTR",
+           "MLR", "CLR_TP", "CLR_FN", "CLR_FP", "IDSW", "MT", "PT", "ML", "Frag", "sMOTA",
+           "IDF1", "IDR", "IDP", "IDTP", "IDFN", "IDFP", "Dets", "GT_Dets", "IDs", "GT_IDs"]
+PERCENT = {"HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA", "OWTA", "HOTA(0)",
+           "LocA(0)", "HOTALocA(0)", "MOTA", "MOTP", "MODA", "CLR_Re", "CLR_Pr", "MTR", "PTR",
+           "MLR", "sMOTA", "IDF1", "IDR", "IDP"}
+
+
+@dataclass
+class Frames:
+    """One sequence after preprocessing: per frame, contiguous ids and the IoU matrix."""
+
+    gt_ids: list[np.ndarray]
+    tr_ids: list[np.ndarray]
+    sim: list[np.ndarray]     # [G_t, T_t]
+    num_gt_ids: int
+    num_tr_ids: int
+
+
+def _frame_starts(rows: np.ndarray, length: int) -> np.ndarray:
+    """Offsets [length + 1] of frames 1..length in rows sorted by frame."""
+    return np.searchsorted(rows[:, 0], np.arange(1, length + 2))
+
+
+def _frame_ious(gt: np.ndarray, res: np.ndarray, g_start: np.ndarray,
+                r_start: np.ndarray) -> list[np.ndarray]:
+    """IoU matrix [G_t, T_t] of every frame (one Numba pass over all frames)."""
+    n_g, n_r = np.diff(g_start), np.diff(r_start)
+    pairs = n_g * n_r
+    offsets = np.concatenate([[0], np.cumsum(pairs)]).astype(np.int64)
+    flat = np.empty(int(offsets[-1]))
+    _frame_iou_kernel(np.ascontiguousarray(gt[:, 2:6]), np.ascontiguousarray(res[:, 2:6]),
+                      g_start.astype(np.int64), r_start.astype(np.int64), offsets, flat)
+    return [flat[o:o + p].reshape(g, r) for o, p, g, r in zip(offsets[:-1], pairs, n_g, n_r,
+                                                              strict=True)]
+
+
+@numba.njit(cache=True, nogil=True)
+def _frame_iou_kernel(gt, res, g_start, r_start, offsets, out):
+    # TrackEval's _calculate_box_ious, the same float operations in the same order.
+    eps = np.finfo(np.float64).eps
+    for t in range(g_start.shape[0] - 1):
+        k = offsets[t]
+        for i in range(g_start[t], g_start[t + 1]):
+            ax0, ay0 = gt[i, 0], gt[i, 1]
+            ax1, ay1 = gt[i, 0] + gt[i, 2], gt[i, 1] + gt[i, 3]
+            area_a = (ax1 - ax0) * (ay1 - ay0)
+            for j in range(r_start[t], r_start[t + 1]):
+                bx0, by0 = res[j, 0], res[j, 1]
+                bx1, by1 = res[j, 0] + res[j, 2], res[j, 1] + res[j, 3]
+                inter = max(min(ax1, bx1) - max(ax0, bx0), 0.0) * max(
+                    min(ay1, by1) - max(ay0, by0), 0.0)
+                area_b = (bx1 - bx0) * (by1 - by0)
+                union = area_a + area_b - inter
+                if area_a <= eps or area_b <= eps or union <= eps:
+                    inter = 0.0
+                if union <= eps:
+                    union = 1.0
+                out[k] = inter / union
+                k += 1
+
+
+def _check(rows: np.ndarray, length: int, what: str, source: str) -> None:
+    frames = rows[:, 0]
+    if len(rows) and (frames.min() < 1 or frames.max() > length or (frames % 1).any()):
+        bad = frames[(frames < 1) | (frames > length) | (frames % 1 > 0)][0]
+        raise InputError(f"{what} has frame {bad:g} outside 1..{length} (seqLength)", source)
+    key = rows[:, 0] * 1e9 + rows[:, 1]
+    values, counts = np.unique(key, return_counts=True)
+    if (counts > 1).any():
+        frame, ident = divmod(values[counts > 1][0], 1e9)
+        raise InputError(f"{what} has id {ident:g} twice in frame {frame:g}", source)
+
+
+def preprocess(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "MOT17",
+               source: str = "") -> Frames:
+    """TrackEval's MotChallenge2DBox preprocessing (see the module docstring)."""
+    if benchmark not in DISTRACTORS:
+        raise InputError(f"unknown benchmark {benchmark!r}; choose from {', '.join(BENCHMARKS)}")
+    _check(gt, length, "ground truth", source)
+    _check(res, length, "results", source)
+    distractors = np.array(DISTRACTORS[benchmark])
+    filtering = benchmark != "MOT15"
+    if filtering and len(gt):
+        invalid = np.setdiff1d(np.unique(gt[:, 7]), VALID_CLASSES)
+        if len(invalid):
+            raise InputError(f"ground truth has invalid classes {invalid.astype(int).tolist()} "
+                             f"for {benchmark} (use --benchmark MOT15 for class-less files)",
+                             source)
+    gt = gt[np.argsort(gt[:, 0], kind="stable")]
+    res = res[np.argsort(res[:, 0], kind="stable")]
+    g_start, r_start = _frame_starts(gt, length), _frame_starts(res, length)
+    frame_sims = _frame_ious(gt, res, g_start, r_start)
+    has_distractor = np.isin(gt[:, 7], distractors) if filtering else np.zeros(len(gt), bool)
+    gt_ids, tr_ids, sims = [], [], []
+    for t, sim in enumerate(frame_sims):
+        g = gt[g_start[t]:g_start[t + 1]]
+        r = res[r_start[t]:r_start[t + 1]]
+        if has_distractor[g_start[t]:g_start[t + 1]].any() and len(r):
+            scores = sim.copy()
+            scores[scores < 0.5 - EPS] = 0
+            rows, cols = linear_sum_assignment(-scores)
+            matched = scores[rows, cols] > 0 + EPS
+            rows, cols = rows[matched], cols[matched]
+            remove = cols[np.isin(g[rows, 7], distractors)]
+            if len(remove):
+                r = np.delete(r, remove, axis=0)
+                sim = np.delete(sim, remove, axis=1)
+        flagged = g[:, 6].astype(int) != 0
+        keep = flagged & (g[:, 7] == 1) if filtering else flagged
+        gt_ids.append(g[keep, 1].astype(np.int64))
+        tr_ids.append(r[:, 1].astype(np.int64))
+        sims.append(sim[keep])
+    gt_map, n_gt = _relabel(gt_ids)
+    tr_map, n_tr = _relabel(tr_ids)
+    return Frames([gt_map(i) for i in gt_ids], [tr_map(i) for i in tr_ids], sims, n_gt, n_tr)
+
+
+def _relabel(ids: list[np.ndarray]):
+    unique = np.unique(np.concatenate(ids)) if ids else np.zeros(0, np.int64)
+    return (lambda i: np.searchsorted(unique, i).astype(np.int64)), len(unique)
+
+
+def clear_counts(f: Frames, threshold: float = 0.5) -> dict:
+    """TrackEval's CLEAR integer fields and MOTP_sum for one sequence."""
+    res = dict.fromkeys(["CLR_TP", "CLR_FN", "CLR_FP", "IDSW", "MT", "PT", "ML", "Frag"], 0)
+    res["MOTP_sum"] = 0.0
+    res["CLR_Frames"] = len(f.gt_ids)
+    n_dets = sum(len(t) for t in f.tr_ids)
+    n_gt_dets = sum(len(g) for g in f.gt_ids)
+    # TrackEval returns these two cases before computing any ratio: all 0 except MLR = 1.
+    if n_dets == 0:
+        res.update(CLR_FN=n_gt_dets, ML=f.num_gt_ids, empty=True)
+        return res
+    if n_gt_dets == 0:
+        res.update(CLR_FP=n_dets, empty=True)
+        return res
+    gt_count = np.zeros(f.num_gt_ids)
+    matched_count = np.zeros(f.num_gt_ids)
+    frag = np.zeros(f.num_gt_ids)
+    prev_tracker = np.full(f.num_gt_ids, np.nan)
+    prev_step = np.full(f.num_gt_ids, np.nan)
+    for g, t, sim in zip(f.gt_ids, f.tr_ids, f.sim, strict=True):
+        if len(g) == 0:
+            res["CLR_FP"] += len(t)
+            continue
+        if len(t) == 0:
+            res["CLR_FN"] += len(g)
+            gt_count[g] += 1
+            continue
+        score = 1000 * (t[None, :] == prev_step[g[:, None]]) + sim
+        score[sim < threshold - EPS] = 0
+        rows, cols = linear_sum_assignment(-score)
+        ok = score[rows, cols] > 0 + EPS
+        rows, cols = rows[ok], cols[ok]
+        mg, mt = g[rows], t[cols]
+        prev = prev_tracker[mg]
+        res["IDSW"] += int(np.sum(~np.isnan(prev) & (mt != prev)))
+        gt_count[g] += 1
+        matched_count[mg] += 1
+        not_tracked = np.isnan(prev_step)
+        prev_tracker[mg] = mt
+        prev_step[:] = np.nan
+        prev_step[mg] = mt
+        frag += not_tracked & ~np.isnan(prev_step)
+        res["CLR_TP"] += len(mg)
+        res["CLR_FN"] += len(g) - len(mg)
+        res["CLR_FP"] += len(t) - len(mg)
+        if len(mg):
+            res["MOTP_sum"] += sum(sim[rows, cols])
+    ratio = matched_count[gt_count > 0] / gt_count[gt_count > 0]
+    res["MT"] = int(np.sum(ratio > 0.8))
+    res["PT"] = int(np.sum(ratio >= 0.2)) - res["MT"]
+    res["ML"] = f.num_gt_ids - res["MT"] - res["PT"]
+    res["Frag"] = int(np.sum(frag[frag > 0] - 1))
+    return res
+
+
+def identity_counts(f: Frames, threshold: float = 0.5) -> dict:
+    """IDTP, IDFN, IDFP from the global id assignment."""
+    n_dets = sum(len(t) for t in f.tr_ids)
+    n_gt_dets = sum(len(g) for g in f.gt_ids)
+    if n_dets == 0:
+        return {"IDTP": 0, "IDFN": n_gt_dets, "IDFP": 0}
+    if n_gt_dets == 0:
+        return {"IDTP": 0, "IDFN": 0, "IDFP": n_dets}
+    ng, nt = f.num_gt_ids, f.num_tr_ids
+    potential = np.zeros((ng, nt))
+    gt_count, tr_count = np.zeros(ng), np.zeros(nt)
+    for g, t, sim in zip(f.gt_ids, f.tr_ids, f.sim, strict=True):
+        mg, mt = np.nonzero(sim >= threshold)
+        np.add.at(potential, (g[mg], t[mt]), 1)
+        gt_count[g] += 1
+        tr_count[t] += 1
+    fp = np.zeros((ng + nt, ng + nt))
+    fn = np.zeros((ng + nt, ng + nt))
+    fp[ng:, :nt] = 1e10
+    fn[:ng, nt:] = 1e10
+    fn[:ng, :nt] = gt_count[:, None]
+    fn[np.arange(ng), nt + np.arange(ng)] = gt_count
+    fp[:ng, :nt] = tr_count[None, :]
+    fp[ng + np.arange(nt), np.arange(nt)] = tr_count
+    fn[:ng, :nt] -= potential
+    fp[:ng, :nt] -= potential
+    rows, cols = linear_sum_assignment(fn + fp)
+    idfn = int(fn[rows, cols].sum())
+    idfp = int(fp[rows, cols].sum())
+    return {"IDTP": int(gt_count.sum() - idfn), "IDFN": idfn, "IDFP": idfp}
+
+
+def hota_counts(f: Frames) -> dict:
+    """HOTA_TP/FN/FP, AssA/AssRe/AssPr and LocA per alpha (arrays of 19)."""
+    n = len(ALPHAS)
+    res = {k: np.zeros(n) for k in ("HOTA_TP", "HOTA_FN", "HOTA_FP", "AssA", "AssRe", "AssPr",
+                                    "LocA")}
+    n_dets = sum(len(t) for t in f.tr_ids)
+    n_gt_dets = sum(len(g) for g in f.gt_ids)
+    if n_dets == 0 or n_gt_dets == 0:
+        res["HOTA_FN"][:] = n_gt_dets
+        res["HOTA_FP"][:] = n_dets
+        res["LocA"][:] = 1.0
+        return res
+    ng, nt = f.num_gt_ids, f.num_tr_ids
+    potential = np.zeros((ng, nt))
+    gt_count, tr_count = np.zeros((ng, 1)), np.zeros((1, nt))
+    for g, t, sim in zip(f.gt_ids, f.tr_ids, f.sim, strict=True):
+        denom = sim.sum(0)[None, :] + sim.sum(1)[:, None] - sim
+        sim_iou = np.zeros_like(sim)
+        mask = denom > 0 + EPS
+        sim_iou[mask] = sim[mask] / denom[mask]
+        potential[g[:, None], t[None, :]] += sim_iou
+        gt_count[g] += 1
+        tr_count[0, t] += 1
+    alignment = potential / (gt_count + tr_count - potential)
+    matches = np.zeros((n, ng, nt))
+    for g, t, sim in zip(f.gt_ids, f.tr_ids, f.sim, strict=True):
+        if len(g) == 0:
+            res["HOTA_FP"] += len(t)
+            continue
+        if len(t) == 0:
+            res["HOTA_FN"] += len(g)
+            continue
+        rows, cols = linear_sum_assignment(-(alignment[g[:, None], t[None, :]] * sim))
+        matched_sim = sim[rows, cols]
+        ok = matched_sim[None, :] >= ALPHAS[:, None] - EPS  # [alpha, match]
+        k = ok.sum(1)
+        res["HOTA_TP"] += k
+        res["HOTA_FN"] += len(g) - k
+        res["HOTA_FP"] += len(t) - k
+        res["LocA"] += (ok * matched_sim[None, :]).sum(1)
+        matches[:, g[rows], t[cols]] += ok  # (gt id, tracker id) pairs are unique in a frame
+    for a in range(n):
+        m = matches[a]
+        tp = np.maximum(1, res["HOTA_TP"][a])
+        res["AssA"][a] = np.sum(m * (m / np.maximum(1, gt_count + tr_count - m))) / tp
+        res["AssRe"][a] = np.sum(m * (m / np.maximum(1, gt_count))) / tp
+        res["AssPr"][a] = np.sum(m * (m / np.maximum(1, tr_count))) / tp
+    res["LocA"] = np.maximum(1e-10, res["LocA"]) / np.maximum(1e-10, res["HOTA_TP"])
+    return res
+
+
+@dataclass
+class SequenceCounts:
+    """The additive results of one sequence (what combining needs)."""
+
+    clear: dict
+    identity: dict
+    hota: dict
+    count: dict
+
+
+def sequence_counts(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "MOT17",
+                    source: str = "") -> SequenceCounts:
+    f = preprocess(gt, res, length, benchmark, source)
+    count = {"Dets": sum(len(t) for t in f.tr_ids), "GT_Dets": sum(len(g) for g in f.gt_ids),
+             "IDs": f.num_tr_ids, "GT_IDs": f.num_gt_ids}
+    return SequenceCounts(clear_counts(f), identity_counts(f), hota_counts(f), count)
+
+
+def _final(c: SequenceCounts) -> dict[str, float]:
+    """TrackEval's ``_compute_final_fields`` of the three metrics, in summary units."""
+    cl, idn, h = dict(c.clear), c.identity, dict(c.hota)
+    tp, fn, fp = cl["CLR_TP"], cl["CLR_FN"], cl["CLR_FP"]
+    gt_ids = cl["MT"] + cl["ML"] + cl["PT"]
+    out = {
+        "MOTA": (tp - fp - cl["IDSW"]) / max(1.0, tp + fn),
+        "MOTP": cl["MOTP_sum"] / max(1.0, tp),
+        "MODA": (tp - fp) / max(1.0, tp + fn),
+        "CLR_Re": tp / max(1.0, tp + fn), "CLR_Pr": tp / max(1.0, tp + fp),
+        "MTR": cl["MT"] / max(1.0, gt_ids), "PTR": cl["PT"] / max(1.0, gt_ids),
+        "MLR": cl["ML"] / max(1.0, gt_ids),
+        "sMOTA": (cl["MOTP_sum"] - fp - cl["IDSW"]) / max(1.0, tp + fn),
+        "IDR": idn["IDTP"] / max(1.0, idn["IDTP"] + idn["IDFN"]),
+        "IDP": idn["IDTP"] / max(1.0, idn["IDTP"] + idn["IDFP"]),
+        "IDF1": idn["IDTP"] / max(1.0, idn["IDTP"] + 0.5 * idn["IDFP"] + 0.5 * idn["IDFN"]),
+    }
+    det_re = h["HOTA_TP"] / np.maximum(1, h["HOTA_TP"] + h["HOTA_FN"])
+    det_pr = h["HOTA_TP"] / np.maximum(1, h["HOTA_TP"] + h["HOTA_FP"])
+    det_a = h["HOTA_TP"] / np.maximum(1, h["HOTA_TP"] + h["HOTA_FN"] + h["HOTA_FP"])
+    hota = np.sqrt(det_a * h["AssA"])
+    arrays = {"HOTA": hota, "DetA": det_a, "AssA": h["AssA"], "DetRe": det_re, "DetPr": det_pr,
+              "AssRe": h["AssRe"], "AssPr": h["AssPr"], "LocA": h["LocA"],
+              "OWTA": np.sqrt(det_re * h["AssA"])}
+    out.update({k: float(np.mean(v)) for k, v in arrays.items()})
+    out["HOTA(0)"] = float(hota[0])
+    out["LocA(0)"] = float(h["LocA"][0])
+    out["HOTALocA(0)"] = float(hota[0] * h["LocA"][0])
+    if cl.get("empty"):
+        for k in ("MOTA", "MOTP", "MODA", "CLR_Re", "CLR_Pr", "MTR", "PTR", "sMOTA"):
+            out[k] = 0.0
+        out["MLR"] = 1.0
+    result = {k: 100 * v for k, v in out.items()}
+    result.update({k: int(cl[k]) for k in ("CLR_TP", "CLR_FN", "CLR_FP", "IDSW", "MT", "PT",
+                                           "ML", "Frag")})
+    result.update({k: int(idn[k]) for k in ("IDTP", "IDFN", "IDFP")})
+    result.update(c.count)
+    result["FP"], result["FN"] = result["CLR_FP"], result["CLR_FN"]
+    return {k: result[k] for k in [*SUMMARY, "FP", "FN"]}
+
+
+def combine(parts: list[SequenceCounts]) -> SequenceCounts:
+    """TrackEval's ``combine_sequences``: sums, and HOTA_TP-weighted association and LocA."""
+    def total(key, field):
+        return sum(getattr(p, key)[field] for p in parts)
+
+    clear = {k: total("clear", k) for k in parts[0].clear if k != "empty"}
+    identity = {k: total("identity", k) for k in parts[0].identity}
+    count = {k: total("count", k) for k in parts[0].count}
+    hota = {k: total("hota", k) for k in ("HOTA_TP", "HOTA_FN", "HOTA_FP")}
+    weight = np.maximum(1.0, hota["HOTA_TP"])
+    for k in ("AssRe", "AssPr", "AssA"):
+        hota[k] = sum(p.hota[k] * p.hota["HOTA_TP"] for p in parts) / weight
+    loca = sum(p.hota["LocA"] * p.hota["HOTA_TP"] for p in parts)
+    hota["LocA"] = np.maximum(1e-10, loca) / np.maximum(1e-10, hota["HOTA_TP"])
+    return SequenceCounts(clear, identity, hota, count)
+
+
+def evaluate_sequence(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "MOT17",
+                      source: str = "") -> dict[str, float]:
+    """Every metric of one sequence (gt rows from :func:`read_gt`, results rows from
+    :func:`read_results`, ``length`` = seqLength)."""
+    return _final(sequence_counts(gt, res, length, benchmark, source))
+
+
+def evaluate(gt_root: str | os.PathLike, results_dir: str | os.PathLike,
+             benchmark: str = "MOT17", seqs: list[str] | None = None
+             ) -> dict[str, dict[str, float]]:
+    """``{seq: metrics, ..., "COMBINED": metrics}`` for ``results_dir/<seq>.txt`` against
+    ``gt_root/<seq>/gt/gt.txt``. A missing result file is an error (TrackEval's rule)."""
+    folders = {p.name: p for p in list_sequences(gt_root)}
+    names = seqs or sorted(folders)
+    parts, out = [], {}
+    for name in names:
+        if name not in folders:
+            raise InputError(f"no sequence {name!r}", gt_root)
+        result_file = Path(results_dir) / f"{name}.txt"
+        if not result_file.is_file():
+            raise InputError(f"no result file for sequence {name}", result_file)
+        info = read_seqinfo(folders[name] / "seqinfo.ini")
+        part = sequence_counts(read_gt(folders[name] / "gt" / "gt.txt"),
+                               read_results(result_file), info.seq_length, benchmark,
+                               str(result_file))
+        parts.append(part)
+        out[name] = _final(part)
+    out["COMBINED"] = _final(combine(parts))
+    return out
+
+
+def format_table(metrics: dict[str, dict[str, float]],
+                 columns: tuple[str, ...] = ("HOTA", "DetA", "AssA", "LocA", "MOTA", "MOTP",
+                                             "IDF1", "IDP", "IDR", "IDSW", "FP", "FN", "MT",
+                                             "PT", "ML", "Frag")) -> str:
+    """A MOTChallenge-style table: one row per sequence, then COMBINED."""
+    width = max(12, *(len(s) for s in metrics))
+    lines = [f"{'Sequence':<{width}}" + "".join(f"{c:>9}" for c in columns)]
+    for seq, m in metrics.items():
+        cells = "".join(f"{m[c]:>9.3f}" if c in PERCENT else f"{int(m[c]):>9d}" for c in columns)
+        lines.append(f"{seq:<{width}}" + cells)
+    return "\n".join(lines)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m cvcore.motmetrics",
+                                     description="HOTA, CLEAR and Identity, TrackEval's numbers.")
+    parser.add_argument("--gt-root", type=Path, required=True,
+                        help="folder of sequences (<SEQ>/gt/gt.txt, <SEQ>/seqinfo.ini)")
+    parser.add_argument("--results", type=Path, required=True, help="folder of <SEQ>.txt")
+    parser.add_argument("--benchmark", choices=BENCHMARKS, default="MOT17")
+    parser.add_argument("--seqs", nargs="*", help="only these sequences")
+    parser.add_argument("--json", type=Path, help="write all metrics here")
+    return parser.parse_args(argv)
+
+
+def main(args: argparse.Namespace) -> None:
+    from .atomic import write_json
+
+    metrics = evaluate(args.gt_root, args.results, args.benchmark, args.seqs)
+    print(format_table(metrics))
+    if args.json:
+        write_json(args.json, metrics)
+
+
+if __name__ == "__main__":
+    run_cli(lambda: main(parse_args()))

@@ -1,0 +1,148 @@
+"""cvcore.motmetrics against TrackEval: real MPNTrack results, motmetrics' TUD data, random
+sequences; plus MOT file errors."""
+
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cvcore.errors import InputError
+from cvcore.mot import read_gt, read_results
+from cvcore.motmetrics import PERCENT, SUMMARY, evaluate, evaluate_sequence
+from tests.conftest import REPO
+from tests.motfixtures import random_sequence, trackeval_eval, write_sequences
+
+
+def assert_close(ours: dict, ref: dict, tol: float = 1e-9):
+    for key, value in ref.items():
+        assert ours[key] == pytest.approx(value, abs=tol, rel=0), key
+
+
+def test_mpntrack_mot17_equals_trackeval_detailed(shared_data):
+    """Every field of TrackEval's detailed CSV (full precision), each sequence and combined."""
+    mot = shared_data / "mot"
+    ours = evaluate(mot / "MOT17" / "train", mot / "trackers" / "MPNTrack-MOT17-DPM" / "data",
+                    "MOT17")
+    with open(mot / "trackers" / "MPNTrack-MOT17-DPM" / "pedestrian_detailed.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 8
+    for row in rows:
+        got = ours[row["seq"]]
+        for key in SUMMARY:
+            column = f"{key}___AUC" if f"{key}___AUC" in row else key
+            expected = float(row[column]) * (100 if key in PERCENT else 1)
+            assert got[key] == pytest.approx(expected, abs=1e-9, rel=0), (row["seq"], key)
+    combined = ours["COMBINED"]
+    assert (round(combined["HOTA"], 3), round(combined["MOTA"], 3),
+            round(combined["IDF1"], 3)) == (59.300, 59.133, 68.001)
+
+
+def motmetrics_data() -> Path:
+    spec = importlib.util.find_spec("motmetrics")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("the motmetrics wheel (which ships the TUD sequences) is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def tud_sequences():
+    data = motmetrics_data()
+    seqs = {}
+    for name in ("TUD-Campus", "TUD-Stadtmitte"):
+        gt = read_gt(data / name / "gt.txt")
+        res = read_results(data / name / "test.txt")
+        seqs[name] = (gt, res, int(max(gt[:, 0].max(), res[:, 0].max())))
+    return seqs
+
+
+def test_tud_devkit_and_trackeval_values(tmp_path):
+    seqs = tud_sequences()
+    gt_root, res_dir = write_sequences(tmp_path / "ours", seqs, "MOT15")
+    ours = evaluate(gt_root, res_dir, "MOT15")
+    # MOTChallenge devkit values asserted by motmetrics' tests, and TrackEval's HOTA.
+    assert ours["TUD-Campus"]["MOTA"] == pytest.approx(52.6462, abs=1e-4)
+    assert ours["TUD-Campus"]["IDF1"] == pytest.approx(55.7659, abs=1e-4)
+    assert ours["COMBINED"]["MOTA"] == pytest.approx(55.5116, abs=1e-4)
+    assert [round(ours[s]["HOTA"], 3) for s in ("TUD-Campus", "TUD-Stadtmitte", "COMBINED")] == [
+        39.140, 39.785, 39.996]
+    ref = trackeval_eval(tmp_path / "ref", seqs, "MOT15")
+    for seq in ref:
+        assert_close(ours[seq], ref[seq], 1e-6)
+
+
+@pytest.mark.parametrize("benchmark", ["MOT17", "MOT15", "MOT20"])
+def test_random_sequences_equal_trackeval(tmp_path, benchmark):
+    rng = np.random.default_rng({"MOT17": 1, "MOT15": 2, "MOT20": 3}[benchmark])
+    seqs = {}
+    for i in range(12):
+        length = int(rng.integers(5, 40))
+        gt, res = random_sequence(rng, length, distractors=benchmark != "MOT15")
+        if i == 0:
+            res = res[:0]  # a tracker with no output at all
+        if i == 1:
+            gt = gt[:0]    # a sequence without ground truth
+        seqs[f"SEQ-{i:02d}"] = (gt, res, length)
+    gt_root, res_dir = write_sequences(tmp_path / "ours", seqs, benchmark)
+    ours = evaluate(gt_root, res_dir, benchmark)
+    ref = trackeval_eval(tmp_path / "ref", seqs, benchmark)
+    assert set(ours) == set(ref)
+    for seq in ref:
+        assert_close(ours[seq], ref[seq])
+
+
+def test_distractor_matched_boxes_are_removed():
+    gt = np.array([[1, 1, 0, 0, 10, 20, 1, 1, 1], [1, 2, 100, 0, 10, 20, 0, 7, 1]], float)
+    res = np.array([[1, 5, 0, 0, 10, 20, 1, -1, -1, -1], [1, 6, 100, 0, 10, 20, 1, -1, -1, -1]],
+                   float)
+    mot17 = evaluate_sequence(gt, res, 1, "MOT17")
+    assert (mot17["CLR_TP"], mot17["CLR_FP"], mot17["Dets"]) == (1, 0, 1)
+    mot15 = evaluate_sequence(gt, res, 1, "MOT15")  # no distractor removal; flag 0 dropped
+    assert (mot15["CLR_TP"], mot15["CLR_FP"], mot15["GT_Dets"]) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("1,1,0,0,10,10,1\n1,2,0,0,10\n", "line 2:"),
+    ("1,1,0,0,10,10,1\n2,1,a,0,10,10,1\n", "line 2:"),
+    ("1,1,0,0,-10,10,1\n", "line 1: negative box size"),
+    ("1,1,0,0\n", "expected 6-10 columns"),
+])
+def test_bad_result_files(tmp_path, content, message):
+    path = tmp_path / "r.txt"
+    path.write_text(content)
+    with pytest.raises(InputError) as err:
+        read_results(path)
+    assert str(err.value).startswith(str(path)) and message in str(err.value)
+
+
+def test_duplicate_id_and_frame_out_of_range(tmp_path):
+    gt = np.array([[1, 1, 0, 0, 10, 20, 1, 1, 1]], float)
+    dup = np.array([[1, 3, 0, 0, 10, 20, 1, -1, -1, -1]] * 2, float)
+    with pytest.raises(InputError, match="id 3 twice in frame 1"):
+        evaluate_sequence(gt, dup, 1)
+    late = np.array([[5, 3, 0, 0, 10, 20, 1, -1, -1, -1]], float)
+    with pytest.raises(InputError, match="frame 5 outside 1..2"):
+        evaluate_sequence(gt, late, 2)
+
+
+def test_cli_table_json_and_errors(tmp_path):
+    rng = np.random.default_rng(5)
+    seqs = {"A-01": (*random_sequence(rng, 10), 10)}
+    gt_root, res_dir = write_sequences(tmp_path, seqs, "MOT17")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-m", "cvcore.motmetrics", "--gt-root", str(gt_root),
+                          "--results", str(res_dir), "--json", str(tmp_path / "m.json")],
+                         capture_output=True, text=True, cwd=REPO, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "COMBINED" in out.stdout and "HOTA" in out.stdout.splitlines()[0]
+    data = json.loads((tmp_path / "m.json").read_text())
+    assert data["A-01"]["MOTA"] == pytest.approx(data["COMBINED"]["MOTA"])
+    (res_dir / "A-01.txt").unlink()
+    bad = subprocess.run([sys.executable, "-m", "cvcore.motmetrics", "--gt-root", str(gt_root),
+                          "--results", str(res_dir)], capture_output=True, text=True, cwd=REPO,
+                         env=env)
+    assert bad.returncode == 2 and "no result file for sequence A-01" in bad.stderr

@@ -1,0 +1,262 @@
+"""Multi-object tracking on MOTChallenge sequences, scored with TrackEval's metrics.
+
+    python track.py --mot-root MOT17 --split train --tracker bytetrack            # public dets
+    python track.py --mot-root MOT17 --split train --tracker iou --seq MOT17-02-SDP
+    python track.py --mot-root MOT17 --split train --weights yolov8n.pt --video   # YOLO dets
+    python track.py --eval-only --gt-root MOT17/train --results runs/track/exp/data
+
+Writes ``runs/track/<name>/`` (or ``--out``): ``data/<SEQ>.txt`` (MOTChallenge format),
+``metrics.json`` (per sequence and COMBINED: HOTA, DetA, AssA, LocA, MOTA, MOTP, IDF1, IDP, IDR,
+IDSW, FP, FN, MT, PT, ML, Frag in TrackEval's units) where ground truth exists, ``timing.json``
+(tracker-only and detector frames/s), ``videos/<SEQ>.mp4`` with ``--video``, and
+``first_frames.png`` + ``frame_counts.csv`` with ``--first-frames``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from cvcore.atomic import write_json, write_text
+from cvcore.bytetrack import ByteTrackConfig, ByteTracker, output_filter
+from cvcore.errors import InputError, run_cli
+from cvcore.ioutracker import IoUTracker
+from cvcore.mot import SeqInfo, list_sequences, read_dets, read_seqinfo, write_results
+from cvcore.motmetrics import BENCHMARKS, evaluate, format_table
+from cvcore.runs import make_run_dir, save_args
+
+METRIC_KEYS = ("HOTA", "DetA", "AssA", "LocA", "MOTA", "MOTP", "IDF1", "IDP", "IDR", "IDSW",
+               "FP", "FN", "MT", "PT", "ML", "Frag")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="MOTChallenge tracking and evaluation.")
+    parser.add_argument("--mot-root", type=Path, help="benchmark folder holding train/ test/")
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--seq", nargs="*", help="only these sequences (default: all)")
+    parser.add_argument("--tracker", choices=["bytetrack", "iou"], default="bytetrack")
+    parser.add_argument("--dets", default="public", help="'public': each sequence's det/det.txt")
+    parser.add_argument("--weights", help="ultralytics detector weights instead of public dets")
+    parser.add_argument("--conf", type=float, default=0.1, help="detector score floor")
+    parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--benchmark", choices=BENCHMARKS,
+                        help="TrackEval preprocessing (default: from the sequence names)")
+    parser.add_argument("--track-thresh", type=float, default=0.5)
+    parser.add_argument("--match-thresh", type=float, default=0.8)
+    parser.add_argument("--track-buffer", type=int, default=30)
+    parser.add_argument("--mot20", action="store_true", help="no score fusion (MOT20 setting)")
+    parser.add_argument("--min-box-area", type=float, default=10.0)
+    parser.add_argument("--aspect-ratio-thresh", type=float, default=1.6,
+                        help="drop output boxes wider than this w/h (pedestrians)")
+    parser.add_argument("--no-aspect-filter", action="store_true")
+    parser.add_argument("--iou-thresh", type=float, default=0.5, help="IoU tracker match IoU")
+    parser.add_argument("--max-lost", type=int, default=1, help="IoU tracker: frames kept lost")
+    parser.add_argument("--det-thresh", type=float, default=0.5,
+                        help="IoU tracker: detections below this score are ignored")
+    parser.add_argument("--video", action="store_true", help="write videos/<SEQ>.mp4")
+    parser.add_argument("--first-frames", action="store_true",
+                        help="first-frame grid and frame counts per sequence")
+    parser.add_argument("--eval-only", action="store_true")
+    parser.add_argument("--gt-root", type=Path, help="--eval-only: <SEQ>/gt/gt.txt folders")
+    parser.add_argument("--results", type=Path, help="--eval-only: folder of <SEQ>.txt")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--name", default="exp")
+    args = parser.parse_args(argv)
+    if args.eval_only and (args.gt_root is None or args.results is None):
+        parser.error("--eval-only needs --gt-root and --results")
+    if not args.eval_only and args.mot_root is None:
+        parser.error("--mot-root is required (or use --eval-only)")
+    return args
+
+
+def infer_benchmark(names: list[str]) -> str:
+    """MOT16/17/20 from the sequence names; anything else is scored like MOT15 (no classes)."""
+    for bench in ("MOT16", "MOT17", "MOT20"):
+        if names and all(n.startswith(bench + "-") for n in names):
+            return bench
+    return "MOT15"
+
+
+def public_detections(seq_dir: Path, info: SeqInfo) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per frame (tlbr [N, 4], scores [N]) from det/det.txt (1-based MOT pixels kept)."""
+    dets = read_dets(seq_dir / "det" / "det.txt")
+    dets = dets[np.argsort(dets[:, 0], kind="stable")]
+    starts = np.searchsorted(dets[:, 0], np.arange(1, info.seq_length + 2))
+    frames = []
+    for t in range(info.seq_length):
+        d = dets[starts[t]:starts[t + 1]]
+        frames.append((np.column_stack([d[:, 2:4], d[:, 2:4] + d[:, 4:6]]), d[:, 6]))
+    return frames
+
+
+def frame_paths(seq_dir: Path, info: SeqInfo) -> list[Path]:
+    return [seq_dir / info.im_dir / f"{t:06d}{info.im_ext}" for t in range(1, info.seq_length + 1)]
+
+
+def yolo_detections(model, seq_dir: Path, info: SeqInfo, args) -> list:
+    frames = []
+    for path in frame_paths(seq_dir, info):
+        if not path.is_file():
+            raise InputError("frame image missing (needed with --weights)", path)
+        r = model.predict(str(path), classes=[0], conf=args.conf, iou=0.7, imgsz=args.imgsz,
+                          device=args.device, verbose=False)[0]
+        frames.append((r.boxes.xyxy.cpu().numpy().astype(np.float64),
+                       r.boxes.conf.cpu().numpy().astype(np.float64)))
+    return frames
+
+
+def run_tracker(args, info: SeqInfo, frames: list) -> tuple[np.ndarray, float]:
+    """MOT result rows [K, 7] (frame, id, x, y, w, h, score) and tracker-only seconds."""
+    if args.tracker == "bytetrack":
+        tracker = ByteTracker(ByteTrackConfig(track_thresh=args.track_thresh,
+                                              match_thresh=args.match_thresh,
+                                              track_buffer=args.track_buffer, mot20=args.mot20,
+                                              frame_rate=info.frame_rate))
+    else:
+        tracker = IoUTracker(args.iou_thresh, args.max_lost)
+    rows = []
+    elapsed = 0.0
+    for frame, (tlbr, scores) in enumerate(frames, start=1):
+        start = time.perf_counter()
+        if args.tracker == "bytetrack":
+            tracks = tracker.update(tlbr, scores)
+            boxes = np.array([t.tlwh for t in tracks]).reshape(-1, 4)
+            ids = np.array([t.track_id for t in tracks])
+            conf = np.array([t.score for t in tracks])
+        else:
+            keep = scores >= args.det_thresh
+            tlbr_seen, ids, conf = tracker.update(tlbr[keep], scores[keep])
+            boxes = np.column_stack([tlbr_seen[:, :2], tlbr_seen[:, 2:] - tlbr_seen[:, :2]])
+        elapsed += time.perf_counter() - start
+        keep = output_filter(boxes, args.min_box_area,
+                             None if args.no_aspect_filter else args.aspect_ratio_thresh)
+        rows.append(np.column_stack([np.full(keep.sum(), frame), ids[keep], boxes[keep],
+                                     conf[keep]]))
+    return (np.concatenate(rows) if rows else np.zeros((0, 7))), elapsed
+
+
+def write_video(path: Path, seq_dir: Path, info: SeqInfo, rows: np.ndarray) -> None:
+    """Boxes, ids and 20-frame trails drawn on the sequence's frames (mp4v)."""
+    import cv2
+
+    paths = frame_paths(seq_dir, info)
+    if not paths[0].is_file():
+        print(f"no images for {info.name}; skipping its video")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.mp4")
+    first = cv2.imread(str(paths[0]))
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), info.frame_rate,
+                             (first.shape[1], first.shape[0]))
+    trails: dict[int, list[tuple[int, int]]] = {}
+    try:
+        for frame, image_path in enumerate(tqdm(paths, desc=f"video {info.name}", leave=False),
+                                           start=1):
+            image = cv2.imread(str(image_path))
+            for _, tid, x, y, w, h, _ in rows[rows[:, 0] == frame]:
+                colour = tuple(int(c) for c in np.random.default_rng(int(tid)).integers(60, 255,
+                                                                                        3))
+                p1, p2 = (int(x - 1), int(y - 1)), (int(x + w - 1), int(y + h - 1))
+                cv2.rectangle(image, p1, p2, colour, 2)
+                cv2.putText(image, str(int(tid)), (p1[0], max(p1[1] - 4, 10)),
+                            cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 2)
+                trail = trails.setdefault(int(tid), [])
+                trail.append((int(x + w / 2), int(y + h)))
+                del trail[:-20]
+                for a, b in zip(trail[:-1], trail[1:], strict=True):
+                    cv2.line(image, a, b, colour, 2)
+            writer.write(image)
+    finally:
+        writer.release()
+    os.replace(tmp, path)
+
+
+def first_frames(run_dir: Path, seqs: list[Path], infos: list[SeqInfo]) -> None:
+    """The report's overview: each sequence's first frame and its frame count."""
+    from PIL import Image
+
+    from cvcore.plots import image_grid
+
+    write_text(run_dir / "frame_counts.csv", "sequence,frames\n" + "".join(
+        f"{i.name},{i.seq_length}\n" for i in infos))
+    images, titles = [], []
+    for seq_dir, info in zip(seqs, infos, strict=True):
+        path = frame_paths(seq_dir, info)[0]
+        if path.is_file():
+            images.append(np.asarray(Image.open(path).convert("RGB")))
+            titles.append(f"{info.name} ({info.seq_length} frames)")
+    if images:
+        image_grid(images, titles, run_dir / "first_frames.png", columns=min(4, len(images)))
+
+
+def save_metrics_table(run_dir: Path, metrics: dict) -> None:
+    print(format_table(metrics))
+    write_json(run_dir / "metrics.json", {seq: {k: m[k] for k in METRIC_KEYS}
+                                          for seq, m in metrics.items()})
+
+
+def main(args: argparse.Namespace) -> Path:
+    run_dir = make_run_dir("track", args.name, args.out)
+    save_args(run_dir, args)
+    if args.eval_only:
+        names = sorted(p.stem for p in args.results.glob("*.txt"))
+        if not names:
+            raise InputError("no <SEQ>.txt result files", args.results)
+        metrics = evaluate(args.gt_root, args.results, args.benchmark or infer_benchmark(names),
+                           names)
+        save_metrics_table(run_dir, metrics)
+        return run_dir
+    seqs = list_sequences(args.mot_root / args.split)
+    if args.seq:
+        unknown = set(args.seq) - {s.name for s in seqs}
+        if unknown:
+            raise InputError(f"no sequence {sorted(unknown)[0]!r}", args.mot_root / args.split)
+        seqs = [s for s in seqs if s.name in args.seq]
+    infos = [read_seqinfo(s / "seqinfo.ini") for s in seqs]
+    model = None
+    if args.weights:
+        from detect_eval import load_model
+
+        model = load_model(args.weights)
+    # Public detections are read (and checked) before any tracking starts.
+    public = ({} if model is not None
+              else {s.name: public_detections(s, i) for s, i in zip(seqs, infos, strict=True)})
+    timing = {"tracker_seconds": 0.0, "detector_seconds": 0.0, "frames": 0}
+    for seq_dir, info in tqdm(list(zip(seqs, infos, strict=True)), desc="sequences",
+                              unit="seq"):
+        start = time.perf_counter()
+        frames = (yolo_detections(model, seq_dir, info, args) if model is not None
+                  else public[seq_dir.name])
+        timing["detector_seconds"] += time.perf_counter() - start if model is not None else 0.0
+        rows, seconds = run_tracker(args, info, frames)
+        timing["tracker_seconds"] += seconds
+        timing["frames"] += info.seq_length
+        write_results(run_dir / "data" / f"{seq_dir.name}.txt", rows)
+        if args.video:
+            write_video(run_dir / "videos" / f"{seq_dir.name}.mp4", seq_dir, info, rows)
+    timing["tracker_fps"] = timing["frames"] / max(timing["tracker_seconds"], 1e-9)
+    if model is not None:
+        timing["detector_fps"] = timing["frames"] / max(timing["detector_seconds"], 1e-9)
+    write_json(run_dir / "timing.json", timing)
+    print(f"{args.tracker}: {timing['frames']} frames, tracker only "
+          f"{timing['tracker_fps']:.0f} frames/s"
+          + (f", detector {timing['detector_fps']:.1f} frames/s" if model is not None else ""))
+    if args.first_frames:
+        first_frames(run_dir, seqs, infos)
+    if all((s / "gt" / "gt.txt").is_file() for s in seqs):
+        names = [s.name for s in seqs]
+        metrics = evaluate(args.mot_root / args.split, run_dir / "data",
+                           args.benchmark or infer_benchmark(names), names)
+        save_metrics_table(run_dir, metrics)
+    print(f"results in {run_dir}")
+    return run_dir
+
+
+if __name__ == "__main__":
+    run_cli(lambda: main(parse_args()))
