@@ -16,6 +16,8 @@ tsne_2d.png, tsne_3d.png, augmentations.png.
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import sys
 from pathlib import Path
 
@@ -65,27 +67,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_data(args, run_dir: Path | None, resume_from: Path | None, d: engine.Dist):
-    """The split (reloaded from the run's split.json on resume), train and val loaders."""
+def load_split(args, resume_from: Path | None) -> Split:
+    """A resumed run's split.json, else a new stratified split of ``--data``."""
     saved = resume_from.parent / "split.json" if resume_from else None
-    if saved is not None and saved.is_file():
-        split = Split.load(saved)
-    else:
-        split = stratified_split(args.data, args.val_frac, args.seed)
+    split = (Split.load(saved) if saved is not None and saved.is_file()
+             else stratified_split(args.data, args.val_frac, args.seed))
+    if not split.train or not split.val:
+        raise InputError("too few images for a train/val split", args.data)
+    return split
+
+
+def build_data(args, split: Split, run_dir: Path | None, d: engine.Dist):
+    """Save the split (rank 0), list unreadable images once, and build the loaders."""
     if run_dir is not None:
         split.save(run_dir / "split.json")
         if split.unreadable:
             shown = ", ".join(split.unreadable[:3]) + (" ..." if len(split.unreadable) > 3 else "")
             print(f"skipping {len(split.unreadable)} unreadable images (all listed in "
                   f"{run_dir / 'split.json'}): {shown}")
-    if not split.train or not split.val:
-        raise InputError("too few images for a train/val split", args.data)
     train_set = FolderDataset(split.train, build_transforms(args.img_size, True, args.augment))
     val_set = FolderDataset(split.val, build_transforms(args.img_size, False, False))
     train_loader = engine.make_loader(train_set, args.batch_size, args.workers, d, train=True,
                                       seed=args.seed)
     val_loader = engine.make_loader(val_set, args.batch_size, args.workers, d, train=False)
-    return split, train_loader, val_loader
+    return train_loader, val_loader
 
 
 def macro_f1(cm: np.ndarray) -> float:
@@ -244,10 +249,11 @@ def main(args: argparse.Namespace) -> Path | None:
     d = engine.init_distributed(args.device)
     try:
         engine.seed_everything(args.seed)
-        run_dir, resume_from = engine.resolve_run_dir("classify", args, d)
-        split, train_loader, val_loader = build_data(args, run_dir, resume_from, d)
+        split = load_split(args, engine.resume_checkpoint("classify", args))
         model = build_classifier(args.model, len(split.classes), args.img_size, args.pretrained,
                                  args.weights).to(d.device)
+        run_dir, resume_from = engine.resolve_run_dir("classify", args, d)  # inputs are valid
+        train_loader, val_loader = build_data(args, split, run_dir, d)
         train(model, args, d, run_dir, resume_from, split, train_loader, val_loader)
         if not d.is_main:
             return None
@@ -259,45 +265,44 @@ def main(args: argparse.Namespace) -> Path | None:
         engine.cleanup_distributed(d)
 
 
+def run_summary(run: Path) -> dict:
+    """One finished run: its label, epochs, and the best epoch's train and val numbers."""
+    if not (run / "metrics.json").is_file():
+        raise InputError("no metrics.json (did the run finish?)", run)
+    m = json.loads((run / "metrics.json").read_text())
+    cfg = load_args(run)
+    with open(run / "results.csv", newline="") as f:
+        by_epoch = {int(r["epoch"]): r for r in csv.DictReader(f)}
+    best = by_epoch.get(m.get("best_epoch"), {})
+    label = (f"{cfg.get('model')}{' pretrained' if cfg.get('pretrained') else ''}"
+             f"{' +aug' if cfg.get('augment') else ''}")
+    return {"run": run.name, "model": label, "epochs": cfg.get("epochs"),
+            "best_epoch": m.get("best_epoch"), "train_acc": float(best.get("train_acc", "nan")),
+            "val_acc": m["accuracy"], "macro_f1": m["macro_f1"], "ece": m["ece"]}
+
+
 def compare(argv: list[str]) -> Path:
-    """``train_classify.py compare RUN_DIR... [--out DIR]``: a table and bar chart of runs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from cvcore.atomic import save_figure
+    """``train_classify.py compare RUN_DIR... [--out DIR]``: the report's Part 5 as a table
+    (comparison.md) and a bar chart (comparison.png): train and val accuracy at the best epoch
+    (their gap shows overfitting), macro-F1 and ECE per run."""
+    from cvcore import plots
 
     parser = argparse.ArgumentParser(prog="train_classify.py compare")
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path)
     a = parser.parse_args(argv)
-    rows = []
-    for run in a.runs:
-        if not (run / "metrics.json").is_file():
-            raise InputError("no metrics.json (did the run finish?)", run)
-        import json
-
-        m = json.loads((run / "metrics.json").read_text())
-        cfg = load_args(run)
-        label = (f"{cfg.get('model')}{' pretrained' if cfg.get('pretrained') else ''}"
-                 f"{' +aug' if cfg.get('augment') else ''}")
-        rows.append((run.name, label, cfg.get("epochs"), m["accuracy"], m["macro_f1"], m["ece"]))
+    rows = [run_summary(run) for run in a.runs]
     out = make_run_dir("classify", "compare", a.out)
-    table = ["| run | model | epochs | val accuracy | macro-F1 | ECE |",
-             "|---|---|---|---|---|---|"]
-    table += [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.4f} | {r[4]:.4f} | {r[5]:.4f} |"
-              for r in rows]
+    table = ["| run | model | epochs | best epoch | train acc | val acc | macro-F1 | ECE |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    table += [f"| {r['run']} | {r['model']} | {r['epochs']} | {r['best_epoch']} | "
+              f"{r['train_acc']:.4f} | {r['val_acc']:.4f} | {r['macro_f1']:.4f} | "
+              f"{r['ece']:.4f} |" for r in rows]
     write_text(out / "comparison.md", "\n".join(table) + "\n")
-    fig, ax = plt.subplots(figsize=(1.8 * len(rows) + 3, 4))
-    x = np.arange(len(rows))
-    for i, (key, col) in enumerate((("accuracy", 3), ("macro-F1", 4))):
-        ax.bar(x + 0.35 * (i - 0.5), [r[col] for r in rows], 0.35, label=key)
-    ax.set_xticks(x, [f"{r[0]}\n{r[1]}" for r in rows])
-    ax.set_ylim(0, 1)
-    ax.legend()
-    fig.tight_layout()
-    save_figure(fig, out / "comparison.png")
+    plots.plot_grouped_bars({key: [r[key] for r in rows]
+                             for key in ("train_acc", "val_acc", "macro_f1", "ece")},
+                            [f"{r['run']}\n{r['model']}" for r in rows], out / "comparison.png",
+                            title="model comparison (best epoch)")
     print("\n".join(table))
     return out
 

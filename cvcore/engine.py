@@ -26,6 +26,8 @@ API (what a training script calls, in order)::
 
     d = init_distributed(args.device)                  # Dist: rank, world size, device
     seed_everything(args.seed)
+    resume_from = resume_checkpoint("segment", args)    # None unless --resume; checks it
+    ...                                                # read and validate the data, model
     run_dir, resume_from = resolve_run_dir("segment", args, d)   # rank 0: dir + args.yaml
     train_loader = make_loader(train_set, bs, workers, d, train=True, seed=args.seed)
     val_loader = make_loader(val_set, bs, workers, d, train=False)
@@ -312,23 +314,35 @@ def latest_checkpoint(task: str, root: str | os.PathLike = RUNS_ROOT) -> Path | 
     return found[-1] if found else None
 
 
+def resume_checkpoint(task: str, args) -> Path | None:
+    """The checkpoint ``--resume`` asks for (None without ``--resume``); no side effects.
+
+    ``--resume PATH`` is that checkpoint; a bare ``--resume`` is ``--out``'s ``last.pt`` or else
+    the newest ``runs/<task>/*/last.pt``. A missing checkpoint is an InputError.
+    """
+    resume_arg = getattr(args, "resume", False)
+    if not resume_arg:
+        return None
+    if resume_arg is not True:
+        ckpt = Path(resume_arg)
+    elif getattr(args, "out", None):
+        ckpt = Path(args.out) / "last.pt"
+    else:
+        ckpt = latest_checkpoint(task) or RUNS_ROOT / task / "*" / "last.pt"
+    if not ckpt.is_file():
+        raise InputError("nothing to resume: checkpoint not found", ckpt)
+    return ckpt
+
+
 def resolve_run_dir(task: str, args, d: Dist) -> tuple[Path | None, Path | None]:
     """(run directory on rank 0 else None, checkpoint to resume from or None).
 
-    ``--resume PATH`` continues that checkpoint in its directory; a bare ``--resume`` continues
-    ``--out``'s ``last.pt`` or else the newest ``runs/<task>/*/last.pt``. A new run gets a fresh
-    ``runs/<task>/<name>N`` (or ``--out``) with ``args.yaml``.
+    Resuming continues in the checkpoint's directory (see :func:`resume_checkpoint`); a new run
+    gets a fresh ``runs/<task>/<name>N`` (or ``--out``) with ``args.yaml``. Call it once the
+    inputs are validated, so a failed start leaves no empty run directory.
     """
-    resume_arg = getattr(args, "resume", False)
-    if resume_arg:
-        if resume_arg is not True:
-            ckpt = Path(resume_arg)
-        elif getattr(args, "out", None):
-            ckpt = Path(args.out) / "last.pt"
-        else:
-            ckpt = latest_checkpoint(task) or RUNS_ROOT / task / "*" / "last.pt"
-        if not ckpt.is_file():
-            raise InputError("nothing to resume: checkpoint not found", ckpt)
+    ckpt = resume_checkpoint(task, args)
+    if ckpt is not None:
         return (ckpt.parent if d.is_main else None), ckpt
     if not d.is_main:
         return None, None

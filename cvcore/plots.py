@@ -115,3 +115,22 @@ def plot_embedding(points: np.ndarray, labels: np.ndarray, names: list[str],
     ax.set_title(title)
     ax.legend(fontsize="x-small", markerscale=2, loc="best")
     return _finish(fig, path)
+
+
+def plot_grouped_bars(values: dict[str, list[float]], groups: list[str], path: str | os.PathLike,
+                      title: str = "", ylim: tuple[float, float] | None = (0, 1)) -> Path:
+    """Bars of several quantities (the keys of ``values``) side by side for each group (e.g. a
+    run), with the value written above each bar."""
+    n = len(values)
+    width = 0.8 / n
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * n * len(groups) + 2), 4))
+    x = np.arange(len(groups))
+    for i, (name, heights) in enumerate(values.items()):
+        bars = ax.bar(x + width * (i - (n - 1) / 2), heights, width, label=name)
+        ax.bar_label(bars, fmt="%.3f", fontsize="x-small")
+    ax.set_xticks(x, groups)
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.set_title(title)
+    ax.legend(fontsize="small")
+    return _finish(fig, path)

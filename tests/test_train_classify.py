@@ -155,10 +155,16 @@ def test_confusion_matrix_with_ignore_index_equals_sklearn():
             == sk_confusion(target[keep], pred[keep], labels=range(7))).all()
 
 
-def test_offline_pretrained_resnet_names_the_file(tmp_path, monkeypatch):
+def test_offline_pretrained_resnet_names_the_file(tmp_path, monkeypatch, wildlife):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    with pytest.raises(InputError, match="resnet18-f37072fd.pth"):
+    expected = str(tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth")
+    with pytest.raises(InputError, match=re.escape(expected)):
         build_classifier("resnet18", 10, 224, pretrained=True)
+    args = train_classify.parse_args(small_args(wildlife, tmp_path / "run", "--pretrained"))
+    args.model = "resnet18"
+    with pytest.raises(InputError, match="pretrained weights not found"):
+        train_classify.main(args)
+    assert not (tmp_path / "run").exists()  # a failed start leaves no run directory
     weights = tmp_path / "r18.pth"
     from torchvision.models import resnet18
     torch.save(resnet18().state_dict(), weights)
@@ -250,4 +256,9 @@ def test_compare_runs(wildlife, tmp_path):
     out = train_classify.compare([str(a), str(b), "--out", str(tmp_path / "cmp")])
     table = (out / "comparison.md").read_text()
     assert "convnet +aug" in table and table.count("\n") == 4
+    last = table.splitlines()[-1].split("|")
+    train_acc = float(rows(b / "results.csv")[0]["train_acc"])  # one epoch: the best one
+    assert float(last[5]) == pytest.approx(train_acc, abs=1e-4)
+    assert float(last[6]) == pytest.approx(json.loads((b / "metrics.json").read_text())[
+        "accuracy"], abs=1e-4)
     assert_png(out / "comparison.png")
