@@ -10,7 +10,8 @@
 Writes ``runs/classify/<name>/`` (or ``--out``): args.yaml, split.json, results.csv, last.pt,
 best.pt, metrics.json (accuracy, macro-F1, per-class precision/recall/F1, confusion matrix,
 ECE), confusion_matrix.csv/.png, curves.png, class_distribution.png, misclassified.png,
-tsne_2d.png, tsne_3d.png, augmentations.png.
+tsne_2d.png, tsne_3d.png, augmentations.png. The final metrics and figures come from best.pt
+(highest validation accuracy) on the validation split.
 """
 
 from __future__ import annotations
@@ -41,8 +42,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Image classification training.")
     parser.add_argument("--data", type=Path, required=True, help="folder-per-class image root")
     parser.add_argument("--model", choices=MODELS, default="convnet")
-    parser.add_argument("--pretrained", action="store_true", help="ImageNet weights (resnet18)")
-    parser.add_argument("--weights", help="pretrained weights file (else the torch hub cache)")
+    parser.add_argument("--pretrained", action="store_true",
+                        help="resnet18: ImageNet weights from the torch hub cache "
+                        "(hub/checkpoints/resnet18-f37072fd.pth) or --weights")
+    parser.add_argument("--weights", help="resnet18 weights file (torchvision's ImageNet file or a "
+                        "cvcore checkpoint; implies --pretrained)")
     parser.add_argument("--img-size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
@@ -62,8 +66,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="continue a run: the given checkpoint, else --out's last.pt, else "
                         "the newest runs/classify/*/last.pt")
     parser.add_argument("--no-tsne", action="store_true", help="skip the t-SNE figures")
-    parser.add_argument("--wandb", action="store_true", help="log to Weights & Biases")
-    parser.add_argument("--tensorboard", action="store_true", help="log to TensorBoard")
+    parser.add_argument("--wandb", action="store_true", help="log to Weights & Biases (offline "
+                        "unless WANDB_MODE says otherwise; needs the wandb package)")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="log to <run>/tensorboard (needs the tensorboard package)")
     return parser.parse_args(argv)
 
 
