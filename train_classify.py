@@ -31,7 +31,7 @@ from cvcore import engine
 from cvcore.atomic import write_text
 from cvcore.calibration import classification_ece
 from cvcore.classify_models import MODELS, build_classifier, load_into, penultimate_features
-from cvcore.confusion import accuracy, per_class_scores
+from cvcore.confusion import accuracy, confusion_matrix, per_class_scores
 from cvcore.errors import InputError, run_cli
 from cvcore.folderdata import FolderDataset, Split, build_transforms, stratified_split
 from cvcore.losses import label_smoothed_cross_entropy
@@ -131,8 +131,9 @@ def collect_predictions(model, loader, device) -> dict[str, np.ndarray]:
 
 
 def class_metrics(probs: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
-    from cvcore.confusion import confusion_matrix
-
+    """metrics.json from softmax ``probs`` float[N, K] and ``labels`` int[N]: accuracy,
+    macro-F1, per-class precision/recall/F1/support (nan where undefined), the confusion matrix
+    (rows truth) and the classification ECE with its reliability-diagram bins."""
     pred = probs.argmax(1)
     cm = confusion_matrix(labels, pred, len(names))
     scores = per_class_scores(cm)

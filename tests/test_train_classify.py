@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -262,3 +263,44 @@ def test_compare_runs(wildlife, tmp_path):
     assert float(last[6]) == pytest.approx(json.loads((b / "metrics.json").read_text())[
         "accuracy"], abs=1e-4)
     assert_png(out / "comparison.png")
+
+
+def test_wandb_and_tensorboard_hooks(wildlife, tmp_path, monkeypatch):
+    """The optional loggers, with stand-ins for the packages (neither is a dependency)."""
+    logged, closed, scalars = [], [], []
+
+    class Run:
+        def log(self, row):
+            logged.append(dict(row))
+
+        def finish(self):
+            closed.append("wandb")
+
+    def init(project, name, dir, config):
+        assert os.environ["WANDB_MODE"] == "offline"  # no network unless the user says so
+        assert project == "cvcore-classify" and config["model"] == "convnet"
+        return Run()
+
+    class SummaryWriter:
+        def __init__(self, log_dir):
+            assert log_dir.endswith("tensorboard")
+
+        def add_scalar(self, key, value, step):
+            scalars.append((key, step))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            closed.append("tensorboard")
+
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=init))
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard",
+                        types.SimpleNamespace(SummaryWriter=SummaryWriter))
+    monkeypatch.setenv("WANDB_MODE", "restored-by-monkeypatch")
+    monkeypatch.delenv("WANDB_MODE")
+    train_classify.main(train_classify.parse_args(
+        small_args(wildlife, tmp_path, "--no-tsne", "--wandb", "--tensorboard")))
+    assert [row["epoch"] for row in logged] == [1, 2]
+    assert set(logged[0]) == set(rows(tmp_path / "results.csv")[0])
+    assert ("val_acc", 2) in scalars and sorted(closed) == ["tensorboard", "wandb"]
