@@ -32,17 +32,24 @@ def canonical_name(folder: str) -> str:
     return folder.strip().lower().replace(" ", "_")
 
 
+def _skipped(path: Path) -> bool:
+    # Hidden entries, and the __MACOSX/ and ._name resource-fork debris of archives made on macOS.
+    return path.name.startswith((".", "__MACOSX"))
+
+
 def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix.lower() in IMAGE_SUFFIXES and not _skipped(p) and p.is_file())
 
 
 def find_classes(root: str | os.PathLike) -> tuple[Path, list[str], list[Path]]:
-    """(class root, class names in label order, their folders)."""
-    root = Path(root)
+    """(class root, class names in label order, their folders); paths absolute, so a split
+    saved in the run directory still works from another working directory."""
+    root = Path(os.path.abspath(root))
     if not root.is_dir():
         raise InputError("dataset folder not found", root)
     for _ in range(3):  # descend through single-folder wrappers
-        subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not _skipped(p))
         if len(subdirs) == 1 and not _images_in(subdirs[0]):
             root = subdirs[0]
             continue

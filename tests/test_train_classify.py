@@ -115,8 +115,12 @@ def test_class_discovery_nested_spaces_and_alphabetical(tmp_path):
         folder = nested / name.replace("_", " ")
         folder.mkdir(parents=True)
         Image.new("RGB", (8, 8)).save(folder / "a.jpg")
-    root, names, _ = find_classes(tmp_path)
+        (folder / "._a.jpg").write_bytes(b"macOS resource fork")
+    (tmp_path / "__MACOSX" / "Cropped_final").mkdir(parents=True)  # archive debris
+    root, names, folders = find_classes(tmp_path)
     assert root == nested and names == list(REPORT_CLASSES)  # the report's order
+    assert folders[1] == nested / "amur tiger"
+    assert stratified_split(tmp_path, 0.5).unreadable == []  # ._a.jpg is not an image
     other = tmp_path / "other"
     for name in ("zebra", "Ant", "moth"):
         (other / name).mkdir(parents=True)
