@@ -30,9 +30,12 @@ demo: $(DEMO)/.done
 	    --workers 0 --out runs/demo/classify
 	$(PY) train_segment.py --data $(DEMO)/camvid --model segnet --img-size 160 120 --epochs 4 \
 	    --workers 0 --out runs/demo/segment
+	$(PY) track.py --mot-root $(DEMO)/mot/MOT17 --tracker bytetrack --video --first-frames \
+	    --out runs/demo/track/bytetrack
+	$(PY) track.py --mot-root $(DEMO)/mot/MOT17 --tracker iou --out runs/demo/track/iou
 	@echo
 	@echo "Demo data:   $(DEMO)/{wildlife,camvid,coco,mot}"
-	@echo "Run outputs: runs/demo/{detect,classify,segment}"
+	@echo "Run outputs: runs/demo/{detect,classify,segment,track/bytetrack,track/iou}"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -41,8 +44,9 @@ test: lint
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e ".[test,bench]"
-	@echo "Benchmarks: run bench/bench_*.py with $(PY); see README."
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e ".[test,bench]"
+	for b in cocoeval detect segmetrics track classify segment; do \
+	    PYTHONPATH=. $(PY) bench/bench_$$b.py || exit 1; done
 
 clean-demo:
 	rm -rf $(DEMO) runs/demo

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from .atomic import write_json
 from .errors import InputError
@@ -66,14 +66,16 @@ def find_classes(root: str | os.PathLike) -> tuple[Path, list[str], list[Path]]:
 
 def readable(path: Path) -> bool:
     """Whether PIL can decode ``path``: a truncated or corrupt file fails here, not mid-epoch.
-    JPEGs are decoded at 1/8 scale (``draft``), which still reads every compressed byte."""
+    JPEGs are decoded at 1/8 scale (``draft``), which still reads every compressed byte. Any
+    failure counts as unreadable: once ultralytics is imported, its patched ``Image.open``
+    raises other exceptions (for example ModuleNotFoundError for its optional HEIF plugin) on
+    files PIL cannot identify."""
     try:
         with Image.open(path) as image:
             image.draft("RGB", (1, 1))
             image.load()
         return True
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError,
-            Image.DecompressionBombError):
+    except Exception:
         return False
 
 
@@ -132,7 +134,7 @@ class FolderDataset:
         try:
             with Image.open(path) as file:
                 image = file.convert("RGB")
-        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+        except Exception as err:  # any failure, as in readable()
             raise InputError(f"cannot read image ({type(err).__name__}: {err})", path) from None
         return (self.transform(image) if self.transform else image), label
 

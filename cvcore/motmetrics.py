@@ -33,6 +33,7 @@ import numba
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .assignment import linear_sum_assignment_min
 from .errors import InputError, run_cli
 from .mot import list_sequences, read_gt, read_results, read_seqinfo
 
@@ -54,39 +55,44 @@ PERCENT = {"HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA", "
 
 @dataclass
 class Frames:
-    """One sequence after preprocessing: per frame, contiguous ids and the IoU matrix."""
+    """One sequence after preprocessing, flat over frames: frame t has ground-truth ids
+    ``gt_ids[g_start[t]:g_start[t + 1]]`` and tracker ids ``tr_ids[r_start[t]:r_start[t + 1]]``
+    (both relabelled 0..n-1) and their IoU matrix ``sim[s_start[t]:s_start[t + 1]]`` (row-major,
+    [G_t, T_t])."""
 
-    gt_ids: list[np.ndarray]
-    tr_ids: list[np.ndarray]
-    sim: list[np.ndarray]     # [G_t, T_t]
+    g_start: np.ndarray
+    gt_ids: np.ndarray
+    r_start: np.ndarray
+    tr_ids: np.ndarray
+    s_start: np.ndarray
+    sim: np.ndarray
     num_gt_ids: int
     num_tr_ids: int
+
+    @property
+    def num_gt_dets(self) -> int:
+        return len(self.gt_ids)
+
+    @property
+    def num_tr_dets(self) -> int:
+        return len(self.tr_ids)
 
 
 def _frame_starts(rows: np.ndarray, length: int) -> np.ndarray:
     """Offsets [length + 1] of frames 1..length in rows sorted by frame."""
-    return np.searchsorted(rows[:, 0], np.arange(1, length + 2))
+    return np.searchsorted(rows[:, 0], np.arange(1, length + 2)).astype(np.int64)
 
 
-def _frame_ious(gt: np.ndarray, res: np.ndarray, g_start: np.ndarray,
-                r_start: np.ndarray) -> list[np.ndarray]:
-    """IoU matrix [G_t, T_t] of every frame (one Numba pass over all frames)."""
-    n_g, n_r = np.diff(g_start), np.diff(r_start)
-    pairs = n_g * n_r
-    offsets = np.concatenate([[0], np.cumsum(pairs)]).astype(np.int64)
-    flat = np.empty(int(offsets[-1]))
-    _frame_iou_kernel(np.ascontiguousarray(gt[:, 2:6]), np.ascontiguousarray(res[:, 2:6]),
-                      g_start.astype(np.int64), r_start.astype(np.int64), offsets, flat)
-    return [flat[o:o + p].reshape(g, r) for o, p, g, r in zip(offsets[:-1], pairs, n_g, n_r,
-                                                              strict=True)]
+def _pair_starts(g_start: np.ndarray, r_start: np.ndarray) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(np.diff(g_start) * np.diff(r_start))]).astype(np.int64)
 
 
 @numba.njit(cache=True, nogil=True)
-def _frame_iou_kernel(gt, res, g_start, r_start, offsets, out):
+def _frame_iou_kernel(gt, res, g_start, r_start, s_start, out):
     # TrackEval's _calculate_box_ious, the same float operations in the same order.
     eps = np.finfo(np.float64).eps
     for t in range(g_start.shape[0] - 1):
-        k = offsets[t]
+        k = s_start[t]
         for i in range(g_start[t], g_start[t + 1]):
             ax0, ay0 = gt[i, 0], gt[i, 1]
             ax1, ay1 = gt[i, 0] + gt[i, 2], gt[i, 1] + gt[i, 3]
@@ -104,6 +110,41 @@ def _frame_iou_kernel(gt, res, g_start, r_start, offsets, out):
                     union = 1.0
                 out[k] = inter / union
                 k += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _distractor_kernel(sim, g_start, r_start, s_start, distractor, keep_res):
+    """Clear ``keep_res`` for tracker boxes matched (Hungarian, IoU >= 0.5) to a distractor."""
+    eps = np.finfo(np.float64).eps
+    for t in range(g_start.shape[0] - 1):
+        g0, r0 = g_start[t], r_start[t]
+        n_g, n_r = g_start[t + 1] - g0, r_start[t + 1] - r0
+        if n_g == 0 or n_r == 0 or not distractor[g0:g0 + n_g].any():
+            continue
+        scores = sim[s_start[t]:s_start[t + 1]].reshape(n_g, n_r).copy()
+        for i in range(n_g):
+            for j in range(n_r):
+                if scores[i, j] < 0.5 - eps:
+                    scores[i, j] = 0.0
+        rows, cols = linear_sum_assignment_min(-scores)
+        for m in range(rows.shape[0]):
+            if scores[rows[m], cols[m]] > 0 + eps and distractor[g0 + rows[m]]:
+                keep_res[r0 + cols[m]] = False
+
+
+@numba.njit(cache=True, nogil=True)
+def _filter_pairs_kernel(sim, g_start, r_start, s_start, keep_gt, keep_res, out):
+    k = 0
+    for t in range(g_start.shape[0] - 1):
+        n_r = r_start[t + 1] - r_start[t]
+        base = s_start[t]
+        for i in range(g_start[t + 1] - g_start[t]):
+            if not keep_gt[g_start[t] + i]:
+                continue
+            for j in range(n_r):
+                if keep_res[r_start[t] + j]:
+                    out[k] = sim[base + i * n_r + j]
+                    k += 1
 
 
 def _check(rows: np.ndarray, length: int, what: str, source: str) -> None:
@@ -125,7 +166,6 @@ def preprocess(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "M
         raise InputError(f"unknown benchmark {benchmark!r}; choose from {', '.join(BENCHMARKS)}")
     _check(gt, length, "ground truth", source)
     _check(res, length, "results", source)
-    distractors = np.array(DISTRACTORS[benchmark])
     filtering = benchmark != "MOT15"
     if filtering and len(gt):
         invalid = np.setdiff1d(np.unique(gt[:, 7]), VALID_CLASSES)
@@ -136,84 +176,109 @@ def preprocess(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "M
     gt = gt[np.argsort(gt[:, 0], kind="stable")]
     res = res[np.argsort(res[:, 0], kind="stable")]
     g_start, r_start = _frame_starts(gt, length), _frame_starts(res, length)
-    frame_sims = _frame_ious(gt, res, g_start, r_start)
-    has_distractor = np.isin(gt[:, 7], distractors) if filtering else np.zeros(len(gt), bool)
-    gt_ids, tr_ids, sims = [], [], []
-    for t, sim in enumerate(frame_sims):
-        g = gt[g_start[t]:g_start[t + 1]]
-        r = res[r_start[t]:r_start[t + 1]]
-        if has_distractor[g_start[t]:g_start[t + 1]].any() and len(r):
-            scores = sim.copy()
-            scores[scores < 0.5 - EPS] = 0
-            rows, cols = linear_sum_assignment(-scores)
-            matched = scores[rows, cols] > 0 + EPS
-            rows, cols = rows[matched], cols[matched]
-            remove = cols[np.isin(g[rows, 7], distractors)]
-            if len(remove):
-                r = np.delete(r, remove, axis=0)
-                sim = np.delete(sim, remove, axis=1)
-        flagged = g[:, 6].astype(int) != 0
-        keep = flagged & (g[:, 7] == 1) if filtering else flagged
-        gt_ids.append(g[keep, 1].astype(np.int64))
-        tr_ids.append(r[:, 1].astype(np.int64))
-        sims.append(sim[keep])
-    gt_map, n_gt = _relabel(gt_ids)
-    tr_map, n_tr = _relabel(tr_ids)
-    return Frames([gt_map(i) for i in gt_ids], [tr_map(i) for i in tr_ids], sims, n_gt, n_tr)
+    s_start = _pair_starts(g_start, r_start)
+    sim = np.empty(int(s_start[-1]))
+    _frame_iou_kernel(np.ascontiguousarray(gt[:, 2:6]), np.ascontiguousarray(res[:, 2:6]),
+                      g_start, r_start, s_start, sim)
+    keep_res = np.ones(len(res), np.bool_)
+    if filtering:
+        distractor = np.isin(gt[:, 7], DISTRACTORS[benchmark])
+        _distractor_kernel(sim, g_start, r_start, s_start, distractor, keep_res)
+    flagged = gt[:, 6].astype(int) != 0
+    keep_gt = flagged & (gt[:, 7] == 1) if filtering else flagged
+    new_g, new_r = _frame_starts(gt[keep_gt], length), _frame_starts(res[keep_res], length)
+    new_s = _pair_starts(new_g, new_r)
+    kept_sim = np.empty(int(new_s[-1]))
+    _filter_pairs_kernel(sim, g_start, r_start, s_start, keep_gt, keep_res, kept_sim)
+    gt_raw, tr_raw = gt[keep_gt, 1].astype(np.int64), res[keep_res, 1].astype(np.int64)
+    gt_unique, tr_unique = np.unique(gt_raw), np.unique(tr_raw)
+    return Frames(new_g, np.searchsorted(gt_unique, gt_raw), new_r,
+                  np.searchsorted(tr_unique, tr_raw), new_s, kept_sim, len(gt_unique),
+                  len(tr_unique))
 
 
-def _relabel(ids: list[np.ndarray]):
-    unique = np.unique(np.concatenate(ids)) if ids else np.zeros(0, np.int64)
-    return (lambda i: np.searchsorted(unique, i).astype(np.int64)), len(unique)
+@numba.njit(cache=True, nogil=True)
+def _clear_kernel(g_start, gt_ids, r_start, tr_ids, s_start, sim, num_gt_ids, threshold, counts):
+    """TrackEval's CLEAR loop. counts: int64[5] TP, FN, FP, IDSW; returns (MOTP_sum, gt_count,
+    matched_count, frag)."""
+    eps = np.finfo(np.float64).eps
+    gt_count = np.zeros(num_gt_ids)
+    matched_count = np.zeros(num_gt_ids)
+    frag = np.zeros(num_gt_ids)
+    prev_tracker = np.full(num_gt_ids, np.nan)
+    prev_step = np.full(num_gt_ids, np.nan)
+    motp_sum = 0.0
+    for t in range(g_start.shape[0] - 1):
+        g = gt_ids[g_start[t]:g_start[t + 1]]
+        r = tr_ids[r_start[t]:r_start[t + 1]]
+        n_g, n_r = g.shape[0], r.shape[0]
+        if n_g == 0:
+            counts[2] += n_r
+            continue
+        if n_r == 0:
+            counts[1] += n_g
+            for i in range(n_g):
+                gt_count[g[i]] += 1
+            continue
+        s = sim[s_start[t]:s_start[t + 1]].reshape(n_g, n_r)
+        score = np.empty((n_g, n_r))
+        for i in range(n_g):
+            for j in range(n_r):
+                score[i, j] = (1000.0 if r[j] == prev_step[g[i]] else 0.0) + s[i, j]
+                if s[i, j] < threshold - eps:
+                    score[i, j] = 0.0
+        rows, cols = linear_sum_assignment_min(-score)
+        for i in range(n_g):
+            gt_count[g[i]] += 1
+        n_match = 0
+        frame_sum = 0.0
+        matched_g = np.empty(rows.shape[0], np.int64)
+        matched_r = np.empty(rows.shape[0], np.int64)
+        for m in range(rows.shape[0]):
+            if score[rows[m], cols[m]] > 0 + eps:
+                matched_g[n_match] = g[rows[m]]
+                matched_r[n_match] = r[cols[m]]
+                frame_sum += s[rows[m], cols[m]]
+                n_match += 1
+        for m in range(n_match):
+            prev = prev_tracker[matched_g[m]]
+            if not np.isnan(prev) and matched_r[m] != prev:
+                counts[3] += 1
+            matched_count[matched_g[m]] += 1
+        not_tracked = np.isnan(prev_step)
+        prev_step[:] = np.nan
+        for m in range(n_match):
+            prev_tracker[matched_g[m]] = matched_r[m]
+            prev_step[matched_g[m]] = matched_r[m]
+        for k in range(num_gt_ids):
+            if not_tracked[k] and not np.isnan(prev_step[k]):
+                frag[k] += 1
+        counts[0] += n_match
+        counts[1] += n_g - n_match
+        counts[2] += n_r - n_match
+        if n_match > 0:
+            motp_sum += frame_sum
+    return motp_sum, gt_count, matched_count, frag
 
 
 def clear_counts(f: Frames, threshold: float = 0.5) -> dict:
     """TrackEval's CLEAR integer fields and MOTP_sum for one sequence."""
     res = dict.fromkeys(["CLR_TP", "CLR_FN", "CLR_FP", "IDSW", "MT", "PT", "ML", "Frag"], 0)
     res["MOTP_sum"] = 0.0
-    res["CLR_Frames"] = len(f.gt_ids)
-    n_dets = sum(len(t) for t in f.tr_ids)
-    n_gt_dets = sum(len(g) for g in f.gt_ids)
+    res["CLR_Frames"] = len(f.g_start) - 1
     # TrackEval returns these two cases before computing any ratio: all 0 except MLR = 1.
-    if n_dets == 0:
-        res.update(CLR_FN=n_gt_dets, ML=f.num_gt_ids, empty=True)
+    if f.num_tr_dets == 0:
+        res.update(CLR_FN=f.num_gt_dets, ML=f.num_gt_ids, empty=True)
         return res
-    if n_gt_dets == 0:
-        res.update(CLR_FP=n_dets, empty=True)
+    if f.num_gt_dets == 0:
+        res.update(CLR_FP=f.num_tr_dets, empty=True)
         return res
-    gt_count = np.zeros(f.num_gt_ids)
-    matched_count = np.zeros(f.num_gt_ids)
-    frag = np.zeros(f.num_gt_ids)
-    prev_tracker = np.full(f.num_gt_ids, np.nan)
-    prev_step = np.full(f.num_gt_ids, np.nan)
-    for g, t, sim in zip(f.gt_ids, f.tr_ids, f.sim, strict=True):
-        if len(g) == 0:
-            res["CLR_FP"] += len(t)
-            continue
-        if len(t) == 0:
-            res["CLR_FN"] += len(g)
-            gt_count[g] += 1
-            continue
-        score = 1000 * (t[None, :] == prev_step[g[:, None]]) + sim
-        score[sim < threshold - EPS] = 0
-        rows, cols = linear_sum_assignment(-score)
-        ok = score[rows, cols] > 0 + EPS
-        rows, cols = rows[ok], cols[ok]
-        mg, mt = g[rows], t[cols]
-        prev = prev_tracker[mg]
-        res["IDSW"] += int(np.sum(~np.isnan(prev) & (mt != prev)))
-        gt_count[g] += 1
-        matched_count[mg] += 1
-        not_tracked = np.isnan(prev_step)
-        prev_tracker[mg] = mt
-        prev_step[:] = np.nan
-        prev_step[mg] = mt
-        frag += not_tracked & ~np.isnan(prev_step)
-        res["CLR_TP"] += len(mg)
-        res["CLR_FN"] += len(g) - len(mg)
-        res["CLR_FP"] += len(t) - len(mg)
-        if len(mg):
-            res["MOTP_sum"] += sum(sim[rows, cols])
+    counts = np.zeros(4, np.int64)
+    motp_sum, gt_count, matched_count, frag = _clear_kernel(
+        f.g_start, f.gt_ids, f.r_start, f.tr_ids, f.s_start, f.sim, f.num_gt_ids, threshold,
+        counts)
+    res.update(CLR_TP=int(counts[0]), CLR_FN=int(counts[1]), CLR_FP=int(counts[2]),
+               IDSW=int(counts[3]), MOTP_sum=motp_sum)
     ratio = matched_count[gt_count > 0] / gt_count[gt_count > 0]
     res["MT"] = int(np.sum(ratio > 0.8))
     res["PT"] = int(np.sum(ratio >= 0.2)) - res["MT"]
@@ -222,22 +287,33 @@ def clear_counts(f: Frames, threshold: float = 0.5) -> dict:
     return res
 
 
+@numba.njit(cache=True, nogil=True)
+def _id_counts_kernel(g_start, gt_ids, r_start, tr_ids, s_start, sim, threshold, potential,
+                      gt_count, tr_count):
+    for t in range(g_start.shape[0] - 1):
+        g = gt_ids[g_start[t]:g_start[t + 1]]
+        r = tr_ids[r_start[t]:r_start[t + 1]]
+        s = sim[s_start[t]:s_start[t + 1]].reshape(g.shape[0], r.shape[0])
+        for i in range(g.shape[0]):
+            gt_count[g[i]] += 1
+            for j in range(r.shape[0]):
+                if s[i, j] >= threshold:
+                    potential[g[i], r[j]] += 1
+        for j in range(r.shape[0]):
+            tr_count[r[j]] += 1
+
+
 def identity_counts(f: Frames, threshold: float = 0.5) -> dict:
     """IDTP, IDFN, IDFP from the global id assignment."""
-    n_dets = sum(len(t) for t in f.tr_ids)
-    n_gt_dets = sum(len(g) for g in f.gt_ids)
-    if n_dets == 0:
-        return {"IDTP": 0, "IDFN": n_gt_dets, "IDFP": 0}
-    if n_gt_dets == 0:
-        return {"IDTP": 0, "IDFN": 0, "IDFP": n_dets}
+    if f.num_tr_dets == 0:
+        return {"IDTP": 0, "IDFN": f.num_gt_dets, "IDFP": 0}
+    if f.num_gt_dets == 0:
+        return {"IDTP": 0, "IDFN": 0, "IDFP": f.num_tr_dets}
     ng, nt = f.num_gt_ids, f.num_tr_ids
     potential = np.zeros((ng, nt))
     gt_count, tr_count = np.zeros(ng), np.zeros(nt)
-    for g, t, sim in zip(f.gt_ids, f.tr_ids, f.sim, strict=True):
-        mg, mt = np.nonzero(sim >= threshold)
-        np.add.at(potential, (g[mg], t[mt]), 1)
-        gt_count[g] += 1
-        tr_count[t] += 1
+    _id_counts_kernel(f.g_start, f.gt_ids, f.r_start, f.tr_ids, f.s_start, f.sim, threshold,
+                      potential, gt_count, tr_count)
     fp = np.zeros((ng + nt, ng + nt))
     fn = np.zeros((ng + nt, ng + nt))
     fp[ng:, :nt] = 1e10
@@ -254,47 +330,78 @@ def identity_counts(f: Frames, threshold: float = 0.5) -> dict:
     return {"IDTP": int(gt_count.sum() - idfn), "IDFN": idfn, "IDFP": idfp}
 
 
+@numba.njit(cache=True, nogil=True)
+def _hota_kernel(g_start, gt_ids, r_start, tr_ids, s_start, sim, ng, nt, alphas, tp, fn, fp,
+                 loca, matches):
+    """TrackEval's two HOTA passes; returns (gt_count [ng, 1], tr_count [1, nt])."""
+    eps = np.finfo(np.float64).eps
+    potential = np.zeros((ng, nt))
+    gt_count = np.zeros((ng, 1))
+    tr_count = np.zeros((1, nt))
+    n_frames = g_start.shape[0] - 1
+    for t in range(n_frames):
+        g = gt_ids[g_start[t]:g_start[t + 1]]
+        r = tr_ids[r_start[t]:r_start[t + 1]]
+        s = sim[s_start[t]:s_start[t + 1]].reshape(g.shape[0], r.shape[0])
+        col_sum = s.sum(axis=0)
+        row_sum = s.sum(axis=1)
+        for i in range(g.shape[0]):
+            for j in range(r.shape[0]):
+                denom = col_sum[j] + row_sum[i] - s[i, j]
+                if denom > 0 + eps:
+                    potential[g[i], r[j]] += s[i, j] / denom
+        for i in range(g.shape[0]):
+            gt_count[g[i], 0] += 1
+        for j in range(r.shape[0]):
+            tr_count[0, r[j]] += 1
+    alignment = potential / (gt_count + tr_count - potential)
+    for t in range(n_frames):
+        g = gt_ids[g_start[t]:g_start[t + 1]]
+        r = tr_ids[r_start[t]:r_start[t + 1]]
+        n_g, n_r = g.shape[0], r.shape[0]
+        if n_g == 0:
+            fp += n_r
+            continue
+        if n_r == 0:
+            fn += n_g
+            continue
+        s = sim[s_start[t]:s_start[t + 1]].reshape(n_g, n_r)
+        score = np.empty((n_g, n_r))
+        for i in range(n_g):
+            for j in range(n_r):
+                score[i, j] = -(alignment[g[i], r[j]] * s[i, j])
+        rows, cols = linear_sum_assignment_min(score)
+        for a in range(alphas.shape[0]):
+            k = 0
+            frame_sum = 0.0
+            for m in range(rows.shape[0]):
+                v = s[rows[m], cols[m]]
+                if v >= alphas[a] - eps:
+                    k += 1
+                    frame_sum += v
+                    matches[a, g[rows[m]], r[cols[m]]] += 1
+            tp[a] += k
+            fn[a] += n_g - k
+            fp[a] += n_r - k
+            if k > 0:
+                loca[a] += frame_sum
+    return gt_count, tr_count
+
+
 def hota_counts(f: Frames) -> dict:
     """HOTA_TP/FN/FP, AssA/AssRe/AssPr and LocA per alpha (arrays of 19)."""
     n = len(ALPHAS)
     res = {k: np.zeros(n) for k in ("HOTA_TP", "HOTA_FN", "HOTA_FP", "AssA", "AssRe", "AssPr",
                                     "LocA")}
-    n_dets = sum(len(t) for t in f.tr_ids)
-    n_gt_dets = sum(len(g) for g in f.gt_ids)
-    if n_dets == 0 or n_gt_dets == 0:
-        res["HOTA_FN"][:] = n_gt_dets
-        res["HOTA_FP"][:] = n_dets
+    if f.num_tr_dets == 0 or f.num_gt_dets == 0:
+        res["HOTA_FN"][:] = f.num_gt_dets
+        res["HOTA_FP"][:] = f.num_tr_dets
         res["LocA"][:] = 1.0
         return res
-    ng, nt = f.num_gt_ids, f.num_tr_ids
-    potential = np.zeros((ng, nt))
-    gt_count, tr_count = np.zeros((ng, 1)), np.zeros((1, nt))
-    for g, t, sim in zip(f.gt_ids, f.tr_ids, f.sim, strict=True):
-        denom = sim.sum(0)[None, :] + sim.sum(1)[:, None] - sim
-        sim_iou = np.zeros_like(sim)
-        mask = denom > 0 + EPS
-        sim_iou[mask] = sim[mask] / denom[mask]
-        potential[g[:, None], t[None, :]] += sim_iou
-        gt_count[g] += 1
-        tr_count[0, t] += 1
-    alignment = potential / (gt_count + tr_count - potential)
-    matches = np.zeros((n, ng, nt))
-    for g, t, sim in zip(f.gt_ids, f.tr_ids, f.sim, strict=True):
-        if len(g) == 0:
-            res["HOTA_FP"] += len(t)
-            continue
-        if len(t) == 0:
-            res["HOTA_FN"] += len(g)
-            continue
-        rows, cols = linear_sum_assignment(-(alignment[g[:, None], t[None, :]] * sim))
-        matched_sim = sim[rows, cols]
-        ok = matched_sim[None, :] >= ALPHAS[:, None] - EPS  # [alpha, match]
-        k = ok.sum(1)
-        res["HOTA_TP"] += k
-        res["HOTA_FN"] += len(g) - k
-        res["HOTA_FP"] += len(t) - k
-        res["LocA"] += (ok * matched_sim[None, :]).sum(1)
-        matches[:, g[rows], t[cols]] += ok  # (gt id, tracker id) pairs are unique in a frame
+    matches = np.zeros((n, f.num_gt_ids, f.num_tr_ids))
+    gt_count, tr_count = _hota_kernel(f.g_start, f.gt_ids, f.r_start, f.tr_ids, f.s_start,
+                                      f.sim, f.num_gt_ids, f.num_tr_ids, ALPHAS, res["HOTA_TP"],
+                                      res["HOTA_FN"], res["HOTA_FP"], res["LocA"], matches)
     for a in range(n):
         m = matches[a]
         tp = np.maximum(1, res["HOTA_TP"][a])
@@ -318,8 +425,8 @@ class SequenceCounts:
 def sequence_counts(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "MOT17",
                     source: str = "") -> SequenceCounts:
     f = preprocess(gt, res, length, benchmark, source)
-    count = {"Dets": sum(len(t) for t in f.tr_ids), "GT_Dets": sum(len(g) for g in f.gt_ids),
-             "IDs": f.num_tr_ids, "GT_IDs": f.num_gt_ids}
+    count = {"Dets": f.num_tr_dets, "GT_Dets": f.num_gt_dets, "IDs": f.num_tr_ids,
+             "GT_IDs": f.num_gt_ids}
     return SequenceCounts(clear_counts(f), identity_counts(f), hota_counts(f), count)
 
 

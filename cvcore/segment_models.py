@@ -46,7 +46,13 @@ class VGG16BNEncoder(nn.Module):
 
 class SegNetDecoder(nn.Module):
     """The reference report's SegNet decoder, layer for layer (BatchNorm momentum 0.5, nearest
-    interpolation when a stage's size differs from the next indices' size)."""
+    interpolation when a stage's size differs from the next indices' size).
+
+    One fix: unpooling gets the encoder's pre-pool ``sizes`` as ``output_size``. The report's
+    decoder takes ``sizes`` but ignores them; MaxUnpool2d then assumes even sizes and, where a
+    pooled map had an odd width (any input width not divisible by 32, e.g. 240), reads the
+    flat indices with the wrong row length: values land in the wrong place or it fails with
+    "invalid max index". At 480x360 (widths 480 ... 30 all even) both give the same result."""
 
     def __init__(self, in_chn: int = 3, out_chn: int = 32, BN_momentum: float = 0.5):  # noqa: N803
         super().__init__()
@@ -64,13 +70,12 @@ class SegNetDecoder(nn.Module):
         self._stages = {"5": 3, "4": 3, "3": 3, "2": 2, "1": 1}
 
     def forward(self, x, indices, sizes):
-        ind1, ind2, ind3, ind4, ind5 = indices
-        order = [("5", ind5), ("4", ind4), ("3", ind3), ("2", ind2), ("1", ind1)]
-        for stage, ind in order:
+        order = zip("54321", indices[::-1], sizes[::-1], strict=True)
+        for stage, ind, size in order:
             target = ind.size()
-            if x.size() != target:  # odd sizes: the report's nearest-neighbour fix-up
+            if x.size() != target:  # the report's nearest-neighbour fix-up
                 x = F.interpolate(x, size=(target[2], target[3]), mode="nearest")
-            x = self.MaxDe(x, ind)
+            x = self.MaxDe(x, ind, output_size=size[-2:])
             for i in range(1, self._stages[stage] + 1):
                 conv = getattr(self, f"ConvDe{stage}{i}")
                 x = F.relu(getattr(self, f"BNDe{stage}{i}")(conv(x)))

@@ -146,3 +146,21 @@ def test_cli_table_json_and_errors(tmp_path):
                           "--results", str(res_dir)], capture_output=True, text=True, cwd=REPO,
                          env=env)
     assert bad.returncode == 2 and "no result file for sequence A-01" in bad.stderr
+
+
+def test_fast_parser_equals_loadtxt(tmp_path):
+    """The Numba reader gives numpy.loadtxt's doubles bit for bit, and falls back to it for
+    anything unusual (long mantissas, nan, blank lines, spaces)."""
+    rng = np.random.default_rng(0)
+    values = rng.normal(0, 1e3, (500, 10)) * rng.choice([1, 1e-6, 1e6], (500, 10))
+    values[:, 4:6] = np.abs(values[:, 4:6])  # box sizes are checked
+    formats = ["{:.2f}", "{:.6f}", "{:g}", "{:.17g}", "{:e}", "{:+.3f}"]
+    lines = [",".join(formats[(i + j) % len(formats)].format(v) for j, v in enumerate(row))
+             for i, row in enumerate(values)]
+    lines.insert(7, "")
+    lines[9] = lines[9].replace(",", ", ")
+    path = tmp_path / "t.txt"
+    path.write_text("\n".join(lines) + "\n")
+    ours = read_results(path)
+    reference = np.loadtxt([line for line in lines if line.strip()], delimiter=",")
+    assert np.array_equal(ours, reference)

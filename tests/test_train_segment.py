@@ -37,9 +37,15 @@ def test_segnet_decoder_is_the_reports():
     assert names[:3] == ["MaxDe", "ConvDe51", "BNDe51"] and names[-1] == "ConvDe12"
     assert decoder.BNDe43.momentum == 0.5 and decoder.ConvDe43.out_channels == 256
     assert decoder.ConvDe12.out_channels == 32 and not hasattr(decoder, "BNDe12")
-    # 72 x 96 pools to an odd size (9 -> 4) like 360 x 480 does (45 -> 22): the report's
-    # nearest-neighbour fix-ups apply and the output is back at the input size.
-    assert SegNet(11)(torch.zeros(1, 3, 72, 96)).shape == (1, 11, 72, 96)
+    # 72 x 80 pools to odd heights (9 -> 4) and widths (5 -> 2): unpooling to the encoder's
+    # pre-pool sizes puts every value back where it was pooled from.
+    model = SegNet(11).eval()
+    assert model(torch.zeros(1, 3, 72, 80)).shape == (1, 11, 72, 80)
+    x = torch.randn(1, 512, 9, 5)
+    pooled, ind = torch.nn.functional.max_pool2d(x, 2, 2, return_indices=True)
+    up = model.decoder.MaxDe(pooled, ind, output_size=x.shape[-2:])
+    # Indices are flat positions within each channel's 9 x 5 map.
+    assert torch.equal(up.view(512, -1).gather(1, ind.view(512, -1)), pooled.view(512, -1))
 
 
 @pytest.mark.parametrize("model", ["segnet", "deeplabv3"])
