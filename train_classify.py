@@ -4,41 +4,49 @@
     python train_classify.py --data DIR --model resnet18 --pretrained --augment --sched onecycle
     torchrun --nproc_per_node 2 train_classify.py --data DIR ...        # DDP
     python train_classify.py --data DIR --out runs/classify/exp --resume  # continue last.pt
+    python train_classify.py --data DIR --resume               # the newest runs/classify/*/last.pt
     python train_classify.py compare runs/classify/exp runs/classify/exp2
 
 Writes ``runs/classify/<name>/`` (or ``--out``): args.yaml, split.json, results.csv, last.pt,
 best.pt, metrics.json (accuracy, macro-F1, per-class precision/recall/F1, confusion matrix,
 ECE), confusion_matrix.csv/.png, curves.png, class_distribution.png, misclassified.png,
-tsne_2d.png, tsne_3d.png, augmentations.png.
+tsne_2d.png, tsne_3d.png, augmentations.png. The final metrics and figures come from best.pt
+(highest validation accuracy) on the validation split.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from cvcore import engine
 from cvcore.atomic import write_text
 from cvcore.calibration import classification_ece
 from cvcore.classify_models import MODELS, build_classifier, load_into, penultimate_features
-from cvcore.confusion import accuracy, per_class_scores
+from cvcore.confusion import accuracy, confusion_matrix, per_class_scores
 from cvcore.errors import InputError, run_cli
 from cvcore.folderdata import FolderDataset, Split, build_transforms, stratified_split
 from cvcore.losses import label_smoothed_cross_entropy
-from cvcore.runs import load_args, make_run_dir, save_args, save_metrics
+from cvcore.runs import load_args, make_run_dir, save_metrics
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Image classification training.")
     parser.add_argument("--data", type=Path, required=True, help="folder-per-class image root")
     parser.add_argument("--model", choices=MODELS, default="convnet")
-    parser.add_argument("--pretrained", action="store_true", help="ImageNet weights (resnet18)")
-    parser.add_argument("--weights", help="pretrained weights file (else the torch hub cache)")
+    parser.add_argument("--pretrained", action="store_true",
+                        help="resnet18: ImageNet weights from the torch hub cache "
+                        "(hub/checkpoints/resnet18-f37072fd.pth) or --weights")
+    parser.add_argument("--weights", help="resnet18 weights file (torchvision's ImageNet file or a "
+                        "cvcore checkpoint; implies --pretrained)")
     parser.add_argument("--img-size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
@@ -55,42 +63,40 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="run directory (default runs/classify/<name>)")
     parser.add_argument("--name", default="exp")
     parser.add_argument("--resume", nargs="?", const=True, default=False,
-                        help="continue from last.pt of the run (or from the given checkpoint)")
+                        help="continue a run: the given checkpoint, else --out's last.pt, else "
+                        "the newest runs/classify/*/last.pt")
     parser.add_argument("--no-tsne", action="store_true", help="skip the t-SNE figures")
-    parser.add_argument("--wandb", action="store_true", help="log to Weights & Biases")
-    parser.add_argument("--tensorboard", action="store_true", help="log to TensorBoard")
+    parser.add_argument("--wandb", action="store_true", help="log to Weights & Biases (offline "
+                        "unless WANDB_MODE says otherwise; needs the wandb package)")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="log to <run>/tensorboard (needs the tensorboard package)")
     return parser.parse_args(argv)
 
 
-def resolve_run_dir(args, d: engine.Dist) -> tuple[Path | None, Path | None]:
-    """(run directory on rank 0 else None, checkpoint to resume from or None)."""
-    if args.resume:
-        ckpt = (Path(args.resume) if args.resume is not True
-                else (args.out or Path("runs/classify") / args.name) / "last.pt")
-        if not ckpt.is_file():
-            raise InputError("nothing to resume: checkpoint not found", ckpt)
-        return (ckpt.parent if d.is_main else None), ckpt
-    return (make_run_dir("classify", args.name, args.out) if d.is_main else None), None
+def load_split(args, resume_from: Path | None) -> Split:
+    """A resumed run's split.json, else a new stratified split of ``--data``."""
+    saved = resume_from.parent / "split.json" if resume_from else None
+    split = (Split.load(saved) if saved is not None and saved.is_file()
+             else stratified_split(args.data, args.val_frac, args.seed))
+    if not split.train or not split.val:
+        raise InputError("too few images for a train/val split", args.data)
+    return split
 
 
-def build_data(args, run_dir: Path | None, d: engine.Dist):
-    split_file = run_dir / "split.json" if run_dir else None
-    if args.resume and split_file and split_file.is_file():
-        split = Split.load(split_file)
-    else:
-        split = stratified_split(args.data, args.val_frac, args.seed)
-        if split_file:
-            split.save(split_file)
+def build_data(args, split: Split, run_dir: Path | None, d: engine.Dist):
+    """Save the split (rank 0), list unreadable images once, and build the loaders."""
+    if run_dir is not None:
+        split.save(run_dir / "split.json")
+        if split.unreadable:
+            shown = ", ".join(split.unreadable[:3]) + (" ..." if len(split.unreadable) > 3 else "")
+            print(f"skipping {len(split.unreadable)} unreadable images (all listed in "
+                  f"{run_dir / 'split.json'}): {shown}")
     train_set = FolderDataset(split.train, build_transforms(args.img_size, True, args.augment))
     val_set = FolderDataset(split.val, build_transforms(args.img_size, False, False))
-    train_sampler = DistributedSampler(train_set, seed=args.seed) if d.enabled else None
-    val_sampler = DistributedSampler(val_set, shuffle=False) if d.enabled else None
-    common = {"batch_size": args.batch_size, "num_workers": args.workers,
-              "pin_memory": d.device.type == "cuda", "persistent_workers": args.workers > 0}
-    train_loader = DataLoader(train_set, shuffle=train_sampler is None, sampler=train_sampler,
-                              drop_last=len(train_set) > args.batch_size, **common)
-    val_loader = DataLoader(val_set, sampler=val_sampler, **common)
-    return split, train_loader, val_loader
+    train_loader = engine.make_loader(train_set, args.batch_size, args.workers, d, train=True,
+                                      seed=args.seed)
+    val_loader = engine.make_loader(val_set, args.batch_size, args.workers, d, train=False)
+    return train_loader, val_loader
 
 
 def macro_f1(cm: np.ndarray) -> float:
@@ -111,23 +117,23 @@ def build_optimisation(args, model, steps_per_epoch: int):
 
 @torch.no_grad()
 def collect_predictions(model, loader, device) -> dict[str, np.ndarray]:
-    """Softmax probabilities, labels, penultimate features and the input images (uint8) of the
-    whole loader, in order."""
+    """Softmax probabilities float[N, K], labels int[N] and penultimate features float[N, F]
+    over the whole loader, in dataset order."""
     model.eval()
-    probs, labels, feats, images = [], [], [], []
-    for x, y in loader:
+    probs, labels, feats = [], [], []
+    for x, y in tqdm(loader, desc="Predict [Val]", leave=False):
         logits, f = penultimate_features(model, x.to(device))
         probs.append(torch.softmax(logits.float(), 1).cpu().numpy())
         feats.append(f.flatten(1).float().cpu().numpy())
         labels.append(y.numpy())
-        images.append(x)
     return {"probs": np.concatenate(probs), "labels": np.concatenate(labels),
-            "features": np.concatenate(feats), "images": torch.cat(images)}
+            "features": np.concatenate(feats)}
 
 
 def class_metrics(probs: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
-    from cvcore.confusion import confusion_matrix
-
+    """metrics.json from softmax ``probs`` float[N, K] and ``labels`` int[N]: accuracy,
+    macro-F1, per-class precision/recall/F1/support (nan where undefined), the confusion matrix
+    (rows truth) and the classification ECE with its reliability-diagram bins."""
     pred = probs.argmax(1)
     cm = confusion_matrix(labels, pred, len(names))
     scores = per_class_scores(cm)
@@ -139,7 +145,7 @@ def class_metrics(probs: np.ndarray, labels: np.ndarray, names: list[str]) -> di
             "confusion_matrix": cm.tolist(), "ece": ece.ece, "reliability": ece.to_dict()}
 
 
-def save_figures(run_dir: Path, args, split: Split, preds: dict, metrics: dict) -> None:
+def save_figures(run_dir: Path, args, split: Split, val_set, preds: dict, metrics: dict) -> None:
     from PIL import Image
 
     from cvcore import plots
@@ -159,9 +165,11 @@ def save_figures(run_dir: Path, args, split: Split, preds: dict, metrics: dict) 
     pred = preds["probs"].argmax(1)
     wrong = [np.flatnonzero((preds["labels"] == k) & (pred != k))[:3] for k in range(len(names))]
     picks = np.concatenate(wrong).astype(int)
-    plots.image_grid([plots.denormalise(preds["images"][i]) for i in picks],
+    plots.image_grid([plots.denormalise(val_set[i][0]) for i in picks],
                      [f"true {names[preds['labels'][i]]}\npred {names[pred[i]]}" for i in picks],
-                     run_dir / "misclassified.png")
+                     run_dir / "misclassified.png",
+                     title="misclassified validation images (up to 3 per class)",
+                     empty="no validation image was misclassified")
     augment = build_transforms(args.img_size, True, True)
     originals = [Image.open(split.train[i][0]).convert("RGB")
                  for i in range(0, len(split.train), max(1, len(split.train) // 3))][:3]
@@ -174,14 +182,72 @@ def save_figures(run_dir: Path, args, split: Split, preds: dict, metrics: dict) 
             titles.append("augmented")
     plots.image_grid(grid, titles, run_dir / "augmentations.png", columns=4)
     if not args.no_tsne:
-        from sklearn.manifold import TSNE
+        save_tsne(run_dir, preds["features"], preds["labels"], names, args.seed)
 
-        feats = preds["features"]
-        for dims in (2, 3):
-            points = TSNE(n_components=dims, perplexity=min(30, max(2, len(feats) // 4)),
-                          random_state=args.seed, init="pca").fit_transform(feats)
-            plots.plot_embedding(points, preds["labels"], names, run_dir / f"tsne_{dims}d.png",
-                                 f"t-SNE ({dims}D) of penultimate features, validation set")
+
+def save_tsne(run_dir: Path, features: np.ndarray, labels: np.ndarray, names: list[str],
+              seed: int) -> None:
+    """2-D and 3-D t-SNE (scikit-learn) of penultimate features, reduced to 50 dimensions by PCA
+    first when wider (the ConvNet's are 128 * 14 * 14 at 224), as scikit-learn recommends."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    from cvcore import plots
+
+    if len(features) < 5:
+        print(f"t-SNE skipped: {len(features)} validation images are too few")
+        return
+    width = features.shape[1]
+    if width > 50 and len(features) > 50:
+        features = PCA(50, random_state=seed).fit_transform(features)
+    how = f"{width}-d penultimate features" + (" (PCA to 50)" if width > features.shape[1]
+                                                else "")
+    for dims in (2, 3):
+        points = TSNE(n_components=dims, perplexity=min(30, max(2, len(features) // 4)),
+                      random_state=seed, init="pca").fit_transform(features)
+        plots.plot_embedding(points, labels, names, run_dir / f"tsne_{dims}d.png",
+                             f"t-SNE ({dims}D) of {how}, validation set")
+
+
+def train(model, args, d: engine.Dist, run_dir: Path | None, resume_from: Path | None,
+          split: Split, train_loader, val_loader) -> None:
+    optimizer, scheduler = build_optimisation(args, model, len(train_loader))
+    scaler = engine.amp_scaler(d)
+    start_epoch, best = 0, -np.inf
+    if resume_from:
+        start_epoch, best = engine.resume(resume_from, model, optimizer, scheduler, scaler,
+                                          args.model)
+        if d.is_main:
+            print(f"resuming {resume_from} after epoch {start_epoch}")
+    cfg = engine.Fit(
+        loss_fn=lambda logits, y: label_smoothed_cross_entropy(logits, y, args.label_smoothing),
+        optimizer=optimizer, scheduler=scheduler, epochs=args.epochs,
+        num_classes=len(split.classes), run_dir=run_dir, args=engine.plain_args(args),
+        model_name=args.model, best_key="val_acc",
+        train_metrics=lambda cm: {"train_macro_f1": macro_f1(cm)},
+        epoch_metrics=lambda cm: {"val_macro_f1": macro_f1(cm)},
+        loggers=engine.make_loggers(args, run_dir, "cvcore-classify"))
+    try:
+        engine.fit(engine.wrap_ddp(model, d), train_loader, val_loader, cfg, d, start_epoch,
+                   best, scaler)
+    finally:
+        engine.close_loggers(cfg.loggers)
+
+
+def evaluate_best(model, args, d: engine.Dist, run_dir: Path, split: Split, val_loader) -> dict:
+    """Reload best.pt, predict the validation split once more, write metrics and figures."""
+    best = run_dir / "best.pt"
+    ckpt = engine.load_checkpoint(best, args.model)
+    load_into(model, ckpt["model"], best)
+    eval_loader = DataLoader(val_loader.dataset, batch_size=args.batch_size,
+                             num_workers=args.workers)
+    preds = collect_predictions(model, eval_loader, d.device)
+    metrics = {"model": args.model, "best_epoch": ckpt["epoch"], "num_val": len(split.val),
+               "classes": split.classes,
+               **class_metrics(preds["probs"], preds["labels"], split.classes)}
+    save_metrics(run_dir, metrics)
+    save_figures(run_dir, args, split, val_loader.dataset, preds, metrics)
+    return metrics
 
 
 def main(args: argparse.Namespace) -> Path | None:
@@ -190,50 +256,15 @@ def main(args: argparse.Namespace) -> Path | None:
     d = engine.init_distributed(args.device)
     try:
         engine.seed_everything(args.seed)
-        run_dir, resume_from = resolve_run_dir(args, d)
-        if run_dir is not None and not resume_from:
-            save_args(run_dir, args)
-        split, train_loader, val_loader = build_data(args, run_dir, d)
+        split = load_split(args, engine.resume_checkpoint("classify", args))
         model = build_classifier(args.model, len(split.classes), args.img_size, args.pretrained,
                                  args.weights).to(d.device)
-        optimizer, scheduler = build_optimisation(args, model, len(train_loader))
-        scaler = torch.amp.GradScaler("cuda") if d.device.type == "cuda" else None
-        start_epoch, best = 0, -np.inf
-        if resume_from:
-            ckpt = engine.load_checkpoint(resume_from, args.model)
-            load_into(model, ckpt["model"], resume_from)
-            optimizer.load_state_dict(ckpt["optimizer"])
-            if scheduler is not None and ckpt["scheduler"] is not None:
-                scheduler.load_state_dict(ckpt["scheduler"])
-            if scaler is not None and ckpt["scaler"] is not None:
-                scaler.load_state_dict(ckpt["scaler"])
-            engine.set_rng_state(ckpt["rng"])
-            start_epoch, best = ckpt["epoch"], ckpt["best"]
-            if d.is_main:
-                print(f"resuming {resume_from} after epoch {start_epoch}")
-        if d.enabled:
-            model = torch.nn.parallel.DistributedDataParallel(model)
-        cfg = engine.Fit(
-            loss_fn=lambda logits, y: label_smoothed_cross_entropy(logits, y,
-                                                                   args.label_smoothing),
-            optimizer=optimizer, scheduler=scheduler, epochs=args.epochs,
-            num_classes=len(split.classes), run_dir=run_dir, args=engine.plain_args(args),
-            model_name=args.model, best_key="val_acc",
-            epoch_metrics=lambda cm: {"val_macro_f1": macro_f1(cm)},
-            loggers=engine.make_loggers(args, run_dir, "cvcore-classify"))
-        engine.fit(model, train_loader, val_loader, cfg, d, start_epoch, best, scaler)
+        run_dir, resume_from = engine.resolve_run_dir("classify", args, d)  # inputs are valid
+        train_loader, val_loader = build_data(args, split, run_dir, d)
+        train(model, args, d, run_dir, resume_from, split, train_loader, val_loader)
         if not d.is_main:
             return None
-        final_model = engine.unwrap(model)
-        if (run_dir / "best.pt").is_file():
-            load_into(final_model, engine.load_checkpoint(run_dir / "best.pt", args.model)["model"],
-                      run_dir / "best.pt")
-        eval_loader = DataLoader(val_loader.dataset, batch_size=args.batch_size,
-                                 num_workers=args.workers)
-        preds = collect_predictions(final_model, eval_loader, d.device)
-        metrics = class_metrics(preds["probs"], preds["labels"], split.classes)
-        save_metrics(run_dir, metrics)
-        save_figures(run_dir, args, split, preds, metrics)
+        metrics = evaluate_best(model, args, d, run_dir, split, val_loader)
         print(f"best checkpoint: val accuracy {metrics['accuracy']:.4f}, macro-F1 "
               f"{metrics['macro_f1']:.4f}, ECE {metrics['ece']:.4f}; results in {run_dir}")
         return run_dir
@@ -241,45 +272,44 @@ def main(args: argparse.Namespace) -> Path | None:
         engine.cleanup_distributed(d)
 
 
+def run_summary(run: Path) -> dict:
+    """One finished run: its label, epochs, and the best epoch's train and val numbers."""
+    if not (run / "metrics.json").is_file():
+        raise InputError("no metrics.json (did the run finish?)", run)
+    m = json.loads((run / "metrics.json").read_text())
+    cfg = load_args(run)
+    with open(run / "results.csv", newline="") as f:
+        by_epoch = {int(r["epoch"]): r for r in csv.DictReader(f)}
+    best = by_epoch.get(m.get("best_epoch"), {})
+    label = (f"{cfg.get('model')}{' pretrained' if cfg.get('pretrained') else ''}"
+             f"{' +aug' if cfg.get('augment') else ''}")
+    return {"run": run.name, "model": label, "epochs": cfg.get("epochs"),
+            "best_epoch": m.get("best_epoch"), "train_acc": float(best.get("train_acc", "nan")),
+            "val_acc": m["accuracy"], "macro_f1": m["macro_f1"], "ece": m["ece"]}
+
+
 def compare(argv: list[str]) -> Path:
-    """``train_classify.py compare RUN_DIR... [--out DIR]``: a table and bar chart of runs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from cvcore.atomic import save_figure
+    """``train_classify.py compare RUN_DIR... [--out DIR]``: the report's Part 5 as a table
+    (comparison.md) and a bar chart (comparison.png): train and val accuracy at the best epoch
+    (their gap shows overfitting), macro-F1 and ECE per run."""
+    from cvcore import plots
 
     parser = argparse.ArgumentParser(prog="train_classify.py compare")
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path)
     a = parser.parse_args(argv)
-    rows = []
-    for run in a.runs:
-        if not (run / "metrics.json").is_file():
-            raise InputError("no metrics.json (did the run finish?)", run)
-        import json
-
-        m = json.loads((run / "metrics.json").read_text())
-        cfg = load_args(run)
-        label = (f"{cfg.get('model')}{' pretrained' if cfg.get('pretrained') else ''}"
-                 f"{' +aug' if cfg.get('augment') else ''}")
-        rows.append((run.name, label, cfg.get("epochs"), m["accuracy"], m["macro_f1"], m["ece"]))
+    rows = [run_summary(run) for run in a.runs]
     out = make_run_dir("classify", "compare", a.out)
-    table = ["| run | model | epochs | val accuracy | macro-F1 | ECE |",
-             "|---|---|---|---|---|---|"]
-    table += [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.4f} | {r[4]:.4f} | {r[5]:.4f} |"
-              for r in rows]
+    table = ["| run | model | epochs | best epoch | train acc | val acc | macro-F1 | ECE |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    table += [f"| {r['run']} | {r['model']} | {r['epochs']} | {r['best_epoch']} | "
+              f"{r['train_acc']:.4f} | {r['val_acc']:.4f} | {r['macro_f1']:.4f} | "
+              f"{r['ece']:.4f} |" for r in rows]
     write_text(out / "comparison.md", "\n".join(table) + "\n")
-    fig, ax = plt.subplots(figsize=(1.8 * len(rows) + 3, 4))
-    x = np.arange(len(rows))
-    for i, (key, col) in enumerate((("accuracy", 3), ("macro-F1", 4))):
-        ax.bar(x + 0.35 * (i - 0.5), [r[col] for r in rows], 0.35, label=key)
-    ax.set_xticks(x, [f"{r[0]}\n{r[1]}" for r in rows])
-    ax.set_ylim(0, 1)
-    ax.legend()
-    fig.tight_layout()
-    save_figure(fig, out / "comparison.png")
+    plots.plot_grouped_bars({key: [r[key] for r in rows]
+                             for key in ("train_acc", "val_acc", "macro_f1", "ece")},
+                            [f"{r['run']}\n{r['model']}" for r in rows], out / "comparison.png",
+                            title="model comparison (best epoch)")
     print("\n".join(table))
     return out
 

@@ -13,9 +13,38 @@ killed mid-epoch resumes from the last completed epoch; ``results.csv`` rows of 
 epochs are replaced, so the table stays continuous.
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DistributedDataParallel
-(``gloo`` on CPU, ``nccl`` on CUDA), training data goes through a DistributedSampler, losses and
-confusion matrices are all-reduced, and only rank 0 writes. AMP (float16 autocast + GradScaler)
-is used on CUDA.
+(``gloo`` on CPU, ``nccl`` on CUDA), training data goes through a DistributedSampler and
+evaluation data through an unpadded :class:`ShardSampler` (:func:`make_loader`), losses and
+confusion matrices are all-reduced (so validation numbers count every sample exactly once), and
+only rank 0 writes. AMP (float16 autocast + GradScaler) is used on CUDA.
+
+The scheduler, if any, steps after every batch (size it in steps: OneCycleLR with
+``steps_per_epoch=len(train_loader)``). An epoch's loss is the sample-weighted mean of the batch
+losses.
+
+API (what a training script calls, in order)::
+
+    d = init_distributed(args.device)                  # Dist: rank, world size, device
+    seed_everything(args.seed)
+    resume_from = resume_checkpoint("segment", args)    # None unless --resume; checks it
+    ...                                                # read and validate the data, model
+    run_dir, resume_from = resolve_run_dir("segment", args, d)   # rank 0: dir + args.yaml
+    train_loader = make_loader(train_set, bs, workers, d, train=True, seed=args.seed)
+    val_loader = make_loader(val_set, bs, workers, d, train=False)
+    model, optimizer, scheduler, scaler = ...          # scaler: amp_scaler(d)
+    start_epoch, best = resume(resume_from, model, optimizer, scheduler, scaler, args.model) \
+        if resume_from else (0, -math.inf)
+    model = wrap_ddp(model, d)
+    cfg = Fit(loss_fn, optimizer, scheduler, epochs, num_classes, run_dir, plain_args(args),
+              model_name, best_key="val_miou", ignore_index=255, save_period=0,
+              epoch_metrics=lambda cm: {"val_miou": ...},   # val confusion -> extra columns
+              train_metrics=None, loggers=make_loggers(args, run_dir, "project"))
+    best = fit(model, train_loader, val_loader, cfg, d, start_epoch, best, scaler)
+    close_loggers(cfg.loggers); cleanup_distributed(d)
+
+``results.csv`` columns: ``epoch, train_loss, train_acc, [train_metrics(cm)], val_loss,
+val_acc, [epoch_metrics(cm)], lr`` (lr at the start of the epoch); accuracy is the trace of the
+confusion matrix over its sum (pixel accuracy for label maps, ``ignore_index`` left out).
 """
 
 from __future__ import annotations
@@ -36,7 +65,8 @@ from tqdm import tqdm
 from .atomic import torch_save
 from .confusion import confusion_matrix
 from .errors import InputError
-from .runs import ResultsCSV
+from .runs import RUNS_ROOT, ResultsCSV, make_run_dir, save_args
+from .weights import load_into
 
 
 @dataclass
@@ -56,7 +86,18 @@ class Dist:
 
 
 def init_distributed(device: str = "auto") -> Dist:
-    """Join the torchrun process group when launched by torchrun; pick the device."""
+    """Join the torchrun process group when launched by torchrun; pick the device.
+
+    ``device``: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``; asking for
+    CUDA on a machine without it is an error, not a silent fall-back to the CPU. Under torchrun
+    each process takes the GPU of its ``LOCAL_RANK``.
+    """
+    if device not in ("auto", "cpu", "cuda") and not (
+            device.startswith("cuda:") and device[5:].isdigit()):
+        raise InputError(f"unknown --device {device!r} (auto, cpu, cuda, cuda:N)")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: CUDA is not available on this machine "
+                         "(use --device cpu)")
     cuda = torch.cuda.is_available() and device != "cpu"
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:
@@ -66,10 +107,7 @@ def init_distributed(device: str = "auto") -> Dist:
         dist.init_process_group("nccl" if cuda else "gloo")
         return Dist(dist.get_rank(), world, local,
                     torch.device(f"cuda:{local}" if cuda else "cpu"))
-    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        raise InputError(f"unknown --device {device!r} (auto, cpu, cuda, cuda:N)")
-    return Dist(device=torch.device("cuda" if cuda and device == "auto" else
-                                    (device if cuda else "cpu")))
+    return Dist(device=torch.device(("cuda" if device == "auto" else device) if cuda else "cpu"))
 
 
 def cleanup_distributed(d: Dist) -> None:
@@ -78,9 +116,56 @@ def cleanup_distributed(d: Dist) -> None:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed the generators training uses (torch: init, shuffling, transforms; Python)."""
+    """Seed the generators training uses (torch: init, shuffling, transforms; Python; NumPy)."""
     random.seed(seed)
+    # The legacy global NumPy generator: third-party transforms (albumentations, ...) draw from it.
+    np.random.seed(seed)  # noqa: NPY002
     torch.manual_seed(seed)
+
+
+def wrap_ddp(model: torch.nn.Module, d: Dist) -> torch.nn.Module:
+    """DistributedDataParallel under torchrun, the model itself otherwise."""
+    if not d.enabled:
+        return model
+    ids = [d.device.index] if d.device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def amp_scaler(d: Dist):
+    """A GradScaler on CUDA (float16 autocast in :func:`fit`), None on CPU (no AMP)."""
+    return torch.amp.GradScaler("cuda") if d.device.type == "cuda" else None
+
+
+class ShardSampler(torch.utils.data.Sampler):
+    """Evaluation under DDP: rank r takes indices r, r + W, r + 2W, ... with no padding, so the
+    all-reduced counts cover every sample exactly once (DistributedSampler pads with repeats)."""
+
+    def __init__(self, length: int, rank: int, world_size: int):
+        self.indices = range(rank, length, world_size)
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def make_loader(dataset, batch_size: int, workers: int, d: Dist, train: bool, seed: int = 0,
+                **kwargs) -> torch.utils.data.DataLoader:
+    """A DataLoader for training (shuffled; a DistributedSampler under DDP; the last partial
+    batch dropped when there is more than one batch) or evaluation (in order; sharded without
+    padding under DDP). Extra ``kwargs`` go to the DataLoader (e.g. ``collate_fn``)."""
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    if train:
+        sampler = DistributedSampler(dataset, seed=seed) if d.enabled else None
+        per_rank = len(sampler) if sampler is not None else len(dataset)
+        kwargs.setdefault("drop_last", per_rank > batch_size)
+    else:
+        sampler = ShardSampler(len(dataset), d.rank, d.world_size) if d.enabled else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=train and sampler is None,
+                      sampler=sampler, num_workers=workers, pin_memory=d.device.type == "cuda",
+                      persistent_workers=workers > 0, **kwargs)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -130,14 +215,17 @@ def train_one_epoch(model, loader, loss_fn, optimizer, d: Dist, epoch: int, epoc
         bar.set_postfix(loss=f"{loss_sum[0] / loss_sum[1]:.4f}",
                         acc=f"{np.trace(cm) / max(cm.sum(), 1):.4f}")
     loss_sum, cm = _all_reduce(loss_sum, d), _all_reduce(cm, d)
-    return {"loss": loss_sum[0] / max(loss_sum[1], 1), "acc": np.trace(cm) / max(cm.sum(), 1)}
+    return {"loss": loss_sum[0] / max(loss_sum[1], 1), "acc": np.trace(cm) / max(cm.sum(), 1),
+            "confusion": cm}
 
 
 @torch.no_grad()
 def evaluate(model, loader, loss_fn, d: Dist, num_classes: int, ignore_index: int = -100,
              desc: str = "Val", on_batch: Callable | None = None) -> tuple[dict, np.ndarray]:
     """Loss, accuracy and the confusion matrix (rows truth) over ``loader``, summed over ranks.
-    ``on_batch(x, logits, y)`` sees every batch (e.g. to keep predictions for figures)."""
+    ``on_batch(x, logits, y)`` sees every batch (e.g. to keep predictions for figures). A DDP
+    model is evaluated unwrapped: ranks may hold different numbers of batches (ShardSampler)."""
+    model = unwrap(model)
     model.eval()
     cm = np.zeros((num_classes, num_classes), np.int64)
     loss_sum = np.zeros(2)
@@ -155,13 +243,21 @@ def evaluate(model, loader, loss_fn, d: Dist, num_classes: int, ignore_index: in
 
 
 def rng_state() -> dict:
+    """Every generator's state as tensors, numbers and tuples (loads with weights_only)."""
+    _, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
     return {"torch": torch.get_rng_state(), "python": random.getstate(),
+            "numpy": [torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
+                      float(cached)],
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
 
 def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     random.setstate(state["python"])
+    if "numpy" in state:
+        keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos,  # noqa: NPY002
+                             has_gauss, cached))
     if state.get("cuda") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -191,6 +287,70 @@ def load_checkpoint(path: str | os.PathLike, model_name: str) -> dict:
     return ckpt
 
 
+def resume(path: str | os.PathLike, model, optimizer, scheduler=None, scaler=None,
+           model_name: str = "") -> tuple[int, float]:
+    """Restore model, optimiser, scheduler, AMP scaler and RNG states from ``path`` (before
+    wrapping the model in DDP); returns (epochs done, best metric) for :func:`fit`."""
+    ckpt = load_checkpoint(path, model_name)
+    load_into(unwrap(model), ckpt["model"], path)
+    try:
+        optimizer.load_state_dict(ckpt["optimizer"])
+    except (ValueError, KeyError) as err:
+        raise InputError(f"optimiser state does not fit ({err})", path) from None
+    if scheduler is not None:
+        if ckpt.get("scheduler") is None:
+            raise InputError("checkpoint has no scheduler state (trained with --sched none?)",
+                             path)
+        scheduler.load_state_dict(ckpt["scheduler"])
+    if scaler is not None and ckpt.get("scaler") is not None:
+        scaler.load_state_dict(ckpt["scaler"])
+    set_rng_state(ckpt["rng"])
+    return int(ckpt["epoch"]), float(ckpt["best"])
+
+
+def latest_checkpoint(task: str, root: str | os.PathLike = RUNS_ROOT) -> Path | None:
+    """The most recently written ``root/task/*/last.pt`` (what a bare ``--resume`` continues)."""
+    found = sorted(Path(root, task).glob("*/last.pt"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def resume_checkpoint(task: str, args) -> Path | None:
+    """The checkpoint ``--resume`` asks for (None without ``--resume``); no side effects.
+
+    ``--resume PATH`` is that checkpoint; a bare ``--resume`` is ``--out``'s ``last.pt`` or else
+    the newest ``runs/<task>/*/last.pt``. A missing checkpoint is an InputError.
+    """
+    resume_arg = getattr(args, "resume", False)
+    if not resume_arg:
+        return None
+    if resume_arg is not True:
+        ckpt = Path(resume_arg)
+    elif getattr(args, "out", None):
+        ckpt = Path(args.out) / "last.pt"
+    else:
+        ckpt = latest_checkpoint(task) or RUNS_ROOT / task / "*" / "last.pt"
+    if not ckpt.is_file():
+        raise InputError("nothing to resume: checkpoint not found", ckpt)
+    return ckpt
+
+
+def resolve_run_dir(task: str, args, d: Dist) -> tuple[Path | None, Path | None]:
+    """(run directory on rank 0 else None, checkpoint to resume from or None).
+
+    Resuming continues in the checkpoint's directory (see :func:`resume_checkpoint`); a new run
+    gets a fresh ``runs/<task>/<name>N`` (or ``--out``) with ``args.yaml``. Call it once the
+    inputs are validated, so a failed start leaves no empty run directory.
+    """
+    ckpt = resume_checkpoint(task, args)
+    if ckpt is not None:
+        return (ckpt.parent if d.is_main else None), ckpt
+    if not d.is_main:
+        return None, None
+    run_dir = make_run_dir(task, getattr(args, "name", "exp"), getattr(args, "out", None))
+    save_args(run_dir, args)
+    return run_dir, None
+
+
 @dataclass
 class Fit:
     """What :func:`fit` needs besides the model and data."""
@@ -203,16 +363,23 @@ class Fit:
     run_dir: Path | None          # None on ranks other than 0
     args: dict
     model_name: str
-    best_key: str = "val_acc"     # column of results.csv that selects best.pt (higher is better)
+    best_key: str = "val_acc"     # column of results.csv that selects best.pt
     ignore_index: int = -100
-    save_period: int = 0
-    epoch_metrics: Callable[[np.ndarray], dict] | None = None  # confusion matrix -> extra columns
+    save_period: int = 0          # also keep epoch<N>.pt every N epochs (0: never)
+    epoch_metrics: Callable[[np.ndarray], dict] | None = None  # val confusion -> extra columns
     loggers: tuple = ()
+    train_metrics: Callable[[np.ndarray], dict] | None = None  # train confusion -> columns
+    best_mode: str = "max"        # "max": higher best_key is better; "min": lower (a loss)
 
 
 def fit(model, train_loader, val_loader, cfg: Fit, d: Dist, start_epoch: int = 0,
         best: float = -math.inf, scaler=None) -> float:
-    """Train from ``start_epoch`` to ``cfg.epochs``; returns the best value of ``cfg.best_key``."""
+    """Train from ``start_epoch`` to ``cfg.epochs``; returns the best value of ``cfg.best_key``
+    (``best`` is that value so far, as :func:`resume` returns it; with ``best_mode="min"`` pass
+    ``math.inf`` for a new run)."""
+    if cfg.best_mode not in ("max", "min"):
+        raise ValueError(f"best_mode must be 'max' or 'min', not {cfg.best_mode!r}")
+    sign = 1.0 if cfg.best_mode == "max" else -1.0
     csv = ResultsCSV(cfg.run_dir / "results.csv") if d.is_main else None
     if csv is not None:
         csv.truncate(start_epoch)  # rows of epochs being redone after a resume
@@ -227,6 +394,7 @@ def fit(model, train_loader, val_loader, cfg: Fit, d: Dist, start_epoch: int = 0
         val, cm = evaluate(model, val_loader, cfg.loss_fn, d, cfg.num_classes, cfg.ignore_index,
                            desc=f"Epoch {epoch + 1}/{cfg.epochs} [Val]")
         row = {"epoch": epoch + 1, "train_loss": train["loss"], "train_acc": train["acc"],
+               **(cfg.train_metrics(train["confusion"]) if cfg.train_metrics else {}),
                "val_loss": val["loss"], "val_acc": val["acc"],
                **(cfg.epoch_metrics(cm) if cfg.epoch_metrics else {}), "lr": lr}
         if not d.is_main:
@@ -237,8 +405,8 @@ def fit(model, train_loader, val_loader, cfg: Fit, d: Dist, start_epoch: int = 0
         csv.write(row)
         for logger in cfg.loggers:
             logger.log(row)
-        value = row[cfg.best_key]
-        is_best = not math.isnan(value) and value > best
+        value = float(row[cfg.best_key])
+        is_best = not math.isnan(value) and sign * value > sign * best
         best = value if is_best else best
         state = (model, cfg.optimizer, cfg.scheduler, scaler, epoch + 1, best, cfg.args,
                  cfg.model_name)
@@ -264,6 +432,9 @@ class WandbLogger:
     def log(self, row: dict) -> None:
         self.run.log(row)
 
+    def close(self) -> None:
+        self.run.finish()
+
 
 class TensorBoardLogger:
     """Optional TensorBoard scalars in ``<run_dir>/tensorboard``."""
@@ -282,6 +453,9 @@ class TensorBoardLogger:
                 self.writer.add_scalar(key, value, row["epoch"])
         self.writer.flush()
 
+    def close(self) -> None:
+        self.writer.close()
+
 
 def make_loggers(args, run_dir: Path | None, project: str) -> tuple:
     if run_dir is None:
@@ -292,6 +466,11 @@ def make_loggers(args, run_dir: Path | None, project: str) -> tuple:
     if getattr(args, "tensorboard", False):
         loggers.append(TensorBoardLogger(run_dir))
     return tuple(loggers)
+
+
+def close_loggers(loggers) -> None:
+    for logger in loggers:
+        logger.close()
 
 
 def plain_args(args) -> dict:

@@ -32,17 +32,24 @@ def canonical_name(folder: str) -> str:
     return folder.strip().lower().replace(" ", "_")
 
 
+def _skipped(path: Path) -> bool:
+    # Hidden entries, and the __MACOSX/ and ._name resource-fork debris of archives made on macOS.
+    return path.name.startswith((".", "__MACOSX"))
+
+
 def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix.lower() in IMAGE_SUFFIXES and not _skipped(p) and p.is_file())
 
 
 def find_classes(root: str | os.PathLike) -> tuple[Path, list[str], list[Path]]:
-    """(class root, class names in label order, their folders)."""
-    root = Path(root)
+    """(class root, class names in label order, their folders); paths absolute, so a split
+    saved in the run directory still works from another working directory."""
+    root = Path(os.path.abspath(root))
     if not root.is_dir():
         raise InputError("dataset folder not found", root)
     for _ in range(3):  # descend through single-folder wrappers
-        subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not _skipped(p))
         if len(subdirs) == 1 and not _images_in(subdirs[0]):
             root = subdirs[0]
             continue
@@ -58,12 +65,15 @@ def find_classes(root: str | os.PathLike) -> tuple[Path, list[str], list[Path]]:
 
 
 def readable(path: Path) -> bool:
-    """Whether PIL can open and verify the file. Any failure counts as unreadable: once
-    ultralytics is imported, its patched ``Image.open`` raises other exceptions (for example
-    ModuleNotFoundError for its optional HEIF plugin) on files PIL cannot identify."""
+    """Whether PIL can decode ``path``: a truncated or corrupt file fails here, not mid-epoch.
+    JPEGs are decoded at 1/8 scale (``draft``), which still reads every compressed byte. Any
+    failure counts as unreadable: once ultralytics is imported, its patched ``Image.open``
+    raises other exceptions (for example ModuleNotFoundError for its optional HEIF plugin) on
+    files PIL cannot identify."""
     try:
         with Image.open(path) as image:
-            image.verify()
+            image.draft("RGB", (1, 1))
+            image.load()
         return True
     except Exception:
         return False
@@ -71,6 +81,8 @@ def readable(path: Path) -> bool:
 
 @dataclass
 class Split:
+    """Class names (label order), (path, label) pairs per part, and the files left out."""
+
     classes: list[str]
     train: list[tuple[str, int]]
     val: list[tuple[str, int]]
@@ -88,8 +100,9 @@ class Split:
 
 
 def stratified_split(root: str | os.PathLike, val_frac: float = 0.2, seed: int = 0) -> Split:
-    """Per class: shuffle (seeded) and hold out ``round(n * val_frac)`` images (at least one when
-    the class has two or more)."""
+    """Per class: shuffle (seeded) and hold out ``n * val_frac`` images, rounded half up (at
+    least one when the class has two or more). Images PIL cannot decode go to
+    ``Split.unreadable`` instead."""
     if not 0 < val_frac < 1:
         raise InputError(f"--val-frac must be in (0, 1), got {val_frac}")
     _, names, folders = find_classes(root)
@@ -100,12 +113,9 @@ def stratified_split(root: str | os.PathLike, val_frac: float = 0.2, seed: int =
         for path in _images_in(folder):
             (files if readable(path) else unreadable).append(str(path))
         order = rng.permutation(len(files))
-        n_val = max(1, round(len(files) * val_frac)) if len(files) > 1 else 0
+        n_val = max(1, int(len(files) * val_frac + 0.5)) if len(files) > 1 else 0
         val += [(files[i], label) for i in sorted(order[:n_val])]
         train += [(files[i], label) for i in sorted(order[n_val:])]
-    if unreadable:
-        print(f"skipping {len(unreadable)} unreadable images: {', '.join(unreadable[:5])}"
-              + (" ..." if len(unreadable) > 5 else ""))
     return Split(names, train, val, unreadable)
 
 
@@ -121,7 +131,11 @@ class FolderDataset:
 
     def __getitem__(self, index: int):
         path, label = self.samples[index]
-        image = Image.open(path).convert("RGB")
+        try:
+            with Image.open(path) as file:
+                image = file.convert("RGB")
+        except Exception as err:  # any failure, as in readable()
+            raise InputError(f"cannot read image ({type(err).__name__}: {err})", path) from None
         return (self.transform(image) if self.transform else image), label
 
 

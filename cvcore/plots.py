@@ -41,6 +41,7 @@ def plot_results_csv(csv_path: str | os.PathLike, path: str | os.PathLike) -> Pa
             if stem_of(c) == stem:
                 ax.plot(epochs, [float(r[c]) for r in rows], marker="o", label=c)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_title(stem)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
@@ -85,12 +86,17 @@ def denormalise(x) -> np.ndarray:
 
 
 def image_grid(images: list[np.ndarray], titles: list[str], path: str | os.PathLike,
-               columns: int = 6) -> Path:
-    """A grid of HWC images (float [0, 1] or uint8) with titles."""
+               columns: int = 6, title: str | None = None, empty: str = "no images") -> Path:
+    """A grid of HWC images (float [0, 1] or uint8) with titles; ``empty`` is written in the
+    figure when there are no images (e.g. nothing was misclassified)."""
     rows = max(1, -(-len(images) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.4 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    if not images:
+        fig.text(0.5, 0.5, empty, ha="center", va="center", fontsize="x-large")
     for ax, image, title in zip(axes.ravel(), images, titles, strict=False):
         ax.imshow(image)
         ax.set_title(title, fontsize="x-small")
@@ -108,4 +114,23 @@ def plot_embedding(points: np.ndarray, labels: np.ndarray, names: list[str],
         ax.scatter(*points[sel].T, s=8, color=cmap(k % cmap.N), label=name)
     ax.set_title(title)
     ax.legend(fontsize="x-small", markerscale=2, loc="best")
+    return _finish(fig, path)
+
+
+def plot_grouped_bars(values: dict[str, list[float]], groups: list[str], path: str | os.PathLike,
+                      title: str = "", ylim: tuple[float, float] | None = (0, 1)) -> Path:
+    """Bars of several quantities (the keys of ``values``) side by side for each group (e.g. a
+    run), with the value written above each bar."""
+    n = len(values)
+    width = 0.8 / n
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * n * len(groups) + 2), 4))
+    x = np.arange(len(groups))
+    for i, (name, heights) in enumerate(values.items()):
+        bars = ax.bar(x + width * (i - (n - 1) / 2), heights, width, label=name)
+        ax.bar_label(bars, fmt="%.3f", fontsize="x-small")
+    ax.set_xticks(x, groups)
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.set_title(title)
+    ax.legend(fontsize="small")
     return _finish(fig, path)

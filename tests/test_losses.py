@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from cvcore.losses import gaussian_cross_entropy, label_smoothed_cross_entropy
@@ -57,3 +59,28 @@ def test_gaussian_equal_sigma_special_case_and_entropy():
     assert gaussian_cross_entropy(1.0, 2.0, 3.0, 2.0) == pytest.approx(
         0.5 * np.log(2 * np.pi * 4) + 0.5 + 4 / 8)
     assert gaussian_cross_entropy(0, 1.3, 0, 1.3) == pytest.approx(stats.norm(0, 1.3).entropy())
+
+
+@settings(max_examples=60, deadline=None)
+@given(k=st.integers(2, 20), n=st.integers(1, 40), eps=st.floats(0, 1),
+       scale=st.floats(0.01, 30), seed=st.integers(0, 2**31 - 1))
+def test_label_smoothing_property_random_shapes(k, n, eps, scale, seed):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, k, generator=g, dtype=torch.float64) * scale
+    target = torch.randint(0, k, (n,), generator=g)
+    ours = label_smoothed_cross_entropy(logits, target, eps)
+    ref = F.cross_entropy(logits, target, label_smoothing=eps)
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-12, abs=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(mu_p=st.floats(-5, 5), s_p=st.floats(0.2, 4), mu_q=st.floats(-5, 5),
+       s_q=st.floats(0.2, 4))
+def test_gaussian_cross_entropy_property(mu_p, s_p, mu_q, s_q):
+    def integrand(x):
+        return -stats.norm.pdf(x, mu_p, s_p) * stats.norm.logpdf(x, mu_q, s_q)
+
+    numeric, _ = integrate.quad(integrand, mu_p - 40 * s_p, mu_p + 40 * s_p, limit=400,
+                                points=[mu_p], epsabs=1e-12, epsrel=1e-12)
+    assert gaussian_cross_entropy(mu_p, s_p, mu_q, s_q) == pytest.approx(numeric, rel=1e-9,
+                                                                          abs=1e-9)

@@ -4,10 +4,13 @@ outputs, kill-and-resume, DDP under torchrun."""
 import csv
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -50,6 +53,12 @@ def test_convnet_is_the_reports():
     assert model(torch.zeros(2, 3, 224, 224)).shape == (2, 10)
     assert sum(p.numel() for p in model.parameters()) == (
         3 * 32 * 9 + 32 + 32 * 64 * 9 + 64 + 64 * 128 * 9 + 128 + 128 * 14 * 14 * 10 + 10)
+    for size, side in ((64, 4), (100, 6), (16, 1)):  # the pools floor: 100 -> 25 -> 12 -> 6
+        model = ConvNet(7, size)
+        assert model.fc.in_features == 128 * side * side
+        assert model(torch.zeros(1, 3, size, size)).shape == (1, 7)
+    with pytest.raises(InputError, match="at least 16"):
+        ConvNet(10, 15)
 
 
 def test_training_run_writes_every_output(wildlife, tmp_path):
@@ -68,6 +77,13 @@ def test_training_run_writes_every_output(wildlife, tmp_path):
     assert 0 <= metrics["ece"] <= 1 and len(metrics["per_class"]) == 10
     ckpt = torch.load(run_dir / "last.pt", weights_only=True)
     assert ckpt["epoch"] == 2 and ckpt["args"]["model"] == "convnet"
+    table = rows(run_dir / "results.csv")
+    assert list(table[0]) == ["epoch", "train_loss", "train_acc", "train_macro_f1", "val_loss",
+                              "val_acc", "val_macro_f1", "lr"]
+    best = max(table, key=lambda r: float(r["val_acc"]))  # best.pt is re-evaluated at the end
+    assert metrics["best_epoch"] == int(best["epoch"])
+    assert metrics["accuracy"] == pytest.approx(float(best["val_acc"]), abs=1e-5)
+    assert metrics["macro_f1"] == pytest.approx(float(best["val_macro_f1"]), abs=1e-5)
 
 
 def test_metrics_equal_scikit_learn():
@@ -99,8 +115,12 @@ def test_class_discovery_nested_spaces_and_alphabetical(tmp_path):
         folder = nested / name.replace("_", " ")
         folder.mkdir(parents=True)
         Image.new("RGB", (8, 8)).save(folder / "a.jpg")
-    root, names, _ = find_classes(tmp_path)
+        (folder / "._a.jpg").write_bytes(b"macOS resource fork")
+    (tmp_path / "__MACOSX" / "Cropped_final").mkdir(parents=True)  # archive debris
+    root, names, folders = find_classes(tmp_path)
     assert root == nested and names == list(REPORT_CLASSES)  # the report's order
+    assert folders[1] == nested / "amur tiger"
+    assert stratified_split(tmp_path, 0.5).unreadable == []  # ._a.jpg is not an image
     other = tmp_path / "other"
     for name in ("zebra", "Ant", "moth"):
         (other / name).mkdir(parents=True)
@@ -118,8 +138,14 @@ def test_split_is_stratified_and_skips_unreadable(wildlife, tmp_path):
         for i in range(4):
             Image.new("RGB", (8, 8)).save(broken / name / f"{i}.jpg")
     (broken / "a" / "bad.jpg").write_bytes(b"not an image")
+    # a truncated JPEG passes PIL's verify() but fails to decode: it must be caught up front
+    noise = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(broken / "b" / "full.jpg")
+    data = (broken / "b" / "full.jpg").read_bytes()
+    (broken / "b" / "cut.jpg").write_bytes(data[:len(data) // 2])
     split = stratified_split(broken, 0.5, seed=0)
-    assert split.unreadable == [str(broken / "a" / "bad.jpg")] and len(split.train) == 4
+    assert split.unreadable == [str(broken / "a" / "bad.jpg"), str(broken / "b" / "cut.jpg")]
+    assert len(split.train) == 4 and len(split.val) == 5
 
 
 def test_confusion_matrix_with_ignore_index_equals_sklearn():
@@ -134,15 +160,32 @@ def test_confusion_matrix_with_ignore_index_equals_sklearn():
             == sk_confusion(target[keep], pred[keep], labels=range(7))).all()
 
 
-def test_offline_pretrained_resnet_names_the_file(tmp_path, monkeypatch):
+def test_offline_pretrained_resnet_names_the_file(tmp_path, monkeypatch, wildlife):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    with pytest.raises(InputError, match="resnet18-f37072fd.pth"):
+    expected = str(tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth")
+    with pytest.raises(InputError, match=re.escape(expected)):
         build_classifier("resnet18", 10, 224, pretrained=True)
+    args = train_classify.parse_args(small_args(wildlife, tmp_path / "run", "--pretrained"))
+    args.model = "resnet18"
+    with pytest.raises(InputError, match="pretrained weights not found"):
+        train_classify.main(args)
+    assert not (tmp_path / "run").exists()  # a failed start leaves no run directory
     weights = tmp_path / "r18.pth"
     from torchvision.models import resnet18
     torch.save(resnet18().state_dict(), weights)
     model = build_classifier("resnet18", 10, 224, pretrained=True, weights=str(weights))
     assert model.fc.out_features == 10
+    source = torch.load(weights, weights_only=True)
+    assert torch.equal(model.conv1.weight, source["conv1.weight"])  # backbone loaded
+    # our own 10-class checkpoint loads whole, head included; --weights implies --pretrained
+    torch.save({"model": model.state_dict(), "epoch": 1}, tmp_path / "ours.pt")
+    again = build_classifier("resnet18", 10, 224, weights=str(tmp_path / "ours.pt"))
+    assert torch.equal(again.fc.weight, model.fc.weight)
+    torch.save(ConvNet(10, 32).state_dict(), tmp_path / "convnet.pt")
+    with pytest.raises(InputError, match="weights do not fit ResNet"):
+        build_classifier("resnet18", 10, 224, weights=str(tmp_path / "convnet.pt"))
+    with pytest.raises(InputError, match="trained from scratch"):
+        build_classifier("convnet", 10, 64, pretrained=True)
 
 
 def test_resume_refuses_another_models_checkpoint(wildlife, tmp_path):
@@ -165,33 +208,49 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     argv = [sys.executable, "train_classify.py", *small_args(data, out, "--epochs", "3",
                                                                "--batch-size", "4", "--no-tsne")]
     proc = subprocess.Popen(argv, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not (out / "last.pt").exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.3)  # well inside epoch 2 (an epoch takes several seconds at batch size 4)
-    assert proc.poll() is None, "training finished before it could be killed"
+                            stderr=subprocess.PIPE)
+    # Kill once epoch 2's training bar shows progress: certainly mid-epoch.
+    mid_epoch_2 = re.compile(rb"Epoch 2/3 \[Train\]: +[1-9][0-9]?%")
+    seen, deadline = b"", time.time() + 120
+    while not mid_epoch_2.search(seen) and time.time() < deadline:
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        seen += chunk
+    assert mid_epoch_2.search(seen), seen[-500:]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    killed_at = torch.load(out / "last.pt", weights_only=True)["epoch"]
-    assert killed_at < 3
+    proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 1
+    before = rows(out / "results.csv")
+    assert [r["epoch"] for r in before] == ["1"]
     done = subprocess.run(argv + ["--resume"], cwd=REPO, env=ENV, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert f"after epoch {killed_at}" in done.stdout
-    assert [int(r["epoch"]) for r in rows(out / "results.csv")] == [1, 2, 3]
+    assert "after epoch 1" in done.stdout
+    after = rows(out / "results.csv")
+    assert [int(r["epoch"]) for r in after] == [1, 2, 3] and after[0] == before[0]
     assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 3
+    assert json.loads((out / "metrics.json").read_text())["best_epoch"] in (1, 2, 3)
 
 
 def test_ddp_two_processes_on_cpu(wildlife, tmp_path):
+    """21 validation images over 2 ranks (11 + 10, no padding): the all-reduced val accuracy
+    of the epoch equals rank 0's single-process re-evaluation of the same weights."""
+    data = tmp_path / "data"
+    shutil.copytree(wildlife, data)
+    shutil.copy(data / "dog" / "dog_0000.jpg", data / "dog" / "extra.jpg")  # 13 dogs: 3 in val
     argv = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
             "--master_port", "29533", "train_classify.py",
-            *small_args(wildlife, tmp_path / "ddp", "--epochs", "1", "--no-tsne")]
+            *small_args(data, tmp_path / "ddp", "--epochs", "1", "--no-tsne")]
     done = subprocess.run(argv, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     table = rows(tmp_path / "ddp" / "results.csv")
-    assert len(table) == 1 and 0 <= float(table[0]["val_acc"]) <= 1
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
-    assert np.array(metrics["confusion_matrix"]).sum() == 20  # the whole validation split
+    assert len(table) == 1 and np.array(metrics["confusion_matrix"]).sum() == 21
+    assert float(table[0]["val_acc"]) == pytest.approx(metrics["accuracy"], abs=1e-5)
+    assert float(table[0]["val_macro_f1"]) == pytest.approx(metrics["macro_f1"], abs=1e-5)
+    assert done.stdout.count("[Epoch 1/1]") == 1  # rank 0 alone reports
 
 
 def test_compare_runs(wildlife, tmp_path):
@@ -202,4 +261,50 @@ def test_compare_runs(wildlife, tmp_path):
     out = train_classify.compare([str(a), str(b), "--out", str(tmp_path / "cmp")])
     table = (out / "comparison.md").read_text()
     assert "convnet +aug" in table and table.count("\n") == 4
+    last = table.splitlines()[-1].split("|")
+    train_acc = float(rows(b / "results.csv")[0]["train_acc"])  # one epoch: the best one
+    assert float(last[5]) == pytest.approx(train_acc, abs=1e-4)
+    assert float(last[6]) == pytest.approx(json.loads((b / "metrics.json").read_text())[
+        "accuracy"], abs=1e-4)
     assert_png(out / "comparison.png")
+
+
+def test_wandb_and_tensorboard_hooks(wildlife, tmp_path, monkeypatch):
+    """The optional loggers, with stand-ins for the packages (neither is a dependency)."""
+    logged, closed, scalars = [], [], []
+
+    class Run:
+        def log(self, row):
+            logged.append(dict(row))
+
+        def finish(self):
+            closed.append("wandb")
+
+    def init(project, name, dir, config):
+        assert os.environ["WANDB_MODE"] == "offline"  # no network unless the user says so
+        assert project == "cvcore-classify" and config["model"] == "convnet"
+        return Run()
+
+    class SummaryWriter:
+        def __init__(self, log_dir):
+            assert log_dir.endswith("tensorboard")
+
+        def add_scalar(self, key, value, step):
+            scalars.append((key, step))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            closed.append("tensorboard")
+
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=init))
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard",
+                        types.SimpleNamespace(SummaryWriter=SummaryWriter))
+    monkeypatch.setenv("WANDB_MODE", "restored-by-monkeypatch")
+    monkeypatch.delenv("WANDB_MODE")
+    train_classify.main(train_classify.parse_args(
+        small_args(wildlife, tmp_path, "--no-tsne", "--wandb", "--tensorboard")))
+    assert [row["epoch"] for row in logged] == [1, 2]
+    assert set(logged[0]) == set(rows(tmp_path / "results.csv")[0])
+    assert ("val_acc", 2) in scalars and sorted(closed) == ["tensorboard", "wandb"]

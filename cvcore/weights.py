@@ -1,0 +1,72 @@
+"""Model weights from local files: pretrained ImageNet/COCO weights and our own checkpoints.
+
+Nothing here downloads. Pretrained weights come from ``--weights PATH`` or from where torchvision
+caches them (``torch.hub.get_dir()/checkpoints/<file>``, i.e. ``$TORCH_HOME/hub/checkpoints``,
+default ``~/.cache/torch/hub/checkpoints``); offline without them a one-line error names the file
+to provide and where to put it. Every load uses ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from .errors import InputError
+
+
+def hub_checkpoint(filename: str) -> Path:
+    """Where torchvision would cache ``filename`` (``torch.hub.get_dir()/checkpoints``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / filename
+
+
+def load_state_dict_file(path: str | os.PathLike) -> dict:
+    """A state dict from a plain weights file or one of our checkpoints (``{"model": ...}``)."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputError("weights file not found", path) from None
+    except Exception as err:
+        raise InputError(f"cannot read weights ({type(err).__name__}: {err})", path) from None
+    state = data["model"] if isinstance(data, dict) and "model" in data else data
+    if not isinstance(state, dict):
+        raise InputError("not a state dict or a cvcore checkpoint", path)
+    return state
+
+
+def pretrained_weights(filename: str, weights: str | os.PathLike | None) -> dict:
+    """State dict from ``weights`` or the torch hub cache, or a clear error naming the file."""
+    path = Path(weights) if weights else hub_checkpoint(filename)
+    if not path.is_file():
+        raise InputError(f"pretrained weights not found; offline, download {filename} from "
+                         f"https://download.pytorch.org/models/{filename} and put it there or "
+                         "pass --weights PATH", path)
+    return load_state_dict_file(path)
+
+
+def load_into(model: nn.Module, state: dict, source: str | os.PathLike, strict: bool = True):
+    """``model.load_state_dict`` with a one-line error when the weights are for another model."""
+    try:
+        return model.load_state_dict(state, strict=strict)
+    except RuntimeError as err:
+        first = str(err).splitlines()[1].strip() if "\n" in str(err) else str(err)
+        raise InputError(f"weights do not fit {type(model).__name__} ({first[:160]})",
+                         source) from None
+
+
+def load_backbone(model: nn.Module, state: dict, source: str | os.PathLike,
+                  head_prefix: str) -> None:
+    """Load every weight except a replaced classification head (keys under ``head_prefix``)
+    whose shape differs; anything else missing or unexpected is an error."""
+    own = model.state_dict()
+    kept = {k: v for k, v in state.items()
+            if not (k.startswith(head_prefix) and k in own and own[k].shape != v.shape)}
+    result = load_into(model, kept, source, strict=False)
+    missing = [k for k in result.missing_keys if not k.startswith(head_prefix)]
+    if missing or result.unexpected_keys:
+        keys = (missing or result.unexpected_keys)[:3]
+        raise InputError(f"weights do not fit {type(model).__name__} "
+                         f"({'missing' if missing else 'unexpected'} keys {', '.join(keys)} ...)",
+                         source)
