@@ -15,7 +15,10 @@ image ids and silently skips unknown category ids; we reject both.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,6 +176,11 @@ def load_results(results: str | os.PathLike | list, gt: CocoGT) -> CocoDets:
     An empty list is valid: every metric is then undefined or zero, as pycocotools would say
     had it not crashed on it (cocoapi issue #450).
     """
+    return _against_gt(_read_results(results), gt)
+
+
+def _read_results(results: str | os.PathLike | list) -> CocoDets:
+    """The results as arrays, checked on their own (not yet against a ground truth)."""
     source = "<list>" if isinstance(results, list) else str(results)
     data = results if isinstance(results, list) else _read_json(results)
     if not isinstance(data, list):
@@ -182,13 +190,42 @@ def load_results(results: str | os.PathLike | list, gt: CocoGT) -> CocoDets:
     if not np.isfinite(scores).all():
         i = int(np.flatnonzero(~np.isfinite(scores))[0])
         raise InputError(f"detection #{i} has a non-finite score {scores[i]}", source)
-    image_ids = _column(data, "image_id", "detection", source, np.int64)
-    cat_ids = _column(data, "category_id", "detection", source, np.int64)
-    _check_known(image_ids, gt.image_ids, "detection", "image", source)
-    _check_known(cat_ids, gt.cat_ids, "detection", "category", source)
-    return CocoDets(ids=np.arange(1, len(data) + 1, dtype=np.int64), image_ids=image_ids,
-                    cat_ids=cat_ids, boxes=boxes, scores=scores,
-                    areas=boxes[:, 2] * boxes[:, 3], source=source)
+    return CocoDets(ids=np.arange(1, len(data) + 1, dtype=np.int64),
+                    image_ids=_column(data, "image_id", "detection", source, np.int64),
+                    cat_ids=_column(data, "category_id", "detection", source, np.int64),
+                    boxes=boxes, scores=scores, areas=boxes[:, 2] * boxes[:, 3], source=source)
+
+
+def _against_gt(dets: CocoDets, gt: CocoGT) -> CocoDets:
+    _check_known(dets.image_ids, gt.image_ids, "detection", "image", dets.source)
+    _check_known(dets.cat_ids, gt.cat_ids, "detection", "category", dets.source)
+    return dets
+
+
+def load_gt_and_results(gt: str | os.PathLike, results: str | os.PathLike,
+                        meanwhile: Callable[[], object] | None = None
+                        ) -> tuple[CocoGT, CocoDets]:
+    """Both files, parsed in two worker processes while this one runs ``meanwhile`` (e.g.
+    loading the Numba kernels).
+
+    Parsing JSON is single-threaded and, with the kernels' start-up, most of what an evaluation
+    of a big set costs; on a machine with two or more cores the three overlap. The workers are
+    forked, so call this before starting threads. Errors are the same InputErrors as from
+    :func:`load_gt` and :func:`load_results`.
+    """
+    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        if meanwhile is not None:
+            meanwhile()
+        ground_truth = load_gt(gt)
+        return ground_truth, load_results(results, ground_truth)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        gt_future = pool.submit(load_gt, gt)
+        results_future = pool.submit(_read_results, results)
+        if meanwhile is not None:
+            meanwhile()
+        ground_truth = gt_future.result()
+        dets = results_future.result()
+    return ground_truth, _against_gt(dets, ground_truth)
 
 
 def name_of(path: str | os.PathLike) -> str:

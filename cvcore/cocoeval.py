@@ -44,8 +44,8 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from .boxes import iou_xywh_one
-from .coco import CocoDets, CocoGT, load_gt, load_results
+from .boxes import iou_xywh_one, warm_up
+from .coco import CocoDets, CocoGT, load_gt_and_results
 from .errors import InputError, run_cli
 
 AREA_LABELS = ("all", "small", "medium", "large")
@@ -417,8 +417,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(args: argparse.Namespace) -> None:
     from .atomic import write_json
 
-    gt = load_gt(args.gt)
-    result = evaluate(gt, load_results(args.results, gt))
+    gt, dets = load_gt_and_results(args.gt, args.results, meanwhile=warm_up)
+    result = evaluate(gt, dets)
     print("\n".join(summary_lines(result)))
     if args.json:
         names = dict(zip(gt.cat_ids.tolist(), gt.cat_names, strict=True))

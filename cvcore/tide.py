@@ -45,8 +45,8 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from .boxes import iou_xywh_one
-from .coco import CocoDets, CocoGT, load_gt, load_results
+from .boxes import iou_xywh_one, warm_up
+from .coco import CocoDets, CocoGT, load_gt_and_results
 from .errors import run_cli
 
 MAIN_ERRORS = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")
@@ -359,8 +359,7 @@ def main(args: argparse.Namespace) -> None:
 
     from .atomic import write_json
 
-    gt = load_gt(args.gt)
-    dets = load_results(args.results, gt)
+    gt, dets = load_gt_and_results(args.gt, args.results, meanwhile=warm_up)
     results = tide_by_scale(gt, dets) if args.by_scale else {"all": tide(gt, dets)}
     name = Path(args.results).stem
     for scale, result in results.items():
