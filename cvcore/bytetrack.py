@@ -117,6 +117,8 @@ class ByteTracker:
         self.max_time_lost = int(self.cfg.frame_rate / 30.0 * self.cfg.track_buffer)
 
     def _cost(self, tracks: list[Track], dets: Detections, fuse: bool) -> np.ndarray:
+        if not tracks or not len(dets):
+            return np.empty((len(tracks), len(dets)))
         cost = 1.0 - iou_tlbr(_tlbrs(tracks), dets.tlbr)
         if fuse and not self.cfg.mot20:
             cost = 1.0 - (1.0 - cost) * dets.score[None, :]
@@ -194,6 +196,8 @@ class ByteTracker:
         return [t for t in self.tracked if t.activated]
 
     def _take_matches(self, tracks, dets, matches, activated, refound) -> None:
+        if not len(matches):
+            return
         chosen = [tracks[i] for i in matches[:, 0]]
         was_tracked = [t.state == TRACKED for t in chosen]
         self._correct(chosen, dets.take(matches[:, 1]))

@@ -39,12 +39,15 @@ def _diagonal(values: np.ndarray) -> np.ndarray:
     return out
 
 
+_PROCESS_WEIGHTS = np.array([POSITION_WEIGHT, POSITION_WEIGHT, 0.0, POSITION_WEIGHT,
+                             VELOCITY_WEIGHT, VELOCITY_WEIGHT, 0.0, VELOCITY_WEIGHT])
+
+
 def process_noise(mean: np.ndarray) -> np.ndarray:
     """Q [N, 8, 8] from the current (pre-prediction) heights."""
-    h = mean[:, 3]
-    std = np.stack([POSITION_WEIGHT * h, POSITION_WEIGHT * h, np.full_like(h, 1e-2),
-                    POSITION_WEIGHT * h, VELOCITY_WEIGHT * h, VELOCITY_WEIGHT * h,
-                    np.full_like(h, 1e-5), VELOCITY_WEIGHT * h], axis=1)
+    std = mean[:, 3:4] * _PROCESS_WEIGHTS  # same products as weight * h, element by element
+    std[:, 2] = 1e-2
+    std[:, 6] = 1e-5
     return _diagonal(std ** 2)
 
 
