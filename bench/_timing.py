@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -12,21 +13,50 @@ REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "bench" / "_work"
 
 
-def run_process(argv: list[str], quiet: bool = True) -> tuple[float, float]:
-    """Run ``argv`` to completion; return (wall seconds, max RSS in MiB) of that process.
+def _tree_rss_mib(pid: int) -> float:
+    """Current RSS of ``pid`` and all its descendants (Linux /proc), MiB."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += int(status.split("VmRSS:")[1].split()[0]) if "VmRSS:" in status else 0
+            for task in Path(f"/proc/{p}/task").iterdir():
+                stack += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1024
 
-    The child's peak RSS includes what it inherits at fork, so call this from a small process.
+
+def run_process(argv: list[str], quiet: bool = True) -> tuple[float, float]:
+    """Run ``argv`` to completion; return (wall seconds, peak RSS in MiB).
+
+    The peak is the larger of the process's own maximum RSS and the largest sum of the RSS of
+    the process and its worker processes seen while sampling every 5 ms (tools that parse in
+    parallel use more than one process). A child's maximum RSS includes what it inherits at
+    fork, so call this from a small process.
     """
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL if quiet else None)
+    tree_peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.005):
+            tree_peak[0] = max(tree_peak[0], _tree_rss_mib(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
+    sampler.join()
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(argv)}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, max(usage.ru_maxrss / 1024, tree_peak[0])
 
 
 def python_process(code: str, *args: str) -> list[str]:
