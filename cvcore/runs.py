@@ -104,6 +104,8 @@ class ResultsCSV:
             return
         key = self.fields[0]
         self.rows = [r for r in self.rows if int(float(r[key])) <= last_key]
+        if not self.rows:  # a fresh run into an old directory: its columns may differ
+            self.fields = []
         self._flush()
 
     def _flush(self) -> None:

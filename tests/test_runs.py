@@ -64,3 +64,14 @@ def test_run_cli_turns_input_error_into_one_line_and_exit_2(capsys):
         run_cli(main)
     assert exc.value.code == 2
     assert capsys.readouterr().err == "error: gt.txt: line 3: expected 10 columns, got 7\n"
+
+
+def test_fresh_run_into_old_directory_may_change_columns(tmp_path):
+    from cvcore.runs import ResultsCSV
+
+    old = ResultsCSV(tmp_path / "results.csv")
+    old.write({"epoch": 1, "loss": 0.5})
+    new = ResultsCSV(tmp_path / "results.csv")
+    new.truncate(0)  # what a run starting at epoch 0 does
+    new.write({"epoch": 1, "loss": 0.4, "acc": 0.9})
+    assert (tmp_path / "results.csv").read_text().splitlines() == ["epoch,loss,acc", "1,0.4,0.9"]
