@@ -99,12 +99,13 @@ class ResultsCSV:
         self._flush()
 
     def truncate(self, last_key: int) -> None:
-        """Drop rows whose (integer) key is above ``last_key``: rows of epochs being redone."""
+        """Drop rows whose (integer) key is above ``last_key``: rows of epochs being redone.
+        With no row left the columns are forgotten too (a fresh run into an old directory may
+        log other columns)."""
+        if self.rows:
+            key = self.fields[0]
+            self.rows = [r for r in self.rows if int(float(r[key])) <= last_key]
         if not self.rows:
-            return
-        key = self.fields[0]
-        self.rows = [r for r in self.rows if int(float(r[key])) <= last_key]
-        if not self.rows:  # a fresh run into an old directory: its columns may differ
             self.fields = []
         self._flush()
 
