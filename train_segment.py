@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
 from cvcore import engine
 from cvcore.atomic import write_text
@@ -27,7 +27,7 @@ from cvcore.classify_models import load_into
 from cvcore.confusion import confusion_matrix
 from cvcore.errors import InputError, run_cli
 from cvcore.masks import class_to_rgb
-from cvcore.runs import make_run_dir, save_args, save_metrics
+from cvcore.runs import save_metrics
 from cvcore.segment_models import SEG_MODELS, build_segmenter, trainable
 from cvcore.segmetrics import format_per_class, image_miou, segmentation_metrics
 
@@ -71,13 +71,10 @@ def build_data(args, d: engine.Dist):
     size = tuple(args.img_size)
     sets = {split: CamVidDataset(layout, split, size, args.unknown, args.limit)
             for split in ("train", "val", "test")}
-    common = {"batch_size": args.batch_size, "num_workers": args.workers,
-              "pin_memory": d.device.type == "cuda", "persistent_workers": args.workers > 0}
-    train_sampler = DistributedSampler(sets["train"], seed=args.seed) if d.enabled else None
-    val_sampler = DistributedSampler(sets["val"], shuffle=False) if d.enabled else None
-    loaders = {"train": DataLoader(sets["train"], shuffle=train_sampler is None,
-                                   sampler=train_sampler, **common),
-               "val": DataLoader(sets["val"], sampler=val_sampler, **common)}
+    loaders = {"train": engine.make_loader(sets["train"], args.batch_size, args.workers, d,
+                                           train=True, seed=args.seed),
+               "val": engine.make_loader(sets["val"], args.batch_size, args.workers, d,
+                                         train=False)}
     return layout, sets, loaders
 
 
@@ -170,10 +167,9 @@ def main(args: argparse.Namespace) -> Path | None:
             model = build_segmenter(args.model, num_classes).to(d.device)
             ckpt = engine.load_checkpoint(args.weights, args.model)
             load_into(model, ckpt["model"], args.weights)
-            run_dir = make_run_dir("segment", args.name, args.out)
-            save_args(run_dir, args)
+            run_dir, _ = engine.resolve_run_dir("segment", args, d)
         else:
-            run_dir, resume_from = resolve_run_dir(args, d)
+            run_dir, resume_from = engine.resolve_run_dir("segment", args, d)
             model = build_segmenter(args.model, num_classes, args.pretrained, args.weights,
                                     args.freeze_encoder).to(d.device)
             train(model, args, d, run_dir, resume_from, loaders, num_classes)
@@ -197,31 +193,14 @@ def main(args: argparse.Namespace) -> Path | None:
         engine.cleanup_distributed(d)
 
 
-def resolve_run_dir(args, d: engine.Dist):
-    if args.resume:
-        ckpt = (Path(args.resume) if args.resume is not True
-                else (args.out or Path("runs/segment") / args.name) / "last.pt")
-        if not ckpt.is_file():
-            raise InputError("nothing to resume: checkpoint not found", ckpt)
-        return (ckpt.parent if d.is_main else None), ckpt
-    run_dir = make_run_dir("segment", args.name, args.out) if d.is_main else None
-    if run_dir is not None:
-        save_args(run_dir, args)
-    return run_dir, None
-
-
 def train(model, args, d: engine.Dist, run_dir, resume_from, loaders, num_classes: int) -> None:
     optimizer = torch.optim.Adam(trainable(model), lr=args.lr or DEFAULT_LR[args.model])
-    scaler = torch.amp.GradScaler("cuda") if d.device.type == "cuda" else None
-    start_epoch, best = 0, -np.inf
-    if resume_from:
-        ckpt = engine.load_checkpoint(resume_from, args.model)
-        load_into(model, ckpt["model"], resume_from)
-        optimizer.load_state_dict(ckpt["optimizer"])
-        engine.set_rng_state(ckpt["rng"])
-        start_epoch, best = ckpt["epoch"], ckpt["best"]
-    if d.enabled:
-        model = torch.nn.parallel.DistributedDataParallel(model)
+    scaler = engine.amp_scaler(d)
+    start_epoch, best = (engine.resume(resume_from, model, optimizer, None, scaler, args.model)
+                         if resume_from else (0, -np.inf))
+    if d.is_main and resume_from:
+        print(f"resuming {resume_from} after epoch {start_epoch}")
+    model = engine.wrap_ddp(model, d)
 
     def epoch_metrics(cm: np.ndarray) -> dict:
         m = segmentation_metrics(cm, [str(k) for k in range(num_classes)])
@@ -235,6 +214,7 @@ def train(model, args, d: engine.Dist, run_dir, resume_from, loaders, num_classe
         epoch_metrics=epoch_metrics, loggers=engine.make_loggers(args, run_dir,
                                                                  "cvcore-segment"))
     engine.fit(model, loaders["train"], loaders["val"], cfg, d, start_epoch, best, scaler)
+    engine.close_loggers(cfg.loggers)
     if d.is_main:
         from cvcore import plots
 

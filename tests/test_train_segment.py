@@ -91,3 +91,15 @@ def test_freeze_encoder():
     model = build_segmenter("segnet", 5, freeze_encoder=True)
     assert not any(p.requires_grad for p in model.encoder.parameters())
     assert all(p.requires_grad for p in model.decoder.parameters())
+
+
+def test_resume_continues_the_run(camvid, tmp_path):
+    import csv
+
+    run_dir = train_segment.main(args_for(camvid, tmp_path / "r", "segnet"))
+    resumed = train_segment.main(args_for(camvid, tmp_path / "r", "segnet", "--epochs", "2",
+                                          "--resume"))
+    assert resumed == run_dir
+    with open(run_dir / "results.csv", newline="") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2]
+    assert torch.load(run_dir / "last.pt", weights_only=True)["epoch"] == 2
