@@ -251,11 +251,8 @@ def evaluate_best(model, args, d: engine.Dist, run_dir: Path, split: Split, val_
 
 
 def main(args: argparse.Namespace) -> Path | None:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    d = engine.init_distributed(args.device)
+    d = engine.start(args)
     try:
-        engine.seed_everything(args.seed)
         split = load_split(args, engine.resume_checkpoint("classify", args))
         model = build_classifier(args.model, len(split.classes), args.img_size, args.pretrained,
                                  args.weights).to(d.device)

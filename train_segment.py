@@ -154,11 +154,8 @@ def save_low_iou_figure(run_dir: Path, model, test: CamVidDataset, per_image: li
 
 
 def main(args: argparse.Namespace) -> Path | None:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    d = engine.init_distributed(args.device)
+    d = engine.start(args)
     try:
-        engine.seed_everything(args.seed)
         layout, sets, loaders = build_data(args, d)
         num_classes = len(layout.names)
         if args.test_only:

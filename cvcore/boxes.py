@@ -27,12 +27,22 @@ def iou_xywh_one(dx, dy, dw, dh, gx, gy, gw, gh, crowd):
     return i / u
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def iou_block(dets, d0, d1, gts, g0, g1, crowd):
+    """IoU [d1 - d0, g1 - g0] of detection rows d0:d1 with ground-truth rows g0:g1 (xywh;
+    ``crowd`` flags per ground-truth row), for use inside kernels that work group by group."""
+    out = np.empty((d1 - d0, g1 - g0))
+    for d in range(d1 - d0):
+        for g in range(g1 - g0):
+            out[d, g] = iou_xywh_one(dets[d0 + d, 0], dets[d0 + d, 1], dets[d0 + d, 2],
+                                     dets[d0 + d, 3], gts[g0 + g, 0], gts[g0 + g, 1],
+                                     gts[g0 + g, 2], gts[g0 + g, 3], crowd[g0 + g])
+    return out
+
+
 @numba.njit(cache=True, nogil=True)
-def _iou_xywh_kernel(dets, gts, crowd, out):
-    for g in range(gts.shape[0]):
-        for d in range(dets.shape[0]):
-            out[d, g] = iou_xywh_one(dets[d, 0], dets[d, 1], dets[d, 2], dets[d, 3],
-                                     gts[g, 0], gts[g, 1], gts[g, 2], gts[g, 3], crowd[g])
+def _iou_xywh_kernel(dets, gts, crowd):
+    return iou_block(dets, 0, dets.shape[0], gts, 0, gts.shape[0], crowd)
 
 
 def iou_xywh(dets: np.ndarray, gts: np.ndarray, crowd: np.ndarray | None = None) -> np.ndarray:
@@ -47,9 +57,7 @@ def iou_xywh(dets: np.ndarray, gts: np.ndarray, crowd: np.ndarray | None = None)
              else np.ascontiguousarray(crowd, dtype=np.bool_).reshape(-1))
     if len(crowd) != len(gts):
         raise ValueError(f"crowd has {len(crowd)} flags for {len(gts)} boxes")
-    out = np.empty((len(dets), len(gts)), np.float64)
-    _iou_xywh_kernel(dets, gts, crowd, out)
-    return out
+    return _iou_xywh_kernel(dets, gts, crowd)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from .boxes import iou_xywh_one, warm_up
+from .boxes import iou_block, warm_up
 from .coco import CocoDets, CocoGT, load_gt_and_results
 from .errors import InputError, run_cli
 
@@ -143,13 +143,7 @@ def _match_kernel(group_det_start, group_gt_start, det_boxes, gt_boxes, gt_crowd
         nd, ng = d1 - d0, g1 - g0
         if nd == 0 or ng == 0:
             continue
-        ious = np.empty((nd, ng))
-        for d in range(nd):
-            db = det_boxes[d0 + d]
-            for g in range(ng):
-                gb = gt_boxes[g0 + g]
-                ious[d, g] = iou_xywh_one(db[0], db[1], db[2], db[3], gb[0], gb[1], gb[2], gb[3],
-                                          gt_crowd[g0 + g])
+        ious = iou_block(det_boxes, d0, d1, gt_boxes, g0, g1, gt_crowd)
         order = np.empty(ng, np.int64)
         taken = np.empty(ng, np.bool_)
         for a in range(n_area):

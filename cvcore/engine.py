@@ -24,8 +24,7 @@ losses.
 
 API (what a training script calls, in order)::
 
-    d = init_distributed(args.device)                  # Dist: rank, world size, device
-    seed_everything(args.seed)
+    d = start(args)            # --threads, torchrun process group, device (Dist: rank...), seeds
     resume_from = resume_checkpoint("segment", args)    # None unless --resume; checks it
     ...                                                # read and validate the data, model
     run_dir, resume_from = resolve_run_dir("segment", args, d)   # rank 0: dir + args.yaml
@@ -66,7 +65,7 @@ from .atomic import torch_save
 from .confusion import confusion_matrix
 from .errors import InputError
 from .runs import RUNS_ROOT, ResultsCSV, make_run_dir, save_args
-from .weights import load_into
+from .weights import load_file, load_into
 
 
 @dataclass
@@ -108,6 +107,16 @@ def init_distributed(device: str = "auto") -> Dist:
         return Dist(dist.get_rank(), world, local,
                     torch.device(f"cuda:{local}" if cuda else "cpu"))
     return Dist(device=torch.device(("cuda" if device == "auto" else device) if cuda else "cpu"))
+
+
+def start(args) -> Dist:
+    """What every training script does first: CPU threads (``--threads``, 0 keeps torch's
+    default), the process group under torchrun and the device, and the seeds."""
+    if getattr(args, "threads", 0):
+        torch.set_num_threads(args.threads)
+    d = init_distributed(args.device)
+    seed_everything(args.seed)
+    return d
 
 
 def cleanup_distributed(d: Dist) -> None:
@@ -273,12 +282,7 @@ def save_checkpoint(path: Path, model, optimizer, scheduler, scaler, epoch: int,
 
 def load_checkpoint(path: str | os.PathLike, model_name: str) -> dict:
     """A checkpoint dict, checked to be one of ours and for ``model_name``."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise InputError("checkpoint not found", path) from None
-    except Exception as err:
-        raise InputError(f"cannot read checkpoint ({type(err).__name__})", path) from None
+    ckpt = load_file(path, "checkpoint")
     if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
         raise InputError("not a cvcore training checkpoint", path)
     if ckpt.get("model_name") != model_name:

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from .boxes import iou_xywh_one, warm_up
+from .boxes import iou_block, iou_xywh_one, warm_up
 from .coco import CocoDets, CocoGT, load_gt_and_results
 from .errors import run_cli
 
@@ -80,19 +80,14 @@ def _tide_image_kernel(det_start, det_boxes, det_cls, det_score, gt_start, gt_bo
                        det_state, det_error, det_error_gt, gt_used, gt_usable, gt_best_det):
     """Match and classify the errors of each image (detections already sorted and capped)."""
     gt_best_score = np.full(gt_boxes.shape[0], -1.0)
+    no_crowd = np.zeros(gt_boxes.shape[0], np.bool_)  # crowd regions are handled apart
     for img in range(det_start.shape[0] - 1):
         d0, d1 = det_start[img], det_start[img + 1]
         g0, g1 = gt_start[img], gt_start[img + 1]
         nd, ng = d1 - d0, g1 - g0
         if nd == 0:
             continue
-        iou = np.zeros((nd, ng))
-        for d in range(nd):
-            db = det_boxes[d0 + d]
-            for g in range(ng):
-                gb = gt_boxes[g0 + g]
-                iou[d, g] = iou_xywh_one(db[0], db[1], db[2], db[3], gb[0], gb[1], gb[2], gb[3],
-                                         False)
+        iou = iou_block(det_boxes, d0, d1, gt_boxes, g0, g1, no_crowd)
         for d in range(nd):  # greedy, all classes together, argmax -> lowest index on ties
             best, m = 0.0, -1
             for g in range(ng):

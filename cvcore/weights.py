@@ -22,14 +22,20 @@ def hub_checkpoint(filename: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / filename
 
 
+def load_file(path: str | os.PathLike, what: str = "weights file"):
+    """``torch.load(path, weights_only=True)`` on the CPU, with one-line errors naming ``what``
+    could not be found or read."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputError(f"{what} not found", path) from None
+    except Exception as err:
+        raise InputError(f"cannot read {what} ({type(err).__name__}: {err})", path) from None
+
+
 def load_state_dict_file(path: str | os.PathLike) -> dict:
     """A state dict from a plain weights file or one of our checkpoints (``{"model": ...}``)."""
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise InputError("weights file not found", path) from None
-    except Exception as err:
-        raise InputError(f"cannot read weights ({type(err).__name__}: {err})", path) from None
+    data = load_file(path)
     state = data["model"] if isinstance(data, dict) and "model" in data else data
     if not isinstance(state, dict):
         raise InputError("not a state dict or a cvcore checkpoint", path)
