@@ -2,6 +2,25 @@
 
 The evaluation core (COCO AP, TIDE, ECE, segmentation and MOT metrics) is NumPy + Numba code that
 reproduces the reference tools' numbers; the reference tools are test dependencies only.
+
+Numba's threading layer is set to ``forksafe`` here, before any parallel kernel runs. By default
+Numba picks GNU OpenMP on Linux, whose thread pool makes every later ``fork()`` abort the process
+("fork() called from a process already using GNU OpenMP"): a confusion matrix computed in the main
+process kills the next DataLoader worker start, and the CLIs fork parsing workers. ``forksafe``
+takes TBB when its library loads and otherwise Numba's built-in ``workqueue`` layer, which ships
+with every Numba wheel (PyPI's ``tbb`` wheel puts ``libtbb`` outside the loader's search path, so
+it is not a dependency). Our parallel kernels are launched from the main thread of each process
+(DataLoader workers and torchrun ranks are processes), so workqueue's one limit, no concurrent
+launches from several threads of one process, does not apply. A user's own
+``NUMBA_THREADING_LAYER`` is respected.
 """
 
+import os as _os
+import sys as _sys
+
 __version__ = "0.1.0"
+
+if "NUMBA_THREADING_LAYER" not in _os.environ:
+    _os.environ["NUMBA_THREADING_LAYER"] = "forksafe"
+    if "numba" in _sys.modules:  # imported before cvcore: its config has already read the env
+        _sys.modules["numba"].config.THREADING_LAYER = "forksafe"

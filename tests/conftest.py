@@ -1,10 +1,15 @@
 """Shared fixtures: the team's real data in ../shared/ (skipped cleanly when absent)."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Subprocesses the tests start (scripts, ``python -m cvcore...``) import this checkout's cvcore,
+# whatever copy is installed.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
