@@ -150,3 +150,25 @@ def test_cli_rejects_bad_kind_cleanly(kind, tmp_path):
     result = subprocess.run([sys.executable, "-m", "cvcore.synth", kind + "x", str(tmp_path)],
                             capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+@pytest.mark.parametrize("case", ["out-is-file", "parent-is-file", "zero-images", "tiny-images",
+                                  "zero-frames", "zero-per-class"])
+def test_cli_bad_arguments_one_line_and_nothing_written(case, tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("x")
+    kind, out, extra, named = {
+        "out-is-file": ("coco", blocker, [], blocker),
+        "parent-is-file": ("mot", blocker / "sub", [], blocker),
+        "zero-images": ("coco", tmp_path / "o", ["--num-images", "0"], "--num-images"),
+        "tiny-images": ("classify", tmp_path / "o", ["--img-size", "8"], "--img-size"),
+        "zero-frames": ("mot", tmp_path / "o", ["--frames", "0"], "--frames"),
+        "zero-per-class": ("classify", tmp_path / "o", ["--per-class", "0"], "--per-class"),
+    }[case]
+    result = subprocess.run([sys.executable, "-m", "cvcore.synth", kind, str(out), *extra],
+                            capture_output=True, text=True, cwd=REPO)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ")
+    assert str(named) in lines[0] and "Traceback" not in result.stderr + result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+    assert blocker.read_text() == "x"

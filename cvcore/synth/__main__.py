@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..errors import run_cli
+from pathlib import Path
+
+from ..errors import InputError, run_cli
 from .camvid import make_camvid
 from .classify import make_classify
 from .coco import make_coco
@@ -28,7 +30,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """One-line errors for arguments no generator can honour, before anything is written."""
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError("output exists and is not a directory", out)
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError("not a directory", parent)
+            break
+    sizes = {"classify": {"--per-class": args.per_class, "--img-size": args.img_size},
+             "camvid": {"--size": min(args.size)}, "coco": {"--num-images": args.num_images},
+             "mot": {"--frames": args.frames}}[args.kind]
+    minimum = {"--img-size": 16, "--size": 16}
+    for name, value in sizes.items():
+        if value < minimum.get(name, 1):
+            raise InputError(f"{name} must be at least {minimum.get(name, 1)}, got {value}")
+
+
 def main(args: argparse.Namespace) -> None:
+    check_args(args)
     start = time.perf_counter()
     if args.kind == "classify":
         out = make_classify(args.out, args.seed, per_class=args.per_class, size=args.img_size)
