@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import time
-
 from pathlib import Path
 
 from ..errors import InputError, run_cli
