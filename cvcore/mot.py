@@ -11,9 +11,9 @@ All tables are float64 arrays with MOTChallenge's columns (1-based pixel coordin
 Every reader checks its file, vectorised, and raises :class:`~cvcore.errors.InputError` naming
 the file, the line and the value:
 
-- a wrong column count, a non-numeric, NaN or infinite field, any number beyond 2^53
-  (:data:`MAX_VALUE`: past it a double no longer holds every whole number, so two ids could
-  merge, and box areas could overflow), a negative box width or height;
+- a wrong column count, a non-numeric, NaN or infinite field, any number beyond 2^53 - 1
+  (:data:`MAX_VALUE`: past it a double no longer holds every whole number, so two ids written
+  differently could merge; it also keeps box areas finite), a negative box width or height;
 - a frame that is not a whole number >= 1, or (given ``length``, the sequence's seqLength) above
   ``length``;
 - gt and results: an id that is not a whole number >= 0 (TrackEval turns ids into array indices,
@@ -40,7 +40,7 @@ import numpy as np
 from .atomic import write_text
 from .errors import InputError, one_line
 
-MAX_VALUE = 2.0 ** 53
+MAX_VALUE = 2.0 ** 53 - 1  # the largest whole number a double holds with its neighbours
 MAX_SEQ_LENGTH = 10_000_000  # frames; per-frame offset arrays are allocated for the whole length
 
 
@@ -191,8 +191,11 @@ def _read_table(path: Path, min_cols: int) -> np.ndarray:
     return table if len(table) else np.zeros((0, min_cols))
 
 
-# Per kind of table: (fewest, most) columns.
+# Per kind of table: (fewest, most) columns, and what they are.
 COLUMNS = {"gt": (8, 10), "dets": (7, 10), "results": (7, 10)}
+LAYOUT = {"gt": "frame, id, x, y, w, h, flag, class[, visibility]",
+          "dets": "frame, -1, x, y, w, h, score[, -1, -1, -1]",
+          "results": "frame, id, x, y, w, h, conf[, -1, -1, -1]"}
 
 
 def check_table(table: np.ndarray, kind: str, length: int | None = None,
@@ -204,7 +207,8 @@ def check_table(table: np.ndarray, kind: str, length: int | None = None,
     path = Path(path) if path else ""
     low, high = COLUMNS[kind]
     if not low <= table.shape[1] <= high:
-        raise row_error(path, 0, f"expected {low}-{high} columns, got {table.shape[1]}")
+        raise row_error(path, 0, f"expected {low}-{high} columns ({LAYOUT[kind]}), "
+                        f"got {table.shape[1]}")
     finite = np.isfinite(table).all(1)
     if not finite.all():
         raise row_error(path, _first(~finite), "non-finite value (nan or inf)")
@@ -212,7 +216,7 @@ def check_table(table: np.ndarray, kind: str, length: int | None = None,
     if large.any():
         row = _first(large)
         value = table[row][np.abs(table[row]) > MAX_VALUE][0]
-        raise row_error(path, row, f"number {_fmt(value)} too large (limit 2^53)")
+        raise row_error(path, row, f"number {_fmt(value)} too large (limit 2^53 - 1)")
     frames = table[:, 0]
     _check_rows(path, (frames < 1) | (frames != np.floor(frames)), frames,
                 "frame {} is not a whole number >= 1")

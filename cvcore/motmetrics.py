@@ -532,7 +532,8 @@ def result_files(results_dir: str | os.PathLike, names: list[str]) -> list[Path]
     files = [results_dir / f"{name}.txt" for name in names]
     for name, path in zip(names, files, strict=True):
         if not path.is_file():
-            raise InputError(f"no result file for sequence {name}", path)
+            raise InputError(f"no result file for sequence {name} (every sequence is scored "
+                             "unless you name the ones to score)", path)
     return files
 
 
