@@ -10,6 +10,15 @@ Writes ``runs/track/<name>/`` (or ``--out``): ``data/<SEQ>.txt`` (MOTChallenge f
 IDSW, FP, FN, MT, PT, ML, Frag in TrackEval's units) where ground truth exists, ``timing.json``
 (tracker-only and detector frames/s), ``videos/<SEQ>.mp4`` with ``--video``, and
 ``first_frames.png`` + ``frame_counts.csv`` with ``--first-frames``.
+
+Inputs are checked before the run directory is created (a failed start leaves nothing behind):
+every sequence folder's ``seqinfo.ini`` and ``det/det.txt`` (rules in :mod:`cvcore.mot`), the
+ground truth (all sequences have ``gt/gt.txt``, then they are scored; none has it, then no
+metrics; some but not all is an error), and the frame images ``--weights`` / ``--video`` need
+(all of them) or ``--first-frames`` needs (the first). ``--eval-only`` scores every sequence of
+``--gt-root`` (or ``--seq``) and refuses a missing result file, as ``python -m cvcore.motmetrics``
+and TrackEval do. A frame that does not decode, or differs in size from the sequence's first,
+stops ``--video`` with an error naming it (no partial video is kept).
 """
 
 from __future__ import annotations
