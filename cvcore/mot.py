@@ -325,36 +325,35 @@ def _line_of(message: str, lines: list[str]) -> int:
     return _file_line("", row, lines)
 
 
-def _pad(table: np.ndarray, cols: int, fill: list[float]) -> np.ndarray:
-    if table.shape[1] >= cols:
-        return table[:, :cols]
-    extra = np.tile(np.array(fill[table.shape[1] - (cols - len(fill)):], np.float64),
-                    (len(table), 1))
-    return np.hstack([table, extra])
+# Per kind: the width of the returned table and the value of the optional trailing columns a
+# file leaves out (gt: visibility; dets and results: the unused world coordinates).
+PADDING = {"gt": (9, 1.0), "dets": (10, -1.0), "results": (10, -1.0)}
 
 
-def _read(path: str | os.PathLike, kind: str, length: int | None, fill: list[float]
-          ) -> np.ndarray:
+def _read(path: str | os.PathLike, kind: str, length: int | None) -> np.ndarray:
     path = Path(path)
     table = _read_table(path, COLUMNS[kind][0])
     check_table(table, kind, length, path)
-    return _pad(table, len(fill) + 6, fill)
+    width, fill = PADDING[kind]
+    if table.shape[1] >= width:
+        return table[:, :width]
+    return np.hstack([table, np.full((len(table), width - table.shape[1]), fill)])
 
 
 def read_gt(path: str | os.PathLike, length: int | None = None) -> np.ndarray:
     """Ground truth float64[N, 9] (frame, id, x, y, w, h, flag, class, visibility); ``length``
     (seqLength) bounds the frames."""
-    return _read(path, "gt", length, [1.0, 1.0, 1.0])
+    return _read(path, "gt", length)
 
 
 def read_dets(path: str | os.PathLike, length: int | None = None) -> np.ndarray:
     """Detections float64[N, 10] (frame, -1, x, y, w, h, score, -1, -1, -1)."""
-    return _read(path, "dets", length, [-1.0, -1.0, -1.0, -1.0])
+    return _read(path, "dets", length)
 
 
 def read_results(path: str | os.PathLike, length: int | None = None) -> np.ndarray:
     """Tracker results float64[N, 10] (frame, id, x, y, w, h, conf, -1, -1, -1)."""
-    return _read(path, "results", length, [1.0, -1.0, -1.0, -1.0])
+    return _read(path, "results", length)
 
 
 def write_results(path: str | os.PathLike, rows: np.ndarray) -> None:

@@ -6,6 +6,7 @@ import cv2
 import pytest
 
 import track
+from cvcore.errors import InputError
 from cvcore.mot import read_gt, read_results
 from cvcore.synth.mot import make_mot
 from tests.motfixtures import trackeval_eval
@@ -103,3 +104,13 @@ def test_ultralytics_detector_path(tmp_path):
     assert (run_dir / "data" / "MOT17-09-SDP.txt").exists()
     assert set(json.loads((run_dir / "metrics.json").read_text())) == {"MOT17-09-SDP",
                                                                         "COMBINED"}
+
+
+def test_video_stops_at_a_frame_that_does_not_decode(tmp_path):
+    """Checked while drawing (decoding every frame up front would double the video's cost):
+    an error naming the frame, and no partial video or temporary file left."""
+    data = make_mot(tmp_path / "mot", seed=2, seqs=("MOT17-05-SDP",), frames=6, size=(96, 64))
+    (data / "MOT17" / "train" / "MOT17-05-SDP" / "img1" / "000004.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(InputError, match=r"img1/000004.jpg: cannot decode"):
+        run("--mot-root", data / "MOT17", "--video", "--out", tmp_path / "run")
+    assert not list((tmp_path / "run" / "videos").iterdir())
