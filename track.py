@@ -10,6 +10,15 @@ Writes ``runs/track/<name>/`` (or ``--out``): ``data/<SEQ>.txt`` (MOTChallenge f
 IDSW, FP, FN, MT, PT, ML, Frag in TrackEval's units) where ground truth exists, ``timing.json``
 (tracker-only and detector frames/s), ``videos/<SEQ>.mp4`` with ``--video``, and
 ``first_frames.png`` + ``frame_counts.csv`` with ``--first-frames``.
+
+Inputs are checked before the run directory is created (a failed start leaves nothing behind):
+every sequence folder's ``seqinfo.ini`` and ``det/det.txt`` (rules in :mod:`cvcore.mot`), the
+ground truth (all sequences have ``gt/gt.txt``, then they are scored; none has it, then no
+metrics; some but not all is an error), and the frame images ``--weights`` / ``--video`` need
+(all of them) or ``--first-frames`` needs (the first). ``--eval-only`` scores every sequence of
+``--gt-root`` (or ``--seq``) and refuses a missing result file, as ``python -m cvcore.motmetrics``
+and TrackEval do. A frame that does not decode, or differs in size from the sequence's first,
+stops ``--video`` with an error naming it (no partial video is kept).
 """
 
 from __future__ import annotations
@@ -26,8 +35,8 @@ from cvcore.atomic import write_json, write_text
 from cvcore.bytetrack import ByteTrackConfig, ByteTracker, output_filter
 from cvcore.errors import InputError, run_cli
 from cvcore.ioutracker import IoUTracker
-from cvcore.mot import SeqInfo, list_sequences, read_dets, read_seqinfo, write_results
-from cvcore.motmetrics import BENCHMARKS, evaluate, format_table
+from cvcore.mot import SeqInfo, read_dets, read_seqinfo, select_sequences, write_results
+from cvcore.motmetrics import BENCHMARKS, evaluate, format_table, load_ground_truth
 from cvcore.runs import make_run_dir, save_args
 
 METRIC_KEYS = ("HOTA", "DetA", "AssA", "LocA", "MOTA", "MOTP", "IDF1", "IDP", "IDR", "IDSW",
@@ -40,7 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--split", default="train")
     parser.add_argument("--seq", nargs="*", help="only these sequences (default: all)")
     parser.add_argument("--tracker", choices=["bytetrack", "iou"], default="bytetrack")
-    parser.add_argument("--dets", default="public", help="'public': each sequence's det/det.txt")
+    parser.add_argument("--dets", choices=["public"], default="public",
+                        help="'public': each sequence's det/det.txt (or --weights)")
     parser.add_argument("--weights", help="ultralytics detector weights instead of public dets")
     parser.add_argument("--conf", type=float, default=0.1, help="detector score floor")
     parser.add_argument("--imgsz", type=int, default=640)
@@ -75,6 +85,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+# Option ranges (inclusive); a value outside, or NaN, is an error before anything starts.
+RANGES = {"conf": (0, 1), "track_thresh": (0, 1), "match_thresh": (0, 1), "iou_thresh": (0, 1),
+          "det_thresh": (0, 1), "imgsz": (32, 8192), "track_buffer": (0, 10**6),
+          "max_lost": (0, 10**6), "min_box_area": (0, float("inf")),
+          "aspect_ratio_thresh": (0, float("inf"))}
+
+
+def check_options(args: argparse.Namespace) -> None:
+    for name, (low, high) in RANGES.items():
+        value = getattr(args, name)
+        if not low <= value <= high:
+            raise InputError(f"--{name.replace('_', '-')} {value} outside {low}..{high}")
+
+
 def infer_benchmark(names: list[str]) -> str:
     """MOT16/17/20 from the sequence names; anything else is scored like MOT15 (no classes)."""
     for bench in ("MOT16", "MOT17", "MOT20"):
@@ -85,7 +109,7 @@ def infer_benchmark(names: list[str]) -> str:
 
 def public_detections(seq_dir: Path, info: SeqInfo) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per frame (tlbr [N, 4], scores [N]) from det/det.txt (1-based MOT pixels kept)."""
-    dets = read_dets(seq_dir / "det" / "det.txt")
+    dets = read_dets(seq_dir / "det" / "det.txt", info.seq_length)
     dets = dets[np.argsort(dets[:, 0], kind="stable")]
     starts = np.searchsorted(dets[:, 0], np.arange(1, info.seq_length + 2))
     frames = []
@@ -99,11 +123,25 @@ def frame_paths(seq_dir: Path, info: SeqInfo) -> list[Path]:
     return [seq_dir / info.im_dir / f"{t:06d}{info.im_ext}" for t in range(1, info.seq_length + 1)]
 
 
+def check_frames(args, seqs: list[Path], infos: list[SeqInfo]) -> None:
+    """Every frame image must exist for --weights and --video (seqLength of them, imDir/imExt
+    from seqinfo.ini), the first one for --first-frames: a missing frame is an error, not a
+    shorter video or a silently skipped sequence."""
+    need = ("--weights" if args.weights else "--video" if args.video
+            else "--first-frames" if args.first_frames else None)
+    if need is None:
+        return
+    for seq_dir, info in zip(seqs, infos, strict=True):
+        paths = frame_paths(seq_dir, info)
+        for path in paths if need != "--first-frames" else paths[:1]:
+            if not path.is_file():
+                raise InputError(f"frame image missing (needed with {need}; seqLength "
+                                 f"{info.seq_length})", path)
+
+
 def yolo_detections(model, seq_dir: Path, info: SeqInfo, args) -> list:
     frames = []
     for path in frame_paths(seq_dir, info):
-        if not path.is_file():
-            raise InputError("frame image missing (needed with --weights)", path)
         r = model.predict(str(path), classes=[0], conf=args.conf, iou=0.7, imgsz=args.imgsz,
                           device=args.device, verbose=False)[0]
         frames.append((r.boxes.xyxy.cpu().numpy().astype(np.float64),
@@ -141,24 +179,35 @@ def run_tracker(args, info: SeqInfo, frames: list) -> tuple[np.ndarray, float]:
     return (np.concatenate(rows) if rows else np.zeros((0, 7))), elapsed
 
 
+def read_frame(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A frame as BGR uint8 [H, W, 3]; undecodable, or not ``size`` (W, H), is an error."""
+    import cv2
+
+    image = cv2.imread(str(path))
+    if image is None:
+        raise InputError("cannot decode the image", path)
+    if size is not None and (image.shape[1], image.shape[0]) != size:
+        raise InputError(f"frame is {image.shape[1]}x{image.shape[0]}, the sequence's first "
+                         f"frame {size[0]}x{size[1]}", path)
+    return image
+
+
 def write_video(path: Path, seq_dir: Path, info: SeqInfo, rows: np.ndarray) -> None:
-    """Boxes, ids and 20-frame trails drawn on the sequence's frames (mp4v)."""
+    """Boxes, ids and 20-frame trails drawn on the sequence's frames (mp4v); every frame must
+    decode and have the first frame's size (the writer would drop it silently)."""
     import cv2
 
     paths = frame_paths(seq_dir, info)
-    if not paths[0].is_file():
-        print(f"no images for {info.name}; skipping its video")
-        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.mp4")
-    first = cv2.imread(str(paths[0]))
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), info.frame_rate,
-                             (first.shape[1], first.shape[0]))
+    first = read_frame(paths[0])
+    size = (first.shape[1], first.shape[0])
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), info.frame_rate, size)
     trails: dict[int, list[tuple[int, int]]] = {}
     try:
         for frame, image_path in enumerate(tqdm(paths, desc=f"video {info.name}", leave=False),
                                            start=1):
-            image = cv2.imread(str(image_path))
+            image = read_frame(image_path, size)
             for _, tid, x, y, w, h, _ in rows[rows[:, 0] == frame]:
                 colour = tuple(int(c) for c in np.random.default_rng(int(tid)).integers(60, 255,
                                                                                         3))
@@ -172,27 +221,35 @@ def write_video(path: Path, seq_dir: Path, info: SeqInfo, rows: np.ndarray) -> N
                 for a, b in zip(trail[:-1], trail[1:], strict=True):
                     cv2.line(image, a, b, colour, 2)
             writer.write(image)
+        writer.release()
+        os.replace(tmp, path)
     finally:
         writer.release()
-    os.replace(tmp, path)
+        tmp.unlink(missing_ok=True)
 
 
 def first_frames(run_dir: Path, seqs: list[Path], infos: list[SeqInfo]) -> None:
     """The report's overview: each sequence's first frame and its frame count."""
-    from PIL import Image
-
     from cvcore.plots import image_grid
 
     write_text(run_dir / "frame_counts.csv", "sequence,frames\n" + "".join(
         f"{i.name},{i.seq_length}\n" for i in infos))
-    images, titles = [], []
-    for seq_dir, info in zip(seqs, infos, strict=True):
-        path = frame_paths(seq_dir, info)[0]
-        if path.is_file():
-            images.append(np.asarray(Image.open(path).convert("RGB")))
-            titles.append(f"{info.name} ({info.seq_length} frames)")
-    if images:
-        image_grid(images, titles, run_dir / "first_frames.png", columns=min(4, len(images)))
+    images = [read_frame(frame_paths(s, i)[0])[:, :, ::-1] for s, i in zip(seqs, infos,
+                                                                             strict=True)]
+    titles = [f"{i.name} ({i.seq_length} frames)" for i in infos]
+    image_grid(images, titles, run_dir / "first_frames.png", columns=min(4, len(images)))
+
+
+def gt_to_score(seqs: list[Path], benchmark: str) -> list:
+    """The checked ground truth of every sequence if they all have gt/gt.txt, none if none has
+    (a test split); some but not all is an error (COMBINED would cover a subset)."""
+    missing = [s / "gt" / "gt.txt" for s in seqs if not (s / "gt" / "gt.txt").exists()]
+    if len(missing) == len(seqs):
+        return []
+    if missing:
+        raise InputError("ground truth missing while other sequences have it (choose "
+                         "sequences with --seq)", missing[0])
+    return load_ground_truth(seqs, benchmark)
 
 
 def save_metrics_table(run_dir: Path, metrics: dict) -> None:
@@ -201,23 +258,28 @@ def save_metrics_table(run_dir: Path, metrics: dict) -> None:
                                           for seq, m in metrics.items()})
 
 
-def main(args: argparse.Namespace) -> Path:
+def eval_only(args: argparse.Namespace) -> Path:
+    """Score --results against --gt-root: every sequence of --gt-root (or --seq) needs its
+    result file, as ``python -m cvcore.motmetrics`` and TrackEval require."""
+    folders = select_sequences(args.gt_root, args.seq)
+    benchmark = args.benchmark or infer_benchmark([f.name for f in folders])
+    metrics = evaluate(args.gt_root, args.results, benchmark,
+                       ground_truth=load_ground_truth(folders, benchmark))
     run_dir = make_run_dir("track", args.name, args.out)
     save_args(run_dir, args)
+    save_metrics_table(run_dir, metrics)
+    return run_dir
+
+
+def main(args: argparse.Namespace) -> Path:
+    """Everything the run reads (seqinfo.ini, det.txt, gt.txt, frame images, weights) is checked
+    before the run directory is created."""
+    check_options(args)
     if args.eval_only:
-        names = sorted(p.stem for p in args.results.glob("*.txt"))
-        if not names:
-            raise InputError("no <SEQ>.txt result files", args.results)
-        metrics = evaluate(args.gt_root, args.results, args.benchmark or infer_benchmark(names),
-                           names)
-        save_metrics_table(run_dir, metrics)
-        return run_dir
-    seqs = list_sequences(args.mot_root / args.split)
-    if args.seq:
-        unknown = set(args.seq) - {s.name for s in seqs}
-        if unknown:
-            raise InputError(f"no sequence {sorted(unknown)[0]!r}", args.mot_root / args.split)
-        seqs = [s for s in seqs if s.name in args.seq]
+        return eval_only(args)
+    seqs = select_sequences(args.mot_root / args.split, args.seq)
+    names = [s.name for s in seqs]
+    benchmark = args.benchmark or infer_benchmark(names)
     infos = [read_seqinfo(s / "seqinfo.ini") for s in seqs]
     model = None
     if args.weights:
@@ -227,6 +289,10 @@ def main(args: argparse.Namespace) -> Path:
     # Public detections are read (and checked) before any tracking starts.
     public = ({} if model is not None
               else {s.name: public_detections(s, i) for s, i in zip(seqs, infos, strict=True)})
+    check_frames(args, seqs, infos)
+    ground_truth = gt_to_score(seqs, benchmark)
+    run_dir = make_run_dir("track", args.name, args.out)
+    save_args(run_dir, args)
     timing = {"tracker_seconds": 0.0, "detector_seconds": 0.0, "frames": 0}
     for seq_dir, info in tqdm(list(zip(seqs, infos, strict=True)), desc="sequences",
                               unit="seq"):
@@ -249,11 +315,11 @@ def main(args: argparse.Namespace) -> Path:
           + (f", detector {timing['detector_fps']:.1f} frames/s" if model is not None else ""))
     if args.first_frames:
         first_frames(run_dir, seqs, infos)
-    if all((s / "gt" / "gt.txt").is_file() for s in seqs):
-        names = [s.name for s in seqs]
-        metrics = evaluate(args.mot_root / args.split, run_dir / "data",
-                           args.benchmark or infer_benchmark(names), names)
-        save_metrics_table(run_dir, metrics)
+    if ground_truth:
+        save_metrics_table(run_dir, evaluate(args.mot_root / args.split, run_dir / "data",
+                                             benchmark, ground_truth=ground_truth))
+    else:
+        print("no gt/gt.txt in these sequences (a test split?): no metrics")
     print(f"results in {run_dir}")
     return run_dir
 

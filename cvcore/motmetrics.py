@@ -18,6 +18,13 @@ The rules are TrackEval's (``MotChallenge2DBox`` + ``HOTA``, ``CLEAR``, ``Identi
 - combining sequences: counts are summed; AssA, AssRe, AssPr and LocA are averaged weighted by
   HOTA_TP, as TrackEval's ``combine_sequences`` does.
 
+Input rules (TrackEval's, checked before anything is scored; see :mod:`cvcore.mot` for the file
+checks): every sequence folder of the gt root (or of ``--seqs``) needs ``seqinfo.ini`` with its
+seqLength and ``gt/gt.txt``, and the results folder needs ``<SEQ>.txt`` for each of them (empty
+is valid: no output); scoring only the sequences that happen to have results is refused, as a
+COMBINED over a subset is another benchmark's number. Ids are exact up to 2^53 (TrackEval
+itself allocates an array as long as the largest id).
+
 Values are returned in TrackEval's summary units: ratios in percent, counts as numbers.
 CLI: ``python -m cvcore.motmetrics --gt-root DIR --results DIR [--benchmark B] [--json OUT]``.
 """
@@ -35,7 +42,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .assignment import linear_sum_assignment_min
 from .errors import InputError, run_cli
-from .mot import list_sequences, read_gt, read_results, read_seqinfo
+from .mot import check_table, read_gt, read_results, read_seqinfo, row_error, select_sequences
 
 EPS = np.finfo("float").eps
 ALPHAS = np.arange(0.05, 0.99, 0.05)
@@ -147,32 +154,27 @@ def _filter_pairs_kernel(sim, g_start, r_start, s_start, keep_gt, keep_res, out)
                     k += 1
 
 
-def _check(rows: np.ndarray, length: int, what: str, source: str) -> None:
-    frames = rows[:, 0]
-    if len(rows) and (frames.min() < 1 or frames.max() > length or (frames % 1).any()):
-        bad = frames[(frames < 1) | (frames > length) | (frames % 1 > 0)][0]
-        raise InputError(f"{what} has frame {bad:g} outside 1..{length} (seqLength)", source)
-    key = rows[:, 0] * 1e9 + rows[:, 1]
-    values, counts = np.unique(key, return_counts=True)
-    if (counts > 1).any():
-        frame, ident = divmod(values[counts > 1][0], 1e9)
-        raise InputError(f"{what} has id {ident:g} twice in frame {frame:g}", source)
+def check_classes(gt: np.ndarray, benchmark: str, source: str | os.PathLike = "") -> None:
+    """MOT16/17/20 ground truth may hold only TrackEval's 13 classes (compared, as TrackEval
+    does, after truncation to int); MOT15 has no classes."""
+    if benchmark not in DISTRACTORS:
+        raise InputError(f"unknown benchmark {benchmark!r}; choose from {', '.join(BENCHMARKS)}")
+    if benchmark == "MOT15" or not len(gt):
+        return
+    invalid = ~np.isin(np.trunc(gt[:, 7]), VALID_CLASSES)
+    if invalid.any():
+        row = int(np.argmax(invalid))
+        raise row_error(source, row, f"class {gt[row, 7]:g} is not one of {benchmark}'s 1..13 "
+                        "(use --benchmark MOT15 for class-less files)")
 
 
 def preprocess(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "MOT17",
-               source: str = "") -> Frames:
-    """TrackEval's MotChallenge2DBox preprocessing (see the module docstring)."""
-    if benchmark not in DISTRACTORS:
-        raise InputError(f"unknown benchmark {benchmark!r}; choose from {', '.join(BENCHMARKS)}")
-    _check(gt, length, "ground truth", source)
-    _check(res, length, "results", source)
+               gt_source: str | os.PathLike = "") -> Frames:
+    """TrackEval's MotChallenge2DBox preprocessing (see the module docstring) of checked
+    tables: :func:`~cvcore.mot.read_gt` and :func:`~cvcore.mot.read_results` read with
+    ``length`` (or :func:`~cvcore.mot.check_table`). ``gt_source`` names the gt in errors."""
+    check_classes(gt, benchmark, gt_source)
     filtering = benchmark != "MOT15"
-    if filtering and len(gt):
-        invalid = np.setdiff1d(np.unique(gt[:, 7]), VALID_CLASSES)
-        if len(invalid):
-            raise InputError(f"ground truth has invalid classes {invalid.astype(int).tolist()} "
-                             f"for {benchmark} (use --benchmark MOT15 for class-less files)",
-                             source)
     gt = gt[np.argsort(gt[:, 0], kind="stable")]
     res = res[np.argsort(res[:, 0], kind="stable")]
     g_start, r_start = _frame_starts(gt, length), _frame_starts(res, length)
@@ -182,10 +184,10 @@ def preprocess(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "M
                       g_start, r_start, s_start, sim)
     keep_res = np.ones(len(res), np.bool_)
     if filtering:
-        distractor = np.isin(gt[:, 7], DISTRACTORS[benchmark])
+        distractor = np.isin(np.trunc(gt[:, 7]), DISTRACTORS[benchmark])
         _distractor_kernel(sim, g_start, r_start, s_start, distractor, keep_res)
-    flagged = gt[:, 6].astype(int) != 0
-    keep_gt = flagged & (gt[:, 7] == 1) if filtering else flagged
+    flagged = gt[:, 6].astype(int) != 0  # TrackEval's zero_marked: int(flag) == 0
+    keep_gt = flagged & (np.trunc(gt[:, 7]) == 1) if filtering else flagged
     new_g, new_r = _frame_starts(gt[keep_gt], length), _frame_starts(res[keep_res], length)
     new_s = _pair_starts(new_g, new_r)
     kept_sim = np.empty(int(new_s[-1]))
@@ -423,8 +425,8 @@ class SequenceCounts:
 
 
 def sequence_counts(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "MOT17",
-                    source: str = "") -> SequenceCounts:
-    f = preprocess(gt, res, length, benchmark, source)
+                    gt_source: str | os.PathLike = "") -> SequenceCounts:
+    f = preprocess(gt, res, length, benchmark, gt_source)
     count = {"Dets": f.num_tr_dets, "GT_Dets": f.num_gt_dets, "IDs": f.num_tr_ids,
              "GT_IDs": f.num_gt_ids}
     return SequenceCounts(clear_counts(f), identity_counts(f), hota_counts(f), count)
@@ -488,33 +490,69 @@ def combine(parts: list[SequenceCounts]) -> SequenceCounts:
     return SequenceCounts(clear, identity, hota, count)
 
 
-def evaluate_sequence(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "MOT17",
-                      source: str = "") -> dict[str, float]:
-    """Every metric of one sequence (gt rows from :func:`read_gt`, results rows from
-    :func:`read_results`, ``length`` = seqLength)."""
-    return _final(sequence_counts(gt, res, length, benchmark, source))
+def evaluate_sequence(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "MOT17"
+                      ) -> dict[str, float]:
+    """Every metric of one sequence: ground truth [N, 8-10] and results [M, 7-10] rows in
+    MOTChallenge's columns (checked here as the readers check files), ``length`` = seqLength."""
+    check_table(gt, "gt", length)
+    check_table(res, "results", length)
+    return _final(sequence_counts(gt, res, length, benchmark))
+
+
+@dataclass
+class GroundTruth:
+    """One sequence's checked ground truth: ``rows`` from :func:`~cvcore.mot.read_gt`."""
+
+    name: str
+    path: Path
+    length: int
+    rows: np.ndarray
+
+
+def load_ground_truth(folders: list[Path], benchmark: str = "MOT17") -> list[GroundTruth]:
+    """``<SEQ>/gt/gt.txt`` and ``<SEQ>/seqinfo.ini`` of sequence ``folders`` (from
+    :func:`~cvcore.mot.select_sequences`), read and checked: either file missing is an error."""
+    out = []
+    for folder in folders:
+        length = read_seqinfo(folder / "seqinfo.ini").seq_length
+        path = folder / "gt" / "gt.txt"
+        rows = read_gt(path, length)
+        check_classes(rows, benchmark, path)
+        out.append(GroundTruth(folder.name, path, length, rows))
+    return out
+
+
+def result_files(results_dir: str | os.PathLike, names: list[str]) -> list[Path]:
+    """``results_dir/<name>.txt`` for every name; each must exist (TrackEval's rule: scoring
+    the sequences a tracker happened to output would make COMBINED a different benchmark)."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise InputError("folder not found" if not results_dir.exists() else "not a folder",
+                         results_dir)
+    files = [results_dir / f"{name}.txt" for name in names]
+    for name, path in zip(names, files, strict=True):
+        if not path.is_file():
+            raise InputError(f"no result file for sequence {name} (every sequence is scored "
+                             "unless you name the ones to score)", path)
+    return files
 
 
 def evaluate(gt_root: str | os.PathLike, results_dir: str | os.PathLike,
-             benchmark: str = "MOT17", seqs: list[str] | None = None
-             ) -> dict[str, dict[str, float]]:
+             benchmark: str = "MOT17", seqs: list[str] | None = None,
+             ground_truth: list[GroundTruth] | None = None) -> dict[str, dict[str, float]]:
     """``{seq: metrics, ..., "COMBINED": metrics}`` for ``results_dir/<seq>.txt`` against
-    ``gt_root/<seq>/gt/gt.txt``. A missing result file is an error (TrackEval's rule)."""
-    folders = {p.name: p for p in list_sequences(gt_root)}
-    names = seqs or sorted(folders)
+    ``gt_root/<seq>/gt/gt.txt``, every sequence of ``gt_root`` (or ``seqs``). A missing result
+    file is an error (TrackEval's rule). ``ground_truth`` (from :func:`load_ground_truth`)
+    skips reading ``gt_root`` again."""
+    if ground_truth is None:
+        ground_truth = load_ground_truth(select_sequences(gt_root, seqs), benchmark)
+    files = result_files(results_dir, [g.name for g in ground_truth])
     parts, out = [], {}
-    for name in names:
-        if name not in folders:
-            raise InputError(f"no sequence {name!r}", gt_root)
-        result_file = Path(results_dir) / f"{name}.txt"
-        if not result_file.is_file():
-            raise InputError(f"no result file for sequence {name}", result_file)
-        info = read_seqinfo(folders[name] / "seqinfo.ini")
-        part = sequence_counts(read_gt(folders[name] / "gt" / "gt.txt"),
-                               read_results(result_file), info.seq_length, benchmark,
-                               str(result_file))
+    for g, path in zip(ground_truth, files, strict=True):
+        part = sequence_counts(g.rows, read_results(path, g.length), g.length, benchmark,
+                               g.path)
         parts.append(part)
-        out[name] = _final(part)
+        out[g.name] = _final(part)
     out["COMBINED"] = _final(combine(parts))
     return out
 
@@ -547,6 +585,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(args: argparse.Namespace) -> None:
     from .atomic import write_json
 
+    if args.json is not None and args.json.is_dir():
+        raise InputError("is a folder (--json needs a file name)", args.json)
     metrics = evaluate(args.gt_root, args.results, args.benchmark, args.seqs)
     print(format_table(metrics))
     if args.json:

@@ -21,7 +21,9 @@ FIELDS = {"HOTA": ["HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "
 
 def write_gt(path: Path, rows: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(",".join(f"{v:g}" for v in r) + "\n" for r in rows))
+    # Frames and ids exactly (ids go up to 2^53 - 1), the rest as MOTChallenge files do.
+    path.write_text("".join(",".join(f"{int(v)}" if j < 2 else f"{v:g}"
+                                     for j, v in enumerate(r)) + "\n" for r in rows))
 
 
 def write_sequences(root: Path, seqs: dict, benchmark: str) -> tuple[Path, Path]:
