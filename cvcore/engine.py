@@ -365,11 +365,17 @@ def load_scheduler(scheduler, state: dict, path: str | os.PathLike) -> None:
         scheduler.load_state_dict(state)
     except (KeyError, TypeError, ValueError) as err:
         raise InputError(f"scheduler state does not fit ({err})", path) from None
+    if not sized:
+        return
     scheduler.__dict__.update(sized)
-    if "total_steps" in sized and scheduler.last_epoch > sized["total_steps"]:
+    if scheduler.last_epoch > scheduler.total_steps:
         raise InputError(f"the one-cycle schedule has done {scheduler.last_epoch} steps, more "
-                         f"than the {sized['total_steps']} of the resumed run (fewer --epochs "
+                         f"than the {scheduler.total_steps} of the resumed run (fewer --epochs "
                          "or a larger --batch-size?)", path)
+    # The optimiser came back with the old curve's learning rate and momentum: redo the last
+    # step on the new curve so the next batch already uses it.
+    scheduler.last_epoch -= 1
+    scheduler.step()
 
 
 def latest_checkpoint(task: str, root: str | os.PathLike = RUNS_ROOT) -> Path | None:
