@@ -3,14 +3,21 @@
 Plain PyTorch, task-agnostic: a model mapping ``x`` to logits ``[N, K, ...]``, a loss on
 ``(logits, target)``, and targets that are class indices ``[N, ...]`` (an image label or a
 label map). Per epoch it trains, evaluates (loss and a K x K confusion matrix of argmax
-predictions, summed over ranks), appends a row to ``results.csv``, and saves ``last.pt``,
-``best.pt`` (by a chosen metric) and, every ``save_period`` epochs, ``epoch<N>.pt``.
+predictions, summed over ranks), saves ``epoch<N>.pt`` (every ``save_period`` epochs),
+``best.pt`` (by a chosen metric) and ``last.pt``, and only then adds the epoch's row to
+``results.csv``.
 
 Checkpoints are plain dicts (tensors, numbers, strings; arguments as ``vars(args)``) so they load
 with ``torch.load(weights_only=True)``; they hold the model, optimiser, scheduler, AMP scaler,
-epoch, best metric and the RNG states, so ``--resume`` continues where ``last.pt`` left off. A run
-killed mid-epoch resumes from the last completed epoch; ``results.csv`` rows of the redone
-epochs are replaced, so the table stays continuous.
+epoch, best metric, the RNG states and the results table so far, so ``--resume`` continues where
+``last.pt`` left off. A run killed at any instant resumes from the last saved epoch:
+``results.csv`` rows of the redone epochs are dropped and a row the kill kept out of the table
+comes back from ``last.pt``, so the table stays continuous. A run killed before its first
+``last.pt`` restarts from epoch 0 with ``--resume --out DIR``. A resumed run rewrites
+``args.yaml`` with the arguments it continues with.
+
+Every numeric option the scripts share is range-checked first (:func:`validate_args`, e.g.
+``error: --batch-size: must be >= 1, got 0``).
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DistributedDataParallel
 (``gloo`` on CPU, ``nccl`` on CUDA), training data goes through a DistributedSampler and
@@ -24,15 +31,16 @@ losses.
 
 API (what a training script calls, in order)::
 
-    d = start(args)            # --threads, torchrun process group, device (Dist: rank...), seeds
-    resume_from = resume_checkpoint("segment", args)    # None unless --resume; checks it
+    d = start(args)            # checks arguments; --threads, torchrun, device (Dist), seeds
+    resume_from = resume_checkpoint("segment", args)    # None unless --resume; it exists
     ...                                                # read and validate the data, model
-    run_dir, resume_from = resolve_run_dir("segment", args, d)   # rank 0: dir + args.yaml
     train_loader = make_loader(train_set, bs, workers, d, train=True, seed=args.seed)
     val_loader = make_loader(val_set, bs, workers, d, train=False)
     model, optimizer, scheduler, scaler = ...          # scaler: amp_scaler(d)
     start_epoch, best = resume(resume_from, model, optimizer, scheduler, scaler, args.model) \
-        if resume_from else (0, -math.inf)
+        if resume_from else (0, -math.inf)             # checks the checkpoint fits
+    # only now, every input valid: nothing is written before this line
+    run_dir, resume_from = resolve_run_dir("segment", args, d)   # rank 0: dir + args.yaml
     model = wrap_ddp(model, d)
     cfg = Fit(loss_fn, optimizer, scheduler, epochs, num_classes, run_dir, plain_args(args),
               model_name, best_key="val_miou", ignore_index=255, save_period=0,
