@@ -132,6 +132,7 @@ ARG_RANGES = {
     "val_frac": (0, False, 1, False),
     "save_period": (0, True, None, False),
     "limit": (1, True, None, False),
+    "seed": (0, True, 2**32 - 1, True),  # NumPy's seed range
 }
 
 

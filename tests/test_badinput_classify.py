@@ -97,8 +97,6 @@ CASES = {
     "batch-size-0": (lambda b, t: train(b, t, "--batch-size", "0"), "--batch-size"),
     "epochs-0": (lambda b, t: train(b, t, "--epochs", "0"), "--epochs"),
     "epochs-not-a-number": (lambda b, t: train(b, t, "--epochs", "two"), "--epochs"),
-    "lr-nan": (lambda b, t: train(b, t, "--lr", "nan"), "--lr"),
-    "val-frac-1": (lambda b, t: train(b, t, "--val-frac", "1"), "--val-frac"),
     "img-size-below-convnet-minimum": (lambda b, t: train(b, t, "--img-size", "8"),
                                        "--img-size"),
     "data-missing": (lambda b, t: train(b, t, data=t / "nowhere"), "nowhere"),

@@ -209,7 +209,8 @@ def test_validate_args_one_line_per_option():
             ("lr", float("inf"), "--lr: must be a finite number, got inf"),
             ("val_frac", 1.0, "--val-frac: must be < 1, got 1.0"),
             ("img_size", [480, 0], "--img-size: must be >= 1, got 0"),
-            ("label_smoothing", 1.0, "--label-smoothing: must be < 1, got 1.0")]:
+            ("label_smoothing", 1.0, "--label-smoothing: must be < 1, got 1.0"),
+            ("seed", -1, "--seed: must be >= 0, got -1")]:
         bad = argparse.Namespace(**{**vars(ok), name: value})
         with pytest.raises(InputError) as err:
             engine.validate_args(bad)
