@@ -128,6 +128,8 @@ def build_optimisation(args, model, steps_per_epoch: int, d: engine.Dist,
     if resume_from:
         start_epoch, best = engine.resume(resume_from, model, optimizer, scheduler, scaler,
                                           args.model)
+        if d.is_main:
+            print(f"resuming {resume_from} after epoch {start_epoch}")
     return optimizer, scheduler, scaler, start_epoch, best
 
 
@@ -272,8 +274,6 @@ def main(args: argparse.Namespace) -> Path | None:
                                  args.weights).to(d.device)
         optimisation = build_optimisation(args, model, len(train_loader), d, resume_from)
         run_dir, _ = engine.resolve_run_dir("classify", args, d)
-        if run_dir is not None and resume_from:
-            print(f"resuming {resume_from} after epoch {optimisation[3]}")
         if run_dir is not None and not split_saved:
             save_split(split, run_dir)
         train(model, args, d, run_dir, split, train_loader, val_loader, optimisation)
