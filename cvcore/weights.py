@@ -75,6 +75,8 @@ def load_state_dict_file(path: str | os.PathLike) -> dict:
 def pretrained_weights(filename: str, weights: str | os.PathLike | None) -> dict:
     """State dict from ``weights`` or the torch hub cache, or a clear error naming the file."""
     path = Path(weights) if weights else hub_checkpoint(filename)
+    if path.is_dir():
+        raise InputError("weights file expected, found a folder", path)
     if not path.is_file():
         raise InputError(f"pretrained weights not found; offline, download {filename} from "
                          f"https://download.pytorch.org/models/{filename} and put it there or "

@@ -79,6 +79,11 @@ def subset(b, tmp, classes, per_class):
     return tmp / "sub"
 
 
+def empty_folder(tmp):
+    (tmp / "empty").mkdir()
+    return tmp / "empty"
+
+
 def compare(tmp, *runs):
     return ["train_classify.py", "compare", *map(str, runs), "--out", str(tmp / "out")]
 
@@ -102,8 +107,7 @@ CASES = {
     "data-missing": (lambda b, t: train(b, t, data=t / "nowhere"), "nowhere"),
     "data-is-a-file": (lambda b, t: train(b, t, data=b["data"] / "dog" / "dog_0000.jpg"),
                        "dog_0000.jpg"),
-    "data-empty-folder": (lambda b, t: train(b, t, data=(t / "empty").mkdir() or t / "empty"),
-                          "empty"),
+    "data-empty-folder": (lambda b, t: train(b, t, data=empty_folder(t)), "empty"),
     "data-one-class": (lambda b, t: train(b, t, data=subset(b, t, ["dog"], 3)), "sub"),
     "data-one-image-per-class": (lambda b, t: train(b, t, data=subset(b, t, ["dog", "birds"],
                                                                       1)), "sub"),
