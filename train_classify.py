@@ -17,7 +17,6 @@ tsne_2d.png, tsne_3d.png, augmentations.png. The final metrics and figures come 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -35,11 +34,11 @@ from cvcore.confusion import accuracy, confusion_matrix, per_class_scores
 from cvcore.errors import InputError, run_cli
 from cvcore.folderdata import FolderDataset, Split, build_transforms, stratified_split
 from cvcore.losses import label_smoothed_cross_entropy
-from cvcore.runs import load_args, make_run_dir, save_metrics
+from cvcore.runs import ArgumentParser, ResultsCSV, load_args, make_run_dir, save_metrics
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Image classification training.")
+    parser = ArgumentParser(description="Image classification training.")
     parser.add_argument("--data", type=Path, required=True, help="folder-per-class image root")
     parser.add_argument("--model", choices=MODELS, default="convnet")
     parser.add_argument("--pretrained", action="store_true",
@@ -73,24 +72,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_split(args, resume_from: Path | None) -> Split:
-    """A resumed run's split.json, else a new stratified split of ``--data``."""
+def load_split(args, resume_from: Path | None) -> tuple[Split, bool]:
+    """(split, whether it is the resumed run's saved split.json): that file, checked to
+    describe ``--data``, else a new stratified split of ``--data``. Reads only."""
     saved = resume_from.parent / "split.json" if resume_from else None
-    split = (Split.load(saved) if saved is not None and saved.is_file()
-             else stratified_split(args.data, args.val_frac, args.seed))
+    if saved is not None and saved.is_file():
+        split = Split.load(saved)
+        split.check_against(args.data, saved)
+    else:
+        split = stratified_split(args.data, args.val_frac, args.seed)
     if not split.train or not split.val:
-        raise InputError("too few images for a train/val split", args.data)
-    return split
+        raise InputError(f"too few images for a train/val split ({len(split.train)} train, "
+                         f"{len(split.val)} val)", args.data)
+    return split, saved is not None and saved.is_file()
 
 
-def build_data(args, split: Split, run_dir: Path | None, d: engine.Dist):
-    """Save the split (rank 0), list unreadable images once, and build the loaders."""
-    if run_dir is not None:
-        split.save(run_dir / "split.json")
-        if split.unreadable:
-            shown = ", ".join(split.unreadable[:3]) + (" ..." if len(split.unreadable) > 3 else "")
-            print(f"skipping {len(split.unreadable)} unreadable images (all listed in "
-                  f"{run_dir / 'split.json'}): {shown}")
+def save_split(split: Split, run_dir: Path) -> None:
+    """Write split.json and list the unreadable images once."""
+    split.save(run_dir / "split.json")
+    if split.unreadable:
+        shown = ", ".join(split.unreadable[:3]) + (" ..." if len(split.unreadable) > 3 else "")
+        print(f"skipping {len(split.unreadable)} unreadable images (all listed in "
+              f"{run_dir / 'split.json'}): {shown}")
+
+
+def build_data(args, split: Split, d: engine.Dist):
+    """The training and validation loaders of ``split``."""
     train_set = FolderDataset(split.train, build_transforms(args.img_size, True, args.augment))
     val_set = FolderDataset(split.val, build_transforms(args.img_size, False, False))
     train_loader = engine.make_loader(train_set, args.batch_size, args.workers, d, train=True,
@@ -106,13 +113,24 @@ def macro_f1(cm: np.ndarray) -> float:
     return float(np.nan_to_num(per_class_scores(cm).f1)[present].mean())
 
 
-def build_optimisation(args, model, steps_per_epoch: int):
+def build_optimisation(args, model, steps_per_epoch: int, d: engine.Dist,
+                       resume_from: Path | None) -> tuple:
+    """(optimizer, scheduler, AMP scaler, epochs done, best val accuracy so far), restored from
+    ``resume_from`` when given. OneCycleLR spans ``--epochs`` (a resume with more epochs
+    stretches it: see ``engine.load_scheduler``)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = (torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr,
                                                      epochs=args.epochs,
                                                      steps_per_epoch=steps_per_epoch)
                  if args.sched == "onecycle" else None)
-    return optimizer, scheduler
+    scaler = engine.amp_scaler(d)
+    start_epoch, best = 0, -np.inf
+    if resume_from:
+        start_epoch, best = engine.resume(resume_from, model, optimizer, scheduler, scaler,
+                                          args.model)
+        if d.is_main:
+            print(f"resuming {resume_from} after epoch {start_epoch}")
+    return optimizer, scheduler, scaler, start_epoch, best
 
 
 @torch.no_grad()
@@ -209,16 +227,9 @@ def save_tsne(run_dir: Path, features: np.ndarray, labels: np.ndarray, names: li
                              f"t-SNE ({dims}D) of {how}, validation set")
 
 
-def train(model, args, d: engine.Dist, run_dir: Path | None, resume_from: Path | None,
-          split: Split, train_loader, val_loader) -> None:
-    optimizer, scheduler = build_optimisation(args, model, len(train_loader))
-    scaler = engine.amp_scaler(d)
-    start_epoch, best = 0, -np.inf
-    if resume_from:
-        start_epoch, best = engine.resume(resume_from, model, optimizer, scheduler, scaler,
-                                          args.model)
-        if d.is_main:
-            print(f"resuming {resume_from} after epoch {start_epoch}")
+def train(model, args, d: engine.Dist, run_dir: Path | None, split: Split, train_loader,
+          val_loader, optimisation: tuple) -> None:
+    optimizer, scheduler, scaler, start_epoch, best = optimisation
     cfg = engine.Fit(
         loss_fn=lambda logits, y: label_smoothed_cross_entropy(logits, y, args.label_smoothing),
         optimizer=optimizer, scheduler=scheduler, epochs=args.epochs,
@@ -251,14 +262,21 @@ def evaluate_best(model, args, d: engine.Dist, run_dir: Path, split: Split, val_
 
 
 def main(args: argparse.Namespace) -> Path | None:
-    d = engine.start(args)
+    d = engine.start(args)  # checks the arguments
     try:
-        split = load_split(args, engine.resume_checkpoint("classify", args))
+        # Read and check every input (data, split, model, weights, the resume checkpoint)
+        # before anything is written: a failed start leaves no run directory behind and a
+        # failed resume leaves the run as it was.
+        resume_from = engine.resume_checkpoint("classify", args)
+        split, split_saved = load_split(args, resume_from)
+        train_loader, val_loader = build_data(args, split, d)
         model = build_classifier(args.model, len(split.classes), args.img_size, args.pretrained,
                                  args.weights).to(d.device)
-        run_dir, resume_from = engine.resolve_run_dir("classify", args, d)  # inputs are valid
-        train_loader, val_loader = build_data(args, split, run_dir, d)
-        train(model, args, d, run_dir, resume_from, split, train_loader, val_loader)
+        optimisation = build_optimisation(args, model, len(train_loader), d, resume_from)
+        run_dir, _ = engine.resolve_run_dir("classify", args, d)
+        if run_dir is not None and not split_saved:
+            save_split(split, run_dir)
+        train(model, args, d, run_dir, split, train_loader, val_loader, optimisation)
         if not d.is_main:
             return None
         metrics = evaluate_best(model, args, d, run_dir, split, val_loader)
@@ -271,13 +289,23 @@ def main(args: argparse.Namespace) -> Path | None:
 
 def run_summary(run: Path) -> dict:
     """One finished run: its label, epochs, and the best epoch's train and val numbers."""
-    if not (run / "metrics.json").is_file():
-        raise InputError("no metrics.json (did the run finish?)", run)
-    m = json.loads((run / "metrics.json").read_text())
+    if not run.is_dir():
+        raise InputError("run folder not found", run)
+    for name in ("metrics.json", "results.csv", "args.yaml"):
+        if not (run / name).is_file():
+            raise InputError(f"no {name} (not a finished train_classify.py run?)", run)
+    try:
+        m = json.loads((run / "metrics.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"not valid JSON ({err})", run / "metrics.json") from None
+    keys = ("accuracy", "macro_f1", "ece", "best_epoch")
+    if not isinstance(m, dict) or not all(isinstance(m.get(k), int | float) for k in keys):
+        raise InputError(f"not a classification metrics.json (needs numbers {', '.join(keys)})",
+                         run / "metrics.json")
     cfg = load_args(run)
-    with open(run / "results.csv", newline="") as f:
-        by_epoch = {int(r["epoch"]): r for r in csv.DictReader(f)}
-    best = by_epoch.get(m.get("best_epoch"), {})
+    table = ResultsCSV(run / "results.csv")
+    by_epoch = dict(zip(table.keys(), table.rows, strict=True))
+    best = by_epoch.get(m["best_epoch"], {})
     label = (f"{cfg.get('model')}{' pretrained' if cfg.get('pretrained') else ''}"
              f"{' +aug' if cfg.get('augment') else ''}")
     return {"run": run.name, "model": label, "epochs": cfg.get("epochs"),
@@ -291,7 +319,7 @@ def compare(argv: list[str]) -> Path:
     (their gap shows overfitting), macro-F1 and ECE per run."""
     from cvcore import plots
 
-    parser = argparse.ArgumentParser(prog="train_classify.py compare")
+    parser = ArgumentParser(prog="train_classify.py compare")
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path)
     a = parser.parse_args(argv)

@@ -3,14 +3,21 @@
 Plain PyTorch, task-agnostic: a model mapping ``x`` to logits ``[N, K, ...]``, a loss on
 ``(logits, target)``, and targets that are class indices ``[N, ...]`` (an image label or a
 label map). Per epoch it trains, evaluates (loss and a K x K confusion matrix of argmax
-predictions, summed over ranks), appends a row to ``results.csv``, and saves ``last.pt``,
-``best.pt`` (by a chosen metric) and, every ``save_period`` epochs, ``epoch<N>.pt``.
+predictions, summed over ranks), saves ``epoch<N>.pt`` (every ``save_period`` epochs),
+``best.pt`` (by a chosen metric) and ``last.pt``, and only then adds the epoch's row to
+``results.csv``.
 
 Checkpoints are plain dicts (tensors, numbers, strings; arguments as ``vars(args)``) so they load
 with ``torch.load(weights_only=True)``; they hold the model, optimiser, scheduler, AMP scaler,
-epoch, best metric and the RNG states, so ``--resume`` continues where ``last.pt`` left off. A run
-killed mid-epoch resumes from the last completed epoch; ``results.csv`` rows of the redone
-epochs are replaced, so the table stays continuous.
+epoch, best metric, the RNG states and the results table so far, so ``--resume`` continues where
+``last.pt`` left off. A run killed at any instant resumes from the last saved epoch:
+``results.csv`` rows of the redone epochs are dropped and a row the kill kept out of the table
+comes back from ``last.pt``, so the table stays continuous. A run killed before its first
+``last.pt`` restarts from epoch 0 with ``--resume --out DIR``. A resumed run rewrites
+``args.yaml`` with the arguments it continues with.
+
+Every numeric option the scripts share is range-checked first (:func:`validate_args`, e.g.
+``error: --batch-size: must be >= 1, got 0``).
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DistributedDataParallel
 (``gloo`` on CPU, ``nccl`` on CUDA), training data goes through a DistributedSampler and
@@ -24,15 +31,16 @@ losses.
 
 API (what a training script calls, in order)::
 
-    d = start(args)            # --threads, torchrun process group, device (Dist: rank...), seeds
-    resume_from = resume_checkpoint("segment", args)    # None unless --resume; checks it
+    d = start(args)            # checks arguments; --threads, torchrun, device (Dist), seeds
+    resume_from = resume_checkpoint("segment", args)    # None unless --resume; it exists
     ...                                                # read and validate the data, model
-    run_dir, resume_from = resolve_run_dir("segment", args, d)   # rank 0: dir + args.yaml
     train_loader = make_loader(train_set, bs, workers, d, train=True, seed=args.seed)
     val_loader = make_loader(val_set, bs, workers, d, train=False)
     model, optimizer, scheduler, scaler = ...          # scaler: amp_scaler(d)
     start_epoch, best = resume(resume_from, model, optimizer, scheduler, scaler, args.model) \
-        if resume_from else (0, -math.inf)
+        if resume_from else (0, -math.inf)             # checks the checkpoint fits
+    # only now, every input valid: nothing is written before this line
+    run_dir, resume_from = resolve_run_dir("segment", args, d)   # rank 0: dir + args.yaml
     model = wrap_ddp(model, d)
     cfg = Fit(loss_fn, optimizer, scheduler, epochs, num_classes, run_dir, plain_args(args),
               model_name, best_key="val_miou", ignore_index=255, save_period=0,
@@ -109,9 +117,49 @@ def init_distributed(device: str = "auto") -> Dist:
     return Dist(device=torch.device(("cuda" if device == "auto" else device) if cuda else "cpu"))
 
 
+# The numeric options the training scripts share: attribute -> (lowest allowed value, whether
+# that value itself is allowed, highest value or None, whether it is allowed). An option a script
+# does not have, or leaves at None (e.g. --lr meaning "the model's default"), is not checked.
+ARG_RANGES = {
+    "epochs": (1, True, None, False),
+    "batch_size": (1, True, None, False),
+    "workers": (0, True, None, False),
+    "threads": (0, True, None, False),
+    "img_size": (1, True, None, False),
+    "lr": (0, False, None, False),
+    "weight_decay": (0, True, None, False),
+    "label_smoothing": (0, True, 1, False),
+    "val_frac": (0, False, 1, False),
+    "save_period": (0, True, None, False),
+    "limit": (1, True, None, False),
+    "seed": (0, True, 2**32 - 1, True),  # NumPy's seed range
+}
+
+
+def validate_args(args) -> None:
+    """Refuse out-of-range numeric options (see ``ARG_RANGES``) and optional loggers whose
+    package is missing, before anything is read or written: ``--batch-size: must be >= 1, got
+    0`` as an InputError (``error: --batch-size: ...``, exit 2 under ``run_cli``)."""
+    for name, (low, low_ok, high, high_ok) in ARG_RANGES.items():
+        value = getattr(args, name, None)
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if v is None or isinstance(v, bool):
+                continue
+            flag = "--" + name.replace("_", "-")
+            if not math.isfinite(v):
+                raise InputError(f"must be a finite number, got {v}", flag)
+            if v < low or (v == low and not low_ok):
+                raise InputError(f"must be {'>=' if low_ok else '>'} {low}, got {v}", flag)
+            if high is not None and (v > high or (v == high and not high_ok)):
+                raise InputError(f"must be {'<=' if high_ok else '<'} {high}, got {v}", flag)
+    check_loggers(args)
+
+
 def start(args) -> Dist:
-    """What every training script does first: CPU threads (``--threads``, 0 keeps torch's
-    default), the process group under torchrun and the device, and the seeds."""
+    """What every training script does first: check the arguments (:func:`validate_args`), CPU
+    threads (``--threads``, 0 keeps torch's default), the process group under torchrun and the
+    device, and the seeds."""
+    validate_args(args)
     if getattr(args, "threads", 0):
         torch.set_num_threads(args.threads)
     d = init_distributed(args.device)
@@ -272,12 +320,14 @@ def set_rng_state(state: dict) -> None:
 
 
 def save_checkpoint(path: Path, model, optimizer, scheduler, scaler, epoch: int, best: float,
-                    args: dict, model_name: str) -> None:
+                    args: dict, model_name: str, results: dict | None = None) -> None:
+    """``results``: ``results.csv`` up to ``epoch`` (``ResultsCSV.snapshot()``), so a resume can
+    restore the rows of a run killed between this save and the CSV's."""
     torch_save({"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "scaler": scaler.state_dict() if scaler is not None else None,
                 "epoch": int(epoch), "best": float(best), "args": args, "model_name": model_name,
-                "rng": rng_state()}, path)
+                "rng": rng_state(), "results": results}, path)
 
 
 def load_checkpoint(path: str | os.PathLike, model_name: str) -> dict:
@@ -305,11 +355,36 @@ def resume(path: str | os.PathLike, model, optimizer, scheduler=None, scaler=Non
         if ckpt.get("scheduler") is None:
             raise InputError("checkpoint has no scheduler state (trained with --sched none?)",
                              path)
-        scheduler.load_state_dict(ckpt["scheduler"])
+        load_scheduler(scheduler, ckpt["scheduler"], path)
     if scaler is not None and ckpt.get("scaler") is not None:
         scaler.load_state_dict(ckpt["scaler"])
     set_rng_state(ckpt["rng"])
     return int(ckpt["epoch"]), float(ckpt["best"])
+
+
+def load_scheduler(scheduler, state: dict, path: str | os.PathLike) -> None:
+    """Restore a scheduler's step count and state. A schedule sized in steps (OneCycleLR's
+    ``total_steps``) keeps the size the resumed run built, so ``--resume`` with more
+    ``--epochs`` stretches the one cycle over the new total and continues from the step the
+    checkpoint reached (the learning rate follows the new curve from there); a checkpoint
+    already past the new total is refused."""
+    sized = {key: getattr(scheduler, key) for key in ("total_steps", "_schedule_phases")
+             if hasattr(scheduler, key)}
+    try:
+        scheduler.load_state_dict(state)
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(f"scheduler state does not fit ({err})", path) from None
+    if not sized:
+        return
+    scheduler.__dict__.update(sized)
+    if scheduler.last_epoch > scheduler.total_steps:
+        raise InputError(f"the one-cycle schedule has done {scheduler.last_epoch} steps, more "
+                         f"than the {scheduler.total_steps} of the resumed run (fewer --epochs "
+                         "or a larger --batch-size?)", path)
+    # The optimiser came back with the old curve's learning rate and momentum: redo the last
+    # step on the new curve so the next batch already uses it.
+    scheduler.last_epoch -= 1
+    scheduler.step()
 
 
 def latest_checkpoint(task: str, root: str | os.PathLike = RUNS_ROOT) -> Path | None:
@@ -322,7 +397,9 @@ def resume_checkpoint(task: str, args) -> Path | None:
     """The checkpoint ``--resume`` asks for (None without ``--resume``); no side effects.
 
     ``--resume PATH`` is that checkpoint; a bare ``--resume`` is ``--out``'s ``last.pt`` or else
-    the newest ``runs/<task>/*/last.pt``. A missing checkpoint is an InputError.
+    the newest ``runs/<task>/*/last.pt``. A missing checkpoint is an InputError, except that a
+    bare ``--resume`` of an ``--out`` run directory (it has ``args.yaml``) killed before its
+    first checkpoint has nothing to continue: None, the run starts again from epoch 0 there.
     """
     resume_arg = getattr(args, "resume", False)
     if not resume_arg:
@@ -331,8 +408,12 @@ def resume_checkpoint(task: str, args) -> Path | None:
         ckpt = Path(resume_arg)
     elif getattr(args, "out", None):
         ckpt = Path(args.out) / "last.pt"
+        if not ckpt.exists() and (ckpt.parent / "args.yaml").is_file():
+            return None
     else:
         ckpt = latest_checkpoint(task) or RUNS_ROOT / task / "*" / "last.pt"
+    if ckpt.is_dir():
+        raise InputError("--resume expects a checkpoint file (last.pt), not a folder", ckpt)
     if not ckpt.is_file():
         raise InputError("nothing to resume: checkpoint not found", ckpt)
     return ckpt
@@ -341,15 +422,20 @@ def resume_checkpoint(task: str, args) -> Path | None:
 def resolve_run_dir(task: str, args, d: Dist) -> tuple[Path | None, Path | None]:
     """(run directory on rank 0 else None, checkpoint to resume from or None).
 
-    Resuming continues in the checkpoint's directory (see :func:`resume_checkpoint`); a new run
-    gets a fresh ``runs/<task>/<name>N`` (or ``--out``) with ``args.yaml``. Call it once the
-    inputs are validated, so a failed start leaves no empty run directory.
+    Resuming continues in the checkpoint's directory (see :func:`resume_checkpoint`) and writes
+    nothing here (:func:`fit` rewrites ``args.yaml`` once the checkpoint has been restored); a
+    new run gets a fresh ``runs/<task>/<name>N`` (or ``--out``) with ``args.yaml``. Call it
+    once every input (data, model, weights, the resume checkpoint) is validated, so a failed
+    start leaves no run directory and a failed resume changes nothing.
     """
     ckpt = resume_checkpoint(task, args)
     if ckpt is not None:
         return (ckpt.parent if d.is_main else None), ckpt
     if not d.is_main:
         return None, None
+    if getattr(args, "resume", False):
+        print(f"{args.out} has no checkpoint yet (stopped in its first epoch): starting it again "
+              "from epoch 0")
     run_dir = make_run_dir(task, getattr(args, "name", "exp"), getattr(args, "out", None))
     save_args(run_dir, args)
     return run_dir, None
@@ -380,13 +466,23 @@ def fit(model, train_loader, val_loader, cfg: Fit, d: Dist, start_epoch: int = 0
         best: float = -math.inf, scaler=None) -> float:
     """Train from ``start_epoch`` to ``cfg.epochs``; returns the best value of ``cfg.best_key``
     (``best`` is that value so far, as :func:`resume` returns it; with ``best_mode="min"`` pass
-    ``math.inf`` for a new run)."""
+    ``math.inf`` for a new run).
+
+    Rank 0 first (re)writes ``args.yaml`` with ``cfg.args`` (a resumed run records the
+    arguments it continues with) and makes ``results.csv`` hold exactly epochs 1..start_epoch.
+    Per epoch it saves ``epoch<N>.pt``, ``best.pt``, then ``last.pt`` (the resume point) and
+    only then adds the epoch's row to ``results.csv``: a kill at any instant leaves a
+    ``last.pt`` that is never behind the table, and the rows it is ahead by come back from the
+    checkpoint on resume."""
     if cfg.best_mode not in ("max", "min"):
         raise ValueError(f"best_mode must be 'max' or 'min', not {cfg.best_mode!r}")
+    if start_epoch > cfg.epochs:
+        raise InputError(f"must be at least the {start_epoch} epochs the resumed checkpoint "
+                         f"has done, got {cfg.epochs}", "--epochs")
     sign = 1.0 if cfg.best_mode == "max" else -1.0
-    csv = ResultsCSV(cfg.run_dir / "results.csv") if d.is_main else None
-    if csv is not None:
-        csv.truncate(start_epoch)  # rows of epochs being redone after a resume
+    csv = _results_table(cfg.run_dir, start_epoch) if d.is_main else None
+    if d.is_main:
+        save_args(cfg.run_dir, cfg.args)
     for epoch in range(start_epoch, cfg.epochs):
         sampler = getattr(train_loader, "sampler", None)
         if hasattr(sampler, "set_epoch"):
@@ -406,20 +502,40 @@ def fit(model, train_loader, val_loader, cfg: Fit, d: Dist, start_epoch: int = 0
         print(f"[Epoch {epoch + 1}/{cfg.epochs}] Train Loss: {train['loss']:.4f}, "
               f"Train Acc: {train['acc']:.4f} | Val Loss: {val['loss']:.4f}, "
               f"Val Acc: {val['acc']:.4f}")
-        csv.write(row)
-        for logger in cfg.loggers:
-            logger.log(row)
+        csv.add(row)
         value = float(row[cfg.best_key])
         is_best = not math.isnan(value) and sign * value > sign * best
         best = value if is_best else best
         state = (model, cfg.optimizer, cfg.scheduler, scaler, epoch + 1, best, cfg.args,
-                 cfg.model_name)
-        if is_best:
-            save_checkpoint(cfg.run_dir / "best.pt", *state)
+                 cfg.model_name, csv.snapshot())
         if cfg.save_period and (epoch + 1) % cfg.save_period == 0:
             save_checkpoint(cfg.run_dir / f"epoch{epoch + 1}.pt", *state)
-        save_checkpoint(cfg.run_dir / "last.pt", *state)  # last: the resume point
+        if is_best:
+            save_checkpoint(cfg.run_dir / "best.pt", *state)
+        save_checkpoint(cfg.run_dir / "last.pt", *state)  # the resume point, before the table
+        csv.flush()
+        for logger in cfg.loggers:
+            logger.log(row)
     return best
+
+
+def _results_table(run_dir: Path, start_epoch: int) -> ResultsCSV:
+    """``results.csv`` holding exactly epochs 1..start_epoch: rows of epochs being redone are
+    dropped; rows missing because a kill fell between ``last.pt`` and the table (or because the
+    table was lost) come back from ``last.pt`` when it is the checkpoint of ``start_epoch``."""
+    csv = ResultsCSV(run_dir / "results.csv")
+    csv.truncate(start_epoch)
+    if csv.keys() != list(range(1, start_epoch + 1)):
+        last = run_dir / "last.pt"
+        ckpt = load_file(last, "checkpoint") if last.is_file() else None
+        saved = ckpt.get("results") if isinstance(ckpt, dict) else None
+        if saved and ckpt.get("epoch") == start_epoch:
+            csv.restore(saved)
+            csv.truncate(start_epoch)
+        if csv.keys() != list(range(1, start_epoch + 1)):
+            print(f"warning: {csv.path} misses rows of epochs 1..{start_epoch}; they cannot be "
+                  "recovered")
+    return csv
 
 
 class WandbLogger:
@@ -459,6 +575,20 @@ class TensorBoardLogger:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def check_loggers(args) -> None:
+    """The packages ``--wandb`` / ``--tensorboard`` need are importable (checked at start, so a
+    missing one stops the run before it creates its directory)."""
+    needs = {"wandb": ("wandb", "wandb"), "tensorboard": ("torch.utils.tensorboard",
+                                                         "tensorboard")}
+    for flag, (module, package) in needs.items():
+        if getattr(args, flag, False):
+            try:
+                __import__(module)
+            except ImportError:
+                raise InputError(f"--{flag} needs the {package} package "
+                                 f"(pip install {package})") from None
 
 
 def make_loggers(args, run_dir: Path | None, project: str) -> tuple:

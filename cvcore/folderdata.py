@@ -46,8 +46,10 @@ def find_classes(root: str | os.PathLike) -> tuple[Path, list[str], list[Path]]:
     """(class root, class names in label order, their folders); paths absolute, so a split
     saved in the run directory still works from another working directory."""
     root = Path(os.path.abspath(root))
-    if not root.is_dir():
+    if not root.exists():
         raise InputError("dataset folder not found", root)
+    if not root.is_dir():
+        raise InputError("--data must be a folder of class folders, not a file", root)
     for _ in range(3):  # descend through single-folder wrappers
         subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not _skipped(p))
         if len(subdirs) == 1 and not _images_in(subdirs[0]):
@@ -73,10 +75,24 @@ def readable(path: Path) -> bool:
     try:
         with Image.open(path) as image:
             image.draft("RGB", (1, 1))
-            image.load()
+            to_rgb(image)
         return True
     except Exception:
         return False
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """An 8-bit RGB copy of ``image``. 16-bit greyscale (PIL modes ``I;16*``, and ``I``, which is
+    how PIL reads 16-bit PNG/TIFF greyscale) keeps its top 8 bits (``>> 8``, 0..65535 ->
+    0..255): PIL's own ``convert`` clips those values at 255 and turns them white. Other
+    modes (palette, greyscale, RGBA, CMYK, 1-bit) convert as PIL does; 16-bit RGB PNGs already
+    arrive as 8-bit RGB. Float images (mode ``F``) have no agreed range and are refused."""
+    if image.mode.startswith("I"):
+        pixels = np.asarray(image).astype(np.int64)  # I;16B is big-endian: as values, not bytes
+        return Image.fromarray((np.clip(pixels, 0, 65535) >> 8).astype(np.uint8)).convert("RGB")
+    if image.mode == "F":
+        raise ValueError("32-bit float images are not supported")
+    return image.convert("RGB")
 
 
 @dataclass
@@ -94,9 +110,38 @@ class Split:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Split:
-        data = json.loads(Path(path).read_text())
-        return cls(data["classes"], [tuple(s) for s in data["train"]],
-                   [tuple(s) for s in data["val"]], data.get("unreadable", []))
+        """A saved split, checked for its structure (one-line errors naming ``path``)."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise InputError(f"not valid JSON ({err})", path) from None
+        if not (isinstance(data, dict) and {"classes", "train", "val"} <= set(data)
+                and isinstance(data["classes"], list)
+                and all(isinstance(c, str) for c in data["classes"])):
+            raise InputError("not a split file (expected classes, train and val lists)", path)
+        parts = []
+        for part in ("train", "val"):
+            samples = data[part]
+            if not isinstance(samples, list) or not all(
+                    isinstance(s, list) and len(s) == 2 and isinstance(s[0], str)
+                    and type(s[1]) is int and 0 <= s[1] < len(data["classes"])
+                    for s in samples):
+                raise InputError(f"{part}: expected [image path, class index] pairs with "
+                                 f"indices below {len(data['classes'])}", path)
+            parts.append([tuple(s) for s in samples])
+        return cls(data["classes"], *parts, list(data.get("unreadable", [])))
+
+    def check_against(self, root: str | os.PathLike, path: str | os.PathLike) -> None:
+        """Refuse a split (loaded from ``path``) that does not describe the dataset at ``root``:
+        other class names, or an image that is missing or not in its class's folder."""
+        _, names, folders = find_classes(root)
+        if self.classes != names:
+            raise InputError(f"made for another dataset: classes {self.classes} differ from "
+                             f"{root}'s {names}", path)
+        for file, label in self.train + self.val:
+            if Path(file).parent != folders[label] or not Path(file).is_file():
+                raise InputError(f"lists {file}, which is not an image of class "
+                                 f"{names[label]!r} in {root}", path)
 
 
 def stratified_split(root: str | os.PathLike, val_frac: float = 0.2, seed: int = 0) -> Split:
@@ -133,7 +178,7 @@ class FolderDataset:
         path, label = self.samples[index]
         try:
             with Image.open(path) as file:
-                image = file.convert("RGB")
+                image = to_rgb(file)
         except Exception as err:  # any failure, as in readable()
             raise InputError(f"cannot read image ({type(err).__name__}: {err})", path) from None
         return (self.transform(image) if self.transform else image), label

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from .atomic import write_json, write_text
+from .errors import InputError
 
 RUNS_ROOT = Path("runs")
 
@@ -62,7 +63,24 @@ def save_args(run_dir: str | os.PathLike, args: argparse.Namespace | Mapping[str
 
 
 def load_args(run_dir: str | os.PathLike) -> dict[str, Any]:
-    return yaml.safe_load((Path(run_dir) / "args.yaml").read_text()) or {}
+    """A run's ``args.yaml`` as a dict (one-line errors naming the file)."""
+    path = Path(run_dir) / "args.yaml"
+    try:
+        args = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise InputError(f"not valid YAML ({' '.join(str(err).split())})", path) from None
+    if not isinstance(args, dict | None):
+        raise InputError("expected a mapping of argument names to values", path)
+    return args or {}
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are InputErrors: ``error: argument --epochs: invalid int
+    value: 'x'`` on one line (exit 2 under ``run_cli``) instead of the usage text plus a line.
+    ``--help`` is unchanged."""
+
+    def error(self, message: str):
+        raise InputError(message)
 
 
 def save_metrics(run_dir: str | os.PathLike, metrics: Mapping[str, Any],
@@ -71,11 +89,13 @@ def save_metrics(run_dir: str | os.PathLike, metrics: Mapping[str, Any],
 
 
 class ResultsCSV:
-    """``results.csv``: one row per epoch (or step), keyed by its first column.
+    """``results.csv``: one row per epoch (or step), keyed by its first column (an integer).
 
     Writing a row whose key is already present replaces that row, so a run resumed from a
     checkpoint taken before the last row was written keeps a continuous, duplicate-free table.
-    Each write rewrites the (small) file atomically.
+    Each write rewrites the (small) file atomically. :meth:`add` + :meth:`flush` split a write
+    so a checkpoint can store :meth:`snapshot` (the table with the new row) before the file
+    claims the row; :meth:`restore` puts a snapshot back.
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -83,38 +103,72 @@ class ResultsCSV:
         self.fields: list[str] = []
         self.rows: list[dict[str, str]] = []
         if self.path.exists() and self.path.stat().st_size:
-            with self.path.open(newline="") as f:
-                reader = csv.DictReader(f)
-                self.fields = list(reader.fieldnames or [])
-                self.rows = list(reader)
+            try:
+                with self.path.open(newline="") as f:
+                    reader = csv.DictReader(f)
+                    self.fields = list(reader.fieldnames or [])
+                    self.rows = list(reader)
+            except (UnicodeDecodeError, csv.Error) as err:
+                raise InputError(f"not a results table ({err})", self.path) from None
+            for n, row in enumerate(self.rows, 2):
+                if not _is_int(row.get(self.fields[0])) or None in row or None in row.values():
+                    raise InputError(f"line {n}: not a results row (expected "
+                                     f"{len(self.fields)} columns, an integer "
+                                     f"{self.fields[0]} first)", self.path)
 
-    def write(self, row: Mapping[str, Any]) -> None:
+    def add(self, row: Mapping[str, Any]) -> None:
+        """Put ``row`` in the table in memory (replacing the row with its key)."""
         if not self.fields:
             self.fields = list(row)
         elif list(row) != self.fields:
-            raise ValueError(f"{self.path}: row columns {list(row)} differ from {self.fields}")
+            raise InputError(f"its columns {self.fields} differ from this run's {list(row)} "
+                             "(a table of another run?)", self.path)
         key = str(_format(row[self.fields[0]]))
         formatted = {k: _format(v) for k, v in row.items()}
         self.rows = [r for r in self.rows if r[self.fields[0]] != key] + [formatted]
-        self._flush()
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self.add(row)
+        self.flush()
+
+    def keys(self) -> list[int]:
+        """The rows' keys, in table order."""
+        return [int(float(r[self.fields[0]])) for r in self.rows]
+
+    def snapshot(self) -> dict[str, list]:
+        """The table as plain lists of strings (storable in a weights-only checkpoint)."""
+        return {"fields": list(self.fields), "rows": [dict(r) for r in self.rows]}
+
+    def restore(self, snapshot: Mapping[str, list]) -> None:
+        """Replace the table with a :meth:`snapshot` and write it."""
+        self.fields = list(snapshot["fields"])
+        self.rows = [dict(r) for r in snapshot["rows"]]
+        self.flush()
 
     def truncate(self, last_key: int) -> None:
         """Drop rows whose (integer) key is above ``last_key``: rows of epochs being redone.
         With no row left the columns are forgotten too (a fresh run into an old directory may
         log other columns)."""
         if self.rows:
-            key = self.fields[0]
-            self.rows = [r for r in self.rows if int(float(r[key])) <= last_key]
+            self.rows = [r for r, key in zip(self.rows, self.keys(), strict=True)
+                         if key <= last_key]
         if not self.rows:
             self.fields = []
-        self._flush()
+        self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=self.fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.rows)
         write_text(self.path, buf.getvalue())
+
+
+def _is_int(text: str | None) -> bool:
+    try:
+        return text is not None and float(text).is_integer()
+    except ValueError:
+        return False
 
 
 def _format(value: Any) -> str:

@@ -9,12 +9,19 @@ to provide and where to put it. Every load uses ``torch.load(weights_only=True)`
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from .errors import InputError
+from .errors import InputError, one_line
+
+# torch's weights-only refusal names the global it would have had to import (a function such as
+# posix.system, or a class): "... unsupported GLOBAL posix.system whose module ..." or
+# "Unsupported global: GLOBAL __main__.Evil was not an allowed global ...".
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
 def hub_checkpoint(filename: str) -> Path:
@@ -24,13 +31,36 @@ def hub_checkpoint(filename: str) -> Path:
 
 def load_file(path: str | os.PathLike, what: str = "weights file"):
     """``torch.load(path, weights_only=True)`` on the CPU, with one-line errors naming ``what``
-    could not be found or read."""
+    could not be found or read. A file whose pickle asks for anything but tensors and plain
+    containers (code to run, a class to build) is refused before anything of it executes; the
+    error names the refused global instead of torch's multi-paragraph advice to retry with
+    ``weights_only=False``."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise InputError(f"{what} not found", path) from None
+    except IsADirectoryError:
+        raise InputError(f"{what} expected, found a folder", path) from None
+    except pickle.UnpicklingError as err:
+        found = _REFUSED_GLOBAL.search(str(err))
+        if found is None:
+            reason = f"UnpicklingError: {_torch_detail(err)}"
+        else:
+            reason = f"refused to unpickle {found.group(1)}; not a plain weights file"
+        raise InputError(f"cannot read {what} ({reason})", path) from None
     except Exception as err:
-        raise InputError(f"cannot read {what} ({type(err).__name__}: {err})", path) from None
+        raise InputError(f"cannot read {what} ({type(err).__name__}: {one_line(err)})",
+                         path) from None
+
+
+def _torch_detail(err: Exception) -> str:
+    """The paragraph of torch's "Weights only load failed. <advice>\n\n<detail>\n\n<link>"
+    message that says what went wrong; any other message's first line."""
+    text = str(err)
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    if text.startswith("Weights only load failed") and len(paragraphs) > 1:
+        return " ".join(paragraphs[1].split())
+    return one_line(err)
 
 
 def load_state_dict_file(path: str | os.PathLike) -> dict:
@@ -45,6 +75,8 @@ def load_state_dict_file(path: str | os.PathLike) -> dict:
 def pretrained_weights(filename: str, weights: str | os.PathLike | None) -> dict:
     """State dict from ``weights`` or the torch hub cache, or a clear error naming the file."""
     path = Path(weights) if weights else hub_checkpoint(filename)
+    if path.is_dir():
+        raise InputError("weights file expected, found a folder", path)
     if not path.is_file():
         raise InputError(f"pretrained weights not found; offline, download {filename} from "
                          f"https://download.pytorch.org/models/{filename} and put it there or "

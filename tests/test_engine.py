@@ -195,3 +195,89 @@ def test_device_choice():
         assert engine.init_distributed("auto").device == torch.device("cpu")
         with pytest.raises(InputError, match="CUDA is not available"):
             engine.init_distributed("cuda:0")
+
+
+def test_validate_args_one_line_per_option():
+    ok = argparse.Namespace(epochs=1, batch_size=1, workers=0, lr=None, val_frac=0.5,
+                            img_size=[480, 360], label_smoothing=0.0, wandb=False)
+    engine.validate_args(ok)
+    for name, value, message in [
+            ("epochs", 0, "--epochs: must be >= 1, got 0"),
+            ("batch_size", 0, "--batch-size: must be >= 1, got 0"),
+            ("workers", -1, "--workers: must be >= 0, got -1"),
+            ("lr", 0.0, "--lr: must be > 0, got 0.0"),
+            ("lr", float("inf"), "--lr: must be a finite number, got inf"),
+            ("val_frac", 1.0, "--val-frac: must be < 1, got 1.0"),
+            ("img_size", [480, 0], "--img-size: must be >= 1, got 0"),
+            ("label_smoothing", 1.0, "--label-smoothing: must be < 1, got 1.0"),
+            ("seed", -1, "--seed: must be >= 0, got -1")]:
+        bad = argparse.Namespace(**{**vars(ok), name: value})
+        with pytest.raises(InputError) as err:
+            engine.validate_args(bad)
+        assert str(err.value) == message
+
+
+def test_onecycle_resume_with_more_steps_continues_the_count(tmp_path):
+    """A OneCycleLR checkpoint restored into a schedule sized for more steps keeps the new size
+    and the old step count; restored into a smaller one it is refused."""
+    def onecycle(total):
+        model = torch.nn.Linear(2, 2)
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+        return model, optimizer, torch.optim.lr_scheduler.OneCycleLR(optimizer, 0.1,
+                                                                     total_steps=total)
+
+    model, optimizer, scheduler = onecycle(4)
+    for _ in range(4):
+        optimizer.step()
+        scheduler.step()
+    engine.save_checkpoint(tmp_path / "last.pt", model, optimizer, scheduler, None, 1, 0.5,
+                           {}, "lin")
+    model, optimizer, scheduler = onecycle(8)
+    assert engine.resume(tmp_path / "last.pt", model, optimizer, scheduler,
+                         model_name="lin") == (1, 0.5)
+    assert (scheduler.last_epoch, scheduler.total_steps) == (4, 8)
+    _, ref_optimizer, reference = onecycle(8)
+    for _ in range(4):
+        ref_optimizer.step()
+        reference.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(ref_optimizer.param_groups[0]["lr"])
+    for _ in range(4):  # the 8-step cycle runs to its end: no "Tried to step" error
+        optimizer.step()
+        scheduler.step()
+    model, optimizer, scheduler = onecycle(3)
+    with pytest.raises(InputError, match="has done 4 steps, more than the 3"):
+        engine.resume(tmp_path / "last.pt", model, optimizer, scheduler, model_name="lin")
+
+
+def test_fit_restores_rows_a_kill_kept_out_of_results_csv(tmp_path):
+    """Killed after last.pt (epoch 2) but before results.csv claimed epoch 2: the resume puts
+    the row back from last.pt; rows beyond the checkpoint are dropped; args.yaml is rewritten
+    with the resumed run's arguments."""
+    model, (train, val), cfg, d = setup(tmp_path, epochs=2)
+    engine.fit(model, train, val, cfg, d)
+    full = read_rows(tmp_path / "results.csv")
+    (tmp_path / "results.csv").write_text("epoch,x\n1,2\n")  # stale, other columns
+    model, (train, val), cfg, d = setup(tmp_path, epochs=3)
+    cfg.args = {"lr": 0.02, "epochs": 3}
+    start, best = engine.resume(tmp_path / "last.pt", model, cfg.optimizer, cfg.scheduler,
+                                None, "tiny")
+    assert start == 2
+    engine.fit(model, train, val, cfg, d, start, best)
+    rows = read_rows(tmp_path / "results.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3] and rows[:2] == full
+    assert "epochs: 3" in (tmp_path / "args.yaml").read_text()
+    with pytest.raises(InputError, match="--epochs: must be at least the 3 epochs"):
+        engine.fit(model, train, val, setup(tmp_path, epochs=2)[2], d, 3, best)
+
+
+def test_bare_resume_of_a_run_killed_before_its_first_checkpoint(tmp_path):
+    args = argparse.Namespace(name="exp", out=tmp_path / "run", resume=True)
+    with pytest.raises(InputError, match="nothing to resume"):
+        engine.resume_checkpoint("tiny", args)  # not a run folder: a typo, not a restart
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "args.yaml").write_text("resume: false\n")
+    assert engine.resume_checkpoint("tiny", args) is None
+    assert engine.resolve_run_dir("tiny", args, engine.Dist()) == (tmp_path / "run", None)
+    args.resume = str(tmp_path / "run")
+    with pytest.raises(InputError, match="not a folder"):
+        engine.resume_checkpoint("tiny", args)

@@ -8,7 +8,14 @@ import yaml
 
 from cvcore.atomic import atomic_open, write_json
 from cvcore.errors import InputError, run_cli
-from cvcore.runs import ResultsCSV, increment_path, make_run_dir, save_args
+from cvcore.runs import (
+    ArgumentParser,
+    ResultsCSV,
+    increment_path,
+    load_args,
+    make_run_dir,
+    save_args,
+)
 
 
 def test_increment_path_like_ultralytics(tmp_path):
@@ -75,3 +82,42 @@ def test_fresh_run_into_old_directory_may_change_columns(tmp_path):
     new.truncate(0)  # what a run starting at epoch 0 does
     new.write({"epoch": 1, "loss": 0.4, "acc": 0.9})
     assert (tmp_path / "results.csv").read_text().splitlines() == ["epoch,loss,acc", "1,0.4,0.9"]
+
+
+def test_results_csv_rejects_garbage_and_snapshots_round_trip(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_text("epoch,loss\n1,0.5\nlast,0.4\n")
+    with pytest.raises(InputError, match="line 3: not a results row"):
+        ResultsCSV(path)
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(InputError, match="not a results table"):
+        ResultsCSV(path)
+    path.unlink()
+    log = ResultsCSV(path)
+    log.add({"epoch": 1, "loss": 0.5})
+    assert not path.exists()  # add() alone writes nothing
+    snap = log.snapshot()
+    log.flush()
+    other = ResultsCSV(tmp_path / "copy.csv")
+    other.restore(snap)
+    assert (tmp_path / "copy.csv").read_text() == path.read_text() == "epoch,loss\n1,0.5\n"
+    with pytest.raises(InputError, match="columns"):
+        log.add({"epoch": 2, "acc": 0.1})
+
+
+def test_argument_errors_are_one_line(capsys):
+    parser = ArgumentParser(prog="x")
+    parser.add_argument("--epochs", type=int)
+    with pytest.raises(SystemExit) as exc:
+        run_cli(lambda: parser.parse_args(["--epochs", "two"]))
+    assert exc.value.code == 2
+    assert capsys.readouterr().err == "error: argument --epochs: invalid int value: 'two'\n"
+
+
+def test_load_args_errors_name_the_file(tmp_path):
+    (tmp_path / "args.yaml").write_text("a: [1\n")
+    with pytest.raises(InputError, match="args.yaml: not valid YAML"):
+        load_args(tmp_path)
+    (tmp_path / "args.yaml").write_text("- 1\n")
+    with pytest.raises(InputError, match="expected a mapping"):
+        load_args(tmp_path)

@@ -15,6 +15,7 @@ import types
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 import train_classify
@@ -234,15 +235,16 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["best_epoch"] in (1, 2, 3)
 
 
-def test_ddp_two_processes_on_cpu(wildlife, tmp_path):
-    """21 validation images over 2 ranks (11 + 10, no padding): the all-reduced val accuracy
-    of the epoch equals rank 0's single-process re-evaluation of the same weights."""
+def test_ddp_two_processes_on_cpu_with_workers_then_resume(wildlife, tmp_path):
+    """21 validation images over 2 ranks (11 + 10, no padding), DataLoader workers as by
+    default (2 per rank): the all-reduced val accuracy of the epoch equals rank 0's
+    single-process re-evaluation of the same weights; a torchrun --resume continues it."""
     data = tmp_path / "data"
     shutil.copytree(wildlife, data)
     shutil.copy(data / "dog" / "dog_0000.jpg", data / "dog" / "extra.jpg")  # 13 dogs: 3 in val
     argv = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
             "--master_port", "29533", "train_classify.py",
-            *small_args(data, tmp_path / "ddp", "--epochs", "1", "--no-tsne")]
+            *small_args(data, tmp_path / "ddp", "--epochs", "1", "--no-tsne", "--workers", "2")]
     done = subprocess.run(argv, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     table = rows(tmp_path / "ddp" / "results.csv")
@@ -251,6 +253,143 @@ def test_ddp_two_processes_on_cpu(wildlife, tmp_path):
     assert float(table[0]["val_acc"]) == pytest.approx(metrics["accuracy"], abs=1e-5)
     assert float(table[0]["val_macro_f1"]) == pytest.approx(metrics["macro_f1"], abs=1e-5)
     assert done.stdout.count("[Epoch 1/1]") == 1  # rank 0 alone reports
+
+    again = subprocess.run(argv + ["--resume", "--epochs", "2"], cwd=REPO, env=ENV,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.count("after epoch 1") == 1 and "[Epoch 2/2]" in again.stdout
+    resumed = rows(tmp_path / "ddp" / "results.csv")
+    assert [r["epoch"] for r in resumed] == ["1", "2"] and resumed[0] == table[0]
+    assert torch.load(tmp_path / "ddp" / "last.pt", weights_only=True)["epoch"] == 2
+    metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    best = resumed[metrics["best_epoch"] - 1]
+    assert float(best["val_acc"]) == pytest.approx(metrics["accuracy"], abs=1e-5)
+    assert yaml.safe_load((tmp_path / "ddp" / "args.yaml").read_text())["epochs"] == 2
+
+
+def test_documented_defaults_train_checkpoint_and_resume(tmp_path):
+    """`train_classify.py --data DIR` as documented (ConvNet, batch 32, 2 DataLoader workers,
+    runs/classify/exp, t-SNE on) with only the data, --epochs and --img-size made small; then a
+    bare --resume (the newest runs/classify/*/last.pt) to 3 epochs."""
+    data = make_classify(tmp_path / "data", seed=2, per_class=8, size=32)
+    script = str(REPO / "train_classify.py")
+    first = subprocess.run([sys.executable, script, "--data", str(data), "--epochs", "2",
+                            "--img-size", "32"], cwd=tmp_path, env=ENV, capture_output=True,
+                           text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    run = tmp_path / "runs" / "classify" / "exp"
+    saved = yaml.safe_load((run / "args.yaml").read_text())
+    assert (saved["workers"], saved["batch_size"], saved["model"]) == (2, 32, "convnet")
+    before = rows(run / "results.csv")
+    assert [r["epoch"] for r in before] == ["1", "2"]
+    split = json.loads((run / "split.json").read_text())
+    assert (len(split["train"]), len(split["val"])) == (60, 20)  # 8 per class: 6 + 2
+
+    again = subprocess.run([sys.executable, script, "--data", str(data), "--epochs", "3",
+                            "--img-size", "32", "--resume"], cwd=tmp_path, env=ENV,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "after epoch 2" in again.stdout
+    assert sorted(p.name for p in run.parent.iterdir()) == ["exp"]  # continued in place
+    table = rows(run / "results.csv")
+    assert [int(r["epoch"]) for r in table] == [1, 2, 3] and table[:2] == before
+    for r in table:
+        assert 0 <= float(r["val_acc"]) <= 1 and 0 <= float(r["train_acc"]) <= 1
+        assert float(r["train_loss"]) > 0 and float(r["lr"]) == pytest.approx(1e-3)
+    assert torch.load(run / "last.pt", weights_only=True)["epoch"] == 3
+    assert yaml.safe_load((run / "args.yaml").read_text())["epochs"] == 3  # not stale
+    metrics = json.loads((run / "metrics.json").read_text())
+    cm = np.array(metrics["confusion_matrix"])
+    assert cm.sum() == 20 and 0 <= metrics["accuracy"] <= 1
+    assert metrics["accuracy"] == pytest.approx(np.trace(cm) / cm.sum(), abs=1e-12)
+    best = max(table, key=lambda r: float(r["val_acc"]))  # the first epoch reaching the max
+    assert metrics["best_epoch"] == int(best["epoch"])
+    assert metrics["accuracy"] == pytest.approx(float(best["val_acc"]), abs=1e-5)
+    assert_png(run / "tsne_2d.png")
+
+
+# Run train_classify.py in a process that SIGKILLs itself at a chosen instant of saving epoch 1:
+# "last.pt": after writing last.pt's temporary file, before renaming it into place;
+# "results.csv": after last.pt is in place, before results.csv claims the epoch.
+KILL_AT = """
+import os, runpy, signal, sys
+import torch
+from cvcore import runs
+point = sys.argv.pop(1)
+save, flush = torch.save, runs.ResultsCSV.flush
+
+def killing_save(obj, f, *a, **k):
+    save(obj, f, *a, **k)
+    if point == "last.pt" and ".last.pt." in os.readlink(f"/proc/self/fd/{f.fileno()}"):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def killing_flush(self):
+    if point == "results.csv" and self.rows:
+        os.kill(os.getpid(), signal.SIGKILL)
+    flush(self)
+
+torch.save, runs.ResultsCSV.flush = killing_save, killing_flush
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("point", ["last.pt", "results.csv"])
+def test_sigkill_while_saving_the_first_epoch_then_resume(wildlife, tmp_path, point):
+    out = tmp_path / "run"
+    argv = small_args(wildlife, out, "--no-tsne")
+    killed = subprocess.run([sys.executable, "-c", KILL_AT, point, "train_classify.py", *argv],
+                            cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert rows(out / "results.csv") == []  # the table never claims an unsaved epoch
+    saved = None
+    if point == "last.pt":
+        assert not (out / "last.pt").exists() and (out / "best.pt").is_file()
+    else:
+        saved = torch.load(out / "last.pt", weights_only=True)
+        assert saved["epoch"] == 1 and saved["results"]["rows"][0]["epoch"] == "1"
+    done = subprocess.run([sys.executable, "train_classify.py", *argv, "--resume"], cwd=REPO,
+                          env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = rows(out / "results.csv")
+    assert [int(r["epoch"]) for r in table] == [1, 2]
+    if saved is None:  # nothing to continue: the run started again in its folder
+        assert "starting it again from epoch 0" in done.stdout
+    else:  # continued after epoch 1, whose row came back from last.pt
+        assert "after epoch 1" in done.stdout and table[0] == saved["results"]["rows"][0]
+    assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 2
+    assert not list(out.glob(".*.tmp"))  # the killed writer's temporary file is gone
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["accuracy"] == pytest.approx(float(table[metrics["best_epoch"] - 1][
+        "val_acc"]), abs=1e-5)
+
+
+def test_resume_onecycle_with_more_epochs_stretches_the_schedule(wildlife, tmp_path):
+    """OneCycleLR is sized for --epochs; resuming with more epochs rebuilds it for the new
+    total and continues from the checkpoint's step count (no 'Tried to step' error)."""
+    first = train_classify.main(train_classify.parse_args(
+        small_args(wildlife, tmp_path, "--epochs", "1", "--no-tsne", "--sched", "onecycle")))
+    steps = torch.load(first / "last.pt", weights_only=True)["scheduler"]["last_epoch"]
+    assert steps == 6  # 96 training images, batches of 16
+    train_classify.main(train_classify.parse_args(
+        small_args(wildlife, tmp_path, "--epochs", "3", "--no-tsne", "--sched", "onecycle",
+                   "--resume")))
+    ckpt = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert ckpt["scheduler"]["last_epoch"] == 18 and ckpt["scheduler"]["total_steps"] == 18
+    # the lr logged at the start of epochs 2 and 3 is the 3-epoch cycle's after 6 and 12 steps
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([param], lr=1e-3)
+    reference = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-3, total_steps=18)
+    expected = []
+    for step in range(13):
+        if step in (6, 12):
+            expected.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        reference.step()
+    table = rows(tmp_path / "results.csv")
+    assert [r["epoch"] for r in table] == ["1", "2", "3"]
+    assert [float(r["lr"]) for r in table[1:]] == pytest.approx(expected, rel=1e-5)
+    assert yaml.safe_load((tmp_path / "args.yaml").read_text())["epochs"] == 3
 
 
 def test_compare_runs(wildlife, tmp_path):
