@@ -62,10 +62,16 @@ def test_tab_separated(tmp_path):
     ("name,r,g,b\nSky,1,2,x\n", "line 2: colour values must be integers"),
     ("name,r,g,b\nSky,1,2,300\n", "in 0..255"),
     ("name,r,g,b\nSky,1,2,3\nSky,4,5,6\n", "duplicate class name 'Sky'"),
+    ("name,r,g,b\n", "has a header but no classes"),
+    ("", "is empty"),
+    ("name,r,g,b\n,1,2,3\n", "line 2: empty class name"),
+    ("name,r,g,b\nSky,1.5,2,3\n", "line 2: colour values must be integers"),
+    ("name,r,g,b\nSky,-1,2,3\n", "in 0..255"),
+    ("name,r,g,b\nSky\xff,1,2,3\n", "not UTF-8 text"),
 ])
 def test_bad_class_dict(tmp_path, text, message):
     path = tmp_path / "class_dict.csv"
-    path.write_text(text)
+    path.write_bytes(text.encode("latin-1"))
     with pytest.raises(InputError) as err:
         read_class_dict(path)
     assert str(err.value).startswith(str(path)) and message in str(err.value)
