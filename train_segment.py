@@ -113,7 +113,7 @@ def build_data(args, d: engine.Dist):
         print("data: " + ", ".join(f"{len(sets[s])} {s}" for s in SPLITS)
               + " images, every image and label checked")
         if unknown["pixels"]:
-            print(f"note: {unknown['pixels']} label pixels in {len(unknown['files'])} files "
+            print(f"note: {unknown['pixels']} label pixel(s) in {len(unknown['files'])} file(s) "
                   "have colours or values outside the classes; they are ignored "
                   "(metrics.json: unknown_labels)")
     loaders = {"train": engine.make_loader(sets["train"], args.batch_size, args.workers, d,
@@ -205,8 +205,8 @@ def main(args: argparse.Namespace) -> Path | None:
         layout, sets, loaders, unknown = build_data(args, d)
         num_classes = len(layout.names)
         if args.test_only:
+            ckpt = engine.load_checkpoint(args.weights, args.model)  # before the slow build
             model = build_segmenter(args.model, num_classes).to(d.device)
-            ckpt = engine.load_checkpoint(args.weights, args.model)
             load_into(model, ckpt["model"], args.weights)
             run_dir, _ = engine.resolve_run_dir("segment", args, d)
         else:

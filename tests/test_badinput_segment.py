@@ -1,14 +1,14 @@
 """Bad input to train_segment.py: one line ``error: <file>: <problem>``, exit code 2, no
 traceback, no run directory. Each case mutates a copy of a small synthetic CamVid (Kaggle
 layout) and returns the extra arguments and the name the error line must contain. The other
-malformed class_dict.csv rows are tests/test_masks.py's (same reader, same path to the CLI)."""
+malformed class_dict.csv rows, JPEG and unscaled 16-bit labels are unit cases in
+tests/test_masks.py and tests/test_camvid.py (same readers, same path to the CLI)."""
 
 import os
 import shutil
 import subprocess
 import sys
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -34,12 +34,6 @@ def not_an_image(path):
     return [], path.name
 
 
-def label_as_jpeg(root):
-    path = root / "val_labels" / "synth_val_0000_L.png"
-    Image.open(path).save(path, format="JPEG")
-    return [], path.name
-
-
 def label_of_another_size(root):
     path = root / "train_labels" / "synth_train_0001_L.png"
     Image.open(path).resize((20, 16), Image.NEAREST).save(path)
@@ -53,12 +47,6 @@ def unknown_colour_in_test_label(root):
     label[0, 0] = (1, 2, 3)
     Image.fromarray(label).save(path)
     return ["--unknown", "error"], path.name
-
-
-def unscaled_16bit_colour_label(root):
-    path = root / "train_labels" / "synth_train_0000_L.png"
-    cv2.imwrite(str(path), np.array(Image.open(path))[:, :, ::-1].astype(np.uint16))
-    return [], path.name
 
 
 def class_dict(text):
@@ -103,10 +91,8 @@ CASES = [
     pytest.param(lambda r: not_an_image(r / "val" / "synth_val_0000.png"), id="image-not-png"),
     pytest.param(lambda r: truncate(r / "test_labels" / "synth_test_0000_L.png"),
                  id="truncated-label"),
-    pytest.param(label_as_jpeg, id="label-is-jpeg"),
     pytest.param(label_of_another_size, id="label-size-differs"),
     pytest.param(unknown_colour_in_test_label, id="unknown-colour-test-label"),
-    pytest.param(unscaled_16bit_colour_label, id="16bit-label-unscaled"),
     pytest.param(class_dict(""), id="class-dict-empty"),
     pytest.param(class_dict("name,r,g,b\nSky,1,2,3\nRoad,1,2,3\n"), id="class-dict-dup-colour"),
     pytest.param(class_dict_is_a_folder, id="class-dict-folder"),

@@ -87,7 +87,7 @@ def test_16bit_images_keep_their_top_8_bits(tmp_path):
     assert (data.image(0) == rgb).all()
 
 
-def test_16bit_colour_labels_read_exactly_or_refused(tmp_path):
+def test_16bit_colour_labels_read_exactly_or_refused_and_jpeg_refused(tmp_path):
     root = make_camvid(tmp_path / "cv", seed=0, size=(32, 24), counts=(1, 1, 1))
     layout = detect_layout(root)
     path = root / "train_labels" / "synth_train_0000_L.png"
@@ -100,6 +100,9 @@ def test_16bit_colour_labels_read_exactly_or_refused(tmp_path):
     assert (label == expected).all() and unknown == {} and (expected != IGNORE_INDEX).all()
     cv2.imwrite(str(path), bgr)  # 8-bit values stored as is: would decode to (0, 0, 0) = Void
     with pytest.raises(InputError, match="not 8-bit colours times 257"):
+        decode_label(path, layout)
+    Image.fromarray(bgr[:, :, ::-1].astype(np.uint8)).save(path, format="JPEG")
+    with pytest.raises(InputError, match="label is a JPEG file; labels must be PNG"):
         decode_label(path, layout)
 
 

@@ -128,8 +128,10 @@ def rows(path):
 
 def test_defaults_with_dataloader_workers_then_resume(camvid, tmp_path):
     """The defaults (segnet, batch 4, 2 DataLoader workers forked after the main process ran
-    the parallel Numba label decoder: issue #11's "fork() called from a process already using
-    GNU OpenMP" abort) for 2 epochs, then --resume to 3."""
+    the parallel Numba label decoder and confusion matrix: issue #11's "fork() called from a
+    process already using GNU OpenMP" abort) for 2 epochs, then --resume to 3. The workers read
+    the labels the up-front check cached; the kernel inside forked workers is
+    tests/test_masks.py::test_kernel_in_forked_dataloader_workers."""
     out = tmp_path / "run"
     base = ["train_segment.py", "--data", str(camvid), "--img-size", "64", "48", "--out", str(out)]
     run_script(*base, "--epochs", "2", cache=tmp_path / "cache")
