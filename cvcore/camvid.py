@@ -156,7 +156,10 @@ def _colour_pixels(path: Path, image: Image.Image) -> np.ndarray:
     import cv2  # PIL keeps only the top byte of 16-bit colour; cv2 reads all 16 bits
 
     raw = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
-    raw = raw[:, :, 2::-1] if raw.ndim == 3 else np.repeat(raw[:, :, None], 3, axis=2)
+    if raw.ndim == 3 and raw.shape[2] >= 3:
+        raw = raw[:, :, 2::-1]  # BGR(A) -> RGB
+    else:  # grey, or grey + alpha
+        raw = np.repeat((raw if raw.ndim == 2 else raw[:, :, 0])[:, :, None], 3, axis=2)
     if (raw % 257).any():
         raise InputError("16-bit colour label whose values are not 8-bit colours times 257 "
                          "(e.g. 128 stored as 128, not 32896); save labels as 8-bit RGB PNGs",

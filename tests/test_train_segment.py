@@ -33,6 +33,19 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CVCORE_CACHE", str(tmp_path / "cache"))
 
 
+@pytest.fixture(scope="module")
+def trained(camvid, tmp_path_factory):
+    """model name -> run directory of a 1-epoch run, trained once per module."""
+    runs = {}
+
+    def run(model):
+        if model not in runs:
+            runs[model] = train_segment.main(args_for(camvid, tmp_path_factory.mktemp(model),
+                                                      model))
+        return runs[model]
+    return run
+
+
 def args_for(data, out, model, *extra):
     return train_segment.parse_args([
         "--data", str(data), "--model", model, "--img-size", "64", "48", "--epochs", "1",
@@ -57,8 +70,8 @@ def test_segnet_decoder_is_the_reports():
 
 
 @pytest.mark.parametrize("model", ["segnet", "deeplabv3"])
-def test_one_epoch_writes_outputs(camvid, tmp_path, model):
-    run_dir = train_segment.main(args_for(camvid, tmp_path / model, model))
+def test_one_epoch_writes_outputs(trained, model):
+    run_dir = trained(model)
     for name in ("args.yaml", "results.csv", "last.pt", "best.pt", "metrics.json",
                  "class_distribution.csv"):
         assert (run_dir / name).stat().st_size > 0, name
@@ -75,8 +88,8 @@ def test_one_epoch_writes_outputs(camvid, tmp_path, model):
     assert cm.sum() == 2 * 64 * 48  # synthetic labels have no unknown colours
 
 
-def test_test_only_and_wrong_checkpoint(camvid, tmp_path):
-    run_dir = train_segment.main(args_for(camvid, tmp_path / "a", "segnet"))
+def test_test_only_and_wrong_checkpoint(camvid, trained, tmp_path):
+    run_dir = trained("segnet")
     again = train_segment.main(args_for(camvid, tmp_path / "b", "segnet", "--test-only",
                                         "--weights", str(run_dir / "best.pt")))
     first = json.loads((run_dir / "metrics.json").read_text())
