@@ -15,7 +15,6 @@ low_iou_samples.png.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import numpy as np
@@ -76,14 +75,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def check_args(args) -> None:
-    """Refuse option values this script cannot run with (the engine checks its own)."""
+    """Refuse what this script's models and modes cannot run with (numeric ranges such as
+    --lr > 0 or --limit >= 1 are engine.start's)."""
     check_input_size(args.model, *args.img_size)
-    if args.limit is not None and args.limit < 1:
-        raise InputError(f"--limit must be at least 1, not {args.limit}")
-    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
-        raise InputError(f"--lr must be a positive number, not {args.lr}")
-    if args.save_period < 0:
-        raise InputError(f"--save-period must be 0 (never) or more, not {args.save_period}")
     if args.test_only:
         if not args.weights:
             raise InputError("--test-only needs --weights (a checkpoint of this model)")
@@ -199,9 +193,9 @@ def save_low_iou_figure(run_dir: Path, model, test: CamVidDataset, per_image: li
 
 
 def main(args: argparse.Namespace) -> Path | None:
-    check_args(args)
-    d = engine.start(args)
+    d = engine.start(args)  # generic ranges (--epochs, --lr, --limit, ...) are checked there
     try:
+        check_args(args)
         layout, sets, loaders, unknown = build_data(args, d)
         num_classes = len(layout.names)
         if args.test_only:
@@ -212,8 +206,9 @@ def main(args: argparse.Namespace) -> Path | None:
         else:
             model = build_segmenter(args.model, num_classes, args.pretrained or bool(args.weights),
                                     args.weights, args.freeze_encoder).to(d.device)
-            run_dir, resume_from = engine.resolve_run_dir("segment", args, d)
-            train(model, args, d, run_dir, resume_from, loaders, num_classes)
+            state = restore(model, args, d)
+            run_dir, _ = engine.resolve_run_dir("segment", args, d)  # every input checked
+            train(model, state, args, d, run_dir, loaders, num_classes)
             if not d.is_main:
                 return None
             save_data_figures(run_dir, sets["train"])
@@ -235,13 +230,21 @@ def main(args: argparse.Namespace) -> Path | None:
         engine.cleanup_distributed(d)
 
 
-def train(model, args, d: engine.Dist, run_dir, resume_from, loaders, num_classes: int) -> None:
+def restore(model, args, d: engine.Dist) -> tuple:
+    """(Adam, AMP scaler, epochs done, best val mIoU): new, or with ``--resume`` restored from
+    the checkpoint, which is checked to fit before anything is written."""
     optimizer = torch.optim.Adam(trainable(model), lr=args.lr or DEFAULT_LR[args.model])
     scaler = engine.amp_scaler(d)
+    resume_from = engine.resume_checkpoint("segment", args)
     start_epoch, best = (engine.resume(resume_from, model, optimizer, None, scaler, args.model)
                          if resume_from else (0, -np.inf))
     if d.is_main and resume_from:
         print(f"resuming {resume_from} after epoch {start_epoch}")
+    return optimizer, scaler, start_epoch, best
+
+
+def train(model, state: tuple, args, d: engine.Dist, run_dir, loaders, num_classes: int) -> None:
+    optimizer, scaler, start_epoch, best = state
     model = engine.wrap_ddp(model, d)
 
     def epoch_metrics(cm: np.ndarray) -> dict:
