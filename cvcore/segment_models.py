@@ -17,6 +17,12 @@ from .errors import InputError
 VGG16_BN_FILE = "vgg16_bn-6c64b313.pth"
 DEEPLABV3_FILE = "deeplabv3_resnet50_coco-cd0a2569.pth"
 SEG_MODELS = ("segnet", "deeplabv3")
+# Smallest input side: SegNet's five 2x2 max-pools need 32 pixels to leave a 1x1 map (33 x 17
+# fails in the fifth pool); DeepLabV3's strided convolutions pad, so any size >= 1 runs.
+MIN_SIDE = {"segnet": 32, "deeplabv3": 1}
+# Smallest training batch: DeepLabV3's ASPP pools each image to 1x1 and then applies BatchNorm,
+# which needs more than one value per channel in training mode (PyTorch raises on one image).
+MIN_TRAIN_BATCH = {"segnet": 1, "deeplabv3": 2}
 
 
 class VGG16BNEncoder(nn.Module):
@@ -113,6 +119,14 @@ class DeepLabV3(nn.Module):
 
     def forward(self, x):
         return self.net(x)["out"]
+
+
+def check_input_size(name: str, width: int, height: int) -> None:
+    """Refuse an input size the network cannot run on (:data:`MIN_SIDE`)."""
+    side = MIN_SIDE[name]
+    if width < side or height < side:
+        raise InputError(f"--img-size {width} {height}: {name} needs at least {side} x {side} "
+                         "pixels" + (" (five 2x2 poolings)" if name == "segnet" else ""))
 
 
 def build_segmenter(name: str, num_classes: int, pretrained: bool = False,

@@ -1,4 +1,9 @@
-"""Colour masks: class_dict parsing (real irregular file), Numba lookup vs a plain reference."""
+"""Colour masks: class_dict parsing (real irregular file), Numba lookup vs a plain reference,
+the lookup kernel in forked DataLoader workers."""
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -62,10 +67,48 @@ def test_tab_separated(tmp_path):
     ("name,r,g,b\nSky,1,2,x\n", "line 2: colour values must be integers"),
     ("name,r,g,b\nSky,1,2,300\n", "in 0..255"),
     ("name,r,g,b\nSky,1,2,3\nSky,4,5,6\n", "duplicate class name 'Sky'"),
+    ("name,r,g,b\n", "has a header but no classes"),
+    ("", "is empty"),
+    ("name,r,g,b\n,1,2,3\n", "line 2: empty class name"),
+    ("name,r,g,b\nSky,1.5,2,3\n", "line 2: colour values must be integers"),
+    ("name,r,g,b\nSky,-1,2,3\n", "in 0..255"),
+    ("name,r,g,b\nSky\xff,1,2,3\n", "not UTF-8 text"),
 ])
 def test_bad_class_dict(tmp_path, text, message):
     path = tmp_path / "class_dict.csv"
-    path.write_text(text)
+    path.write_bytes(text.encode("latin-1"))
     with pytest.raises(InputError) as err:
         read_class_dict(path)
     assert str(err.value).startswith(str(path)) and message in str(err.value)
+
+
+FORK_SCRIPT = """
+import numpy as np
+import torch
+from cvcore.masks import rgb_to_class
+
+palette = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)
+mask = np.zeros((64, 64, 3), np.uint8)
+mask[:10] = 255
+
+class Labels(torch.utils.data.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return int(rgb_to_class(mask, palette)[0].sum())
+
+rgb_to_class(mask, palette)  # the parallel kernel runs in the parent first
+print(sum(torch.utils.data.DataLoader(Labels(), batch_size=2, num_workers=2)).tolist())
+"""
+
+
+def test_kernel_in_forked_dataloader_workers():
+    """Issue #11: the lookup kernel in the parent, then in forked DataLoader workers. Under Numba's
+    GNU OpenMP layer (NUMBA_THREADING_LAYER=omp, Numba's pick on Linux before cvcore chose
+    forksafe) this script dies with "fork() called from a process already using GNU OpenMP"."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    done = subprocess.run([sys.executable, "-c", FORK_SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["[1280,", "1280]"]  # 2 batches x 2 images x 640 class-1 pixels
