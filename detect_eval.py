@@ -16,18 +16,20 @@ cvcore.calibration for the exact rules.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from cvcore.atomic import write_json, write_text
-from cvcore.calibration import ECEResult, detection_ece
-from cvcore.coco import CocoDets, CocoGT, load_gt, load_results
+from cvcore.calibration import ECEResult, check_probabilities, detection_ece
+from cvcore.coco import CocoDets, CocoGT, check_output_path, load_gt, load_results
 from cvcore.cocoeval import CocoEvalResult, evaluate, summary_lines
-from cvcore.errors import InputError, run_cli
+from cvcore.errors import InputError, one_line, run_cli
 from cvcore.runs import make_run_dir, save_args, save_metrics
 from cvcore.tide import MAIN_ERRORS, SPECIAL_ERRORS, TideResult, scale_masks, tide_by_scale
+from cvcore.yolo import load_model, quiet_ultralytics
 
 STAT_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm",
               "ARl"]
@@ -39,6 +41,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--gt", type=Path, help="COCO ground truth (instances_val2017.json)")
     parser.add_argument("--dets", type=Path, help="COCO results JSON to evaluate")
     parser.add_argument("--weights", help="ultralytics weights (.pt) or model .yaml to predict")
+    parser.add_argument("--trust-weights", action="store_true",
+                        help="load --weights with ultralytics' full unpickling, which can run "
+                             "code from the file (default: weights-only loading; files that "
+                             "reference other code are refused)")
     parser.add_argument("--images", type=Path, help="image folder for --weights")
     parser.add_argument("--data", type=Path,
                         help="ultralytics dataset yaml (coco.yaml): finds val images and gt")
@@ -62,14 +68,29 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def resolve_data_yaml(path: Path) -> tuple[Path, Path]:
-    """(ground-truth JSON, image folder) from an ultralytics coco.yaml-style file."""
+    """(ground-truth JSON, image folder) from an ultralytics coco.yaml-style file.
+
+    ``path`` (optional, a folder; relative to the yaml's folder) and ``val`` (an image folder or
+    ultralytics' ``val2017.txt`` list, relative to ``path``) must be strings; the ground truth is
+    ``<path>/annotations/instances_<val folder name>.json``. Both must exist."""
     import yaml
 
-    if not path.is_file():
-        raise InputError("dataset yaml not found", path)
-    data = yaml.safe_load(path.read_text()) or {}
-    if "val" not in data:
-        raise InputError("no 'val' entry", path)
+    if path.is_dir():
+        raise InputError("is a directory, not a dataset yaml", path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InputError("dataset yaml not found", path) from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"not a text file ({err.reason})", path) from None
+    except yaml.YAMLError as err:
+        raise InputError(f"invalid YAML ({one_line(err)})", path) from None
+    if not isinstance(data, dict):
+        raise InputError("dataset yaml must be a mapping with 'val' (and 'path')", path)
+    for key, required in (("val", True), ("path", False)):
+        if (required or key in data) and not isinstance(data.get(key), str):
+            problem = "no 'val' entry" if key not in data else f"{key!r} must be a path string"
+            raise InputError(problem, path)
     root = Path(data.get("path", "."))
     root = root if root.is_absolute() else path.parent / root
     images = root / data["val"]
@@ -80,43 +101,40 @@ def resolve_data_yaml(path: Path) -> tuple[Path, Path]:
         if not needed.exists():
             raise InputError(f"dataset file missing: {needed} (download COCO val2017 and its "
                              "annotations into the dataset's path)", path)
+    if not images.is_dir():
+        raise InputError(f"{images} is not an image folder", path)
     return gt, images
 
 
-def load_model(weights: str):
-    from ultralytics import YOLO
-
-    path = Path(weights)
-    if not path.exists() and path.suffix != ".yaml":
-        try:  # online, ultralytics downloads its released weights by name
-            return YOLO(weights)
-        except Exception as err:
-            raise InputError(f"weights file not found and could not be downloaded ({err}); "
-                             f"provide {path.name} locally and pass its path", weights) from None
-    try:
-        return YOLO(weights)
-    except Exception as err:
-        raise InputError(f"cannot load model weights: {err}", weights) from None
-
-
-def predict(weights: str, images: Path, gt: CocoGT, args: argparse.Namespace) -> list[dict]:
-    """Run the ultralytics model on every ground-truth image; COCO results (80 -> 91 ids)."""
-    from ultralytics.data.converter import coco80_to_coco91_class
-
-    model = load_model(weights)
+def check_images(images: Path, gt: CocoGT) -> list[Path]:
+    """The ground truth's image files in ``images``, all of which must exist."""
+    if not images.is_dir():
+        raise InputError("image folder not found" if not images.exists()
+                         else "not a directory (--images needs the image folder)", images)
     paths = [images / name for name in gt.file_names]
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise InputError(f"{len(missing)} ground-truth images missing, e.g. {missing[0].name}",
                          images)
+    return paths
+
+
+def predict(model, paths: list[Path], gt: CocoGT, args: argparse.Namespace) -> list[dict]:
+    """Run the ultralytics model on every ground-truth image; COCO results (80 -> 91 ids)."""
+    from ultralytics.data.converter import coco80_to_coco91_class
+
     coco91 = np.array(coco80_to_coco91_class())
     names = getattr(model, "names", {}) or {}
     class_map = coco91 if len(names) == 80 else np.arange(1, len(names) + 1)
     results = []
     for image_id, path in tqdm(list(zip(gt.image_ids.tolist(), paths, strict=True)),
                                desc="predict", unit="img"):
-        r = model.predict(str(path), conf=args.conf, iou=args.iou, max_det=args.max_det,
-                          imgsz=args.imgsz, device=args.device, verbose=False)[0]
+        try:
+            with quiet_ultralytics():
+                r = model.predict(str(path), conf=args.conf, iou=args.iou, max_det=args.max_det,
+                                  imgsz=args.imgsz, device=args.device, verbose=False)[0]
+        except Exception as err:  # an unreadable image; ultralytics' messages span lines
+            raise InputError(f"cannot predict on this image ({one_line(err)})", path) from None
         xyxy = r.boxes.xyxy.cpu().numpy().astype(np.float64)
         xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
         for box, score, cls in zip(xywh.round(3).tolist(), r.boxes.conf.cpu().numpy().tolist(),
@@ -126,13 +144,45 @@ def predict(weights: str, images: Path, gt: CocoGT, args: argparse.Namespace) ->
     return results
 
 
-def get_predictions(args, gt: CocoGT, run_dir: Path, images: Path | None) -> CocoDets:
+@dataclass
+class Inputs:
+    """Everything ``main`` needs, read and checked before anything is written: the ground truth
+    and either the results file's detections or the model and the image files to run it on."""
+
+    gt: CocoGT
+    dets: CocoDets | None = None
+    model: object = None
+    image_paths: list[Path] = field(default_factory=list)
+
+
+def read_inputs(args: argparse.Namespace) -> Inputs:
+    """Read and check every input (see :class:`Inputs`); raises InputError, writes nothing.
+
+    Results files' scores must be probabilities, in [0, 1], since the report includes ECE
+    (:func:`cvcore.calibration.check_probabilities`); COCO AP and TIDE alone take any score."""
+    check_output_path(args.out, folder=True)
+    images, gt_path = args.images, args.gt
+    if args.data is not None:
+        gt_path, data_images = resolve_data_yaml(args.data)
+        images = images or data_images
+    gt = load_gt(gt_path)
     if args.dets is not None:
-        return load_results(args.dets, gt)
-    results = predict(args.weights, images, gt, args)
+        dets = load_results(args.dets, gt)
+        check_probabilities(dets)
+        return Inputs(gt=gt, dets=dets)
+    paths = check_images(images, gt)
+    return Inputs(gt=gt, model=load_model(args.weights, trust=args.trust_weights),
+                  image_paths=paths)
+
+
+def get_predictions(args: argparse.Namespace, inputs: Inputs, run_dir: Path) -> CocoDets:
+    """The results file's detections, or the model's predictions (saved as predictions.json)."""
+    if inputs.dets is not None:
+        return inputs.dets
+    results = predict(inputs.model, inputs.image_paths, inputs.gt, args)
     write_json(run_dir / "predictions.json", results, indent=None)
-    known = set(gt.cat_ids.tolist())
-    return load_results([r for r in results if r["category_id"] in known], gt)
+    known = set(inputs.gt.cat_ids.tolist())
+    return load_results([r for r in results if r["category_id"] in known], inputs.gt)
 
 
 def scale_counts(gt: CocoGT, dets: CocoDets) -> dict[str, dict[str, int]]:
@@ -189,15 +239,11 @@ def write_report(path: Path, source: str, coco: CocoEvalResult, per_cat: list[di
 def main(args: argparse.Namespace) -> Path:
     from cvcore.detplots import plot_pr_curves, plot_reliability, plot_tide
 
-    images = args.images
-    gt_path = args.gt
-    if args.data is not None:
-        gt_path, data_images = resolve_data_yaml(args.data)
-        images = images or data_images
+    inputs = read_inputs(args)  # a failed start leaves no run directory
     run_dir = make_run_dir("detect", args.name, args.out)
     save_args(run_dir, args)
-    gt = load_gt(gt_path)
-    dets = get_predictions(args, gt, run_dir, images)
+    gt = inputs.gt
+    dets = get_predictions(args, inputs, run_dir)
 
     steps = tqdm(total=4, desc="evaluate", unit="step")
     coco = evaluate(gt, dets)

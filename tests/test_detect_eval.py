@@ -112,8 +112,8 @@ def test_bad_input_one_line_exit_2(synthetic_coco, tmp_path, case):
         out = cli("--gt", gt_path, "--dets", tmp_path / "r.json", "--out", tmp_path / "o")
         expected = "unknown category id 12"
     elif case == "missing_weights":
-        out = cli("--gt", gt_path, "--weights", tmp_path / "nope.pt", "--images", tmp_path,
-                  "--out", tmp_path / "o")
+        out = cli("--gt", gt_path, "--weights", tmp_path / "nope.pt",
+                  "--images", synthetic_coco / "images" / "val2017", "--out", tmp_path / "o")
         expected = "nope.pt"
     else:
         (tmp_path / "coco.yaml").write_text("path: ../datasets/coco\nval: val2017.txt\n")
