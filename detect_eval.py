@@ -84,7 +84,10 @@ def resolve_data_yaml(path: Path) -> tuple[Path, Path]:
     except UnicodeDecodeError as err:
         raise InputError(f"not a text file ({err.reason})", path) from None
     except yaml.YAMLError as err:
-        raise InputError(f"invalid YAML ({one_line(err)})", path) from None
+        mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None)
+        where = f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark and problem \
+            else one_line(err)
+        raise InputError(f"invalid YAML ({where})", path) from None
     if not isinstance(data, dict):
         raise InputError("dataset yaml must be a mapping with 'val' (and 'path')", path)
     for key, required in (("val", True), ("path", False)):
@@ -237,9 +240,9 @@ def write_report(path: Path, source: str, coco: CocoEvalResult, per_cat: list[di
 
 
 def main(args: argparse.Namespace) -> Path:
-    from cvcore.detplots import plot_pr_curves, plot_reliability, plot_tide
-
     inputs = read_inputs(args)  # a failed start leaves no run directory
+    from cvcore.detplots import plot_pr_curves, plot_reliability, plot_tide  # matplotlib: slow
+
     run_dir = make_run_dir("detect", args.name, args.out)
     save_args(run_dir, args)
     gt = inputs.gt

@@ -96,7 +96,7 @@ def load_model(weights: str, trust: bool = False):
     if not trust and not config and path.suffix != CHECKPOINT_SUFFIX:
         raise InputError(f"only {CHECKPOINT_SUFFIX} checkpoints and .yaml model configs load "
                          f"without trust; {TRUST_HINT}", weights)
-    if not trust and path.is_file():
+    if not trust and not config and path.is_file():
         refuse_unsafe_globals(path)
     downloading = not path.exists() and not config
     try:
@@ -110,11 +110,12 @@ def load_model(weights: str, trust: bool = False):
         refused = _refused_global(err)
         if refused and not trust:
             raise InputError(_refusal(refused), weights) from None
-        reason = re.sub(r"^ERROR\s*[\u274c\ufe0f]*\s*", "", one_line(err))  # ultralytics' prefix
+        reason = (f"no {err.args[0]!r} entry" if isinstance(err, KeyError) and err.args
+                  else re.sub(r"^ERROR\s*[\u274c\ufe0f]*\s*", "", one_line(err)))  # its prefix
         if downloading:  # online, ultralytics downloads its released weights by name
             raise InputError(f"weights file not found and could not be downloaded ({reason}); "
                              f"provide {path.name} locally and pass its path", weights) from None
-        raise InputError(f"cannot load model weights ({reason})", weights) from None
+        raise InputError(f"cannot load the model ({reason})", weights) from None
 
 
 def refuse_unsafe_globals(path: Path) -> None:
