@@ -118,6 +118,17 @@ def load_model(weights: str, trust: bool = False):
         raise InputError(f"cannot load the model ({reason})", weights) from None
 
 
+def check_device(device: str) -> None:
+    """Raise :class:`InputError` unless ultralytics can run on ``device`` ("cpu", "0", "0,1")."""
+    from ultralytics.utils.torch_utils import select_device
+
+    try:
+        with quiet_ultralytics():
+            select_device(device, verbose=False)
+    except Exception as err:
+        raise InputError(f"--device {device}: {one_line(err)}") from None
+
+
 def refuse_unsafe_globals(path: Path) -> None:
     """Raise :class:`InputError` when the checkpoint references a global outside the allowlist
     (read from the pickle's opcodes, nothing unpickled). Files that are not ``torch.save`` zip

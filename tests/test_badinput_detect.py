@@ -9,6 +9,7 @@ naming the offending file, no traceback anywhere, and nothing written (no run di
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -128,6 +129,14 @@ def detect_images_missing(tmp, coco):
             "yolov8n.yaml", "--images", tmp / "no_images"], tmp / "no_images"
 
 
+def detect_image_not_an_image(tmp, coco):
+    folder = coco[0]
+    images = shutil.copytree(folder / "images" / "val2017", tmp / "images")
+    bad = write(images / "000000000002.jpg", "not a JPEG")
+    return ["--gt", folder / "annotations" / "instances_val2017.json", "--weights",
+            "yolov8n.yaml", "--images", images], bad
+
+
 def detect_unreadable_gt(tmp, coco):
     bad = write(tmp / "gt.json", coco[1])
     bad.chmod(0)
@@ -189,6 +198,7 @@ CASES = [
     ("detect", "data-val-not-a-string", detect_data_case("path: .\nval: [a, b]\n")),
     ("detect", "data-folders-missing", detect_data_case("path: nowhere\nval: images/val2017\n")),
     ("detect", "images-folder-missing", detect_images_missing),
+    ("detect", "image-not-an-image", detect_image_not_an_image),
     ("detect", "weights-run-code", detect_weights_case(
         lambda tmp: evil_checkpoint(tmp / "evil.pt", tmp / "MARKER"))),
     ("detect", "weights-not-a-checkpoint", detect_weights_case(
