@@ -11,6 +11,13 @@ detection ECE, overall and per object scale (small / medium / large), and writes
 ``runs/detect/<name>/`` (or ``--out``): ``metrics.json``, ``report.md``, ``predictions.json`` (when
 it predicted), ``tide.png``, ``reliability.png``, ``pr_curves.png``. See cvcore.tide and
 cvcore.calibration for the exact rules.
+
+Every input is read and checked before the run directory exists, so a failed start leaves none:
+the files, the dataset yaml, the images (present, image headers), the device, the model, and the
+results' scores, which must lie in [0, 1] since ECE reads them as probabilities (COCO AP and TIDE
+alone, ``python -m cvcore.cocoeval`` / ``cvcore.tide``, take any finite score). ``--weights``
+loads without running code from the file (cvcore.yolo); ``--trust-weights`` allows ultralytics'
+full unpickling for files one trusts.
 """
 
 from __future__ import annotations
@@ -36,6 +43,21 @@ STAT_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100",
 SCALES = ("all", "small", "medium", "large")
 
 
+def fraction(text: str) -> float:
+    """argparse type: a number in [0, 1] (score thresholds, IoU)."""
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not in [0, 1]")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="COCO AP, TIDE and ECE, overall and per scale.")
     parser.add_argument("--gt", type=Path, help="COCO ground truth (instances_val2017.json)")
@@ -48,12 +70,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--images", type=Path, help="image folder for --weights")
     parser.add_argument("--data", type=Path,
                         help="ultralytics dataset yaml (coco.yaml): finds val images and gt")
-    parser.add_argument("--conf", type=float, default=0.001, help="prediction score threshold")
-    parser.add_argument("--iou", type=float, default=0.7, help="prediction NMS IoU")
-    parser.add_argument("--max-det", type=int, default=300, help="predictions per image")
-    parser.add_argument("--imgsz", type=int, default=640, help="prediction image size")
+    parser.add_argument("--conf", type=fraction, default=0.001, help="prediction score threshold")
+    parser.add_argument("--iou", type=fraction, default=0.7, help="prediction NMS IoU")
+    parser.add_argument("--max-det", type=positive_int, default=300, help="predictions per image")
+    parser.add_argument("--imgsz", type=positive_int, default=640, help="prediction image size")
     parser.add_argument("--device", default="cpu", help="prediction device (cpu, 0, ...)")
-    parser.add_argument("--ece-min-score", type=float, default=0.0,
+    parser.add_argument("--ece-min-score", type=fraction, default=0.0,
                         help="score floor for ECE (detections below are left out)")
     parser.add_argument("--out", type=Path, help="output directory (default runs/detect/<name>)")
     parser.add_argument("--name", default="exp", help="run name under runs/detect/")
@@ -145,8 +167,9 @@ def predict(model, paths: list[Path], gt: CocoGT, args: argparse.Namespace) -> l
             with quiet_ultralytics():
                 r = model.predict(str(path), conf=args.conf, iou=args.iou, max_det=args.max_det,
                                   imgsz=args.imgsz, device=args.device, verbose=False)[0]
-        except Exception as err:  # an unreadable image; ultralytics' messages span lines
-            raise InputError(f"cannot predict on this image ({one_line(err)})", path) from None
+        except Exception as err:  # inputs are checked: an image its header did not betray
+            raise InputError(f"cannot predict on this image ({type(err).__name__}: "
+                             f"{one_line(err)})", path) from None
         xyxy = r.boxes.xyxy.cpu().numpy().astype(np.float64)
         xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
         for box, score, cls in zip(xywh.round(3).tolist(), r.boxes.conf.cpu().numpy().tolist(),
