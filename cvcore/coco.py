@@ -9,9 +9,10 @@ order. Everything downstream (AP, TIDE, ECE) works on these arrays.
 Bad input raises :class:`~cvcore.errors.InputError` naming the file and the problem: malformed
 JSON, records that are not objects, missing keys, non-numeric or NaN/inf values, ids that are not
 whole numbers or do not fit int64, numbers beyond float64 (JSON allows ``10**400``), a bbox that
-is not 4 numbers, negative box or image sizes, duplicate ids, annotations or detections that
-refer to unknown image or category ids. pycocotools asserts on unknown result image ids and
-silently skips unknown category ids; we reject both.
+is not 4 numbers or whose corner or area overflows float64, negative box or image sizes,
+duplicate ids, annotations or detections that refer to unknown image or category ids.
+pycocotools asserts on unknown result image ids and silently skips unknown category ids; we
+reject both.
 
 Scores: any finite number. COCO AP and TIDE only rank them (pycocotools and tidecv accept any
 score); ECE needs probabilities, which :func:`cvcore.calibration.check_probabilities` checks.
@@ -156,7 +157,8 @@ def _column(records: list, key: str, what: str, source: str, dtype=np.float64,
 
 
 def _boxes(records: list, what: str, source: str) -> np.ndarray:
-    """The records' ``bbox`` fields as float64[N, 4], all finite with non-negative sizes."""
+    """The records' ``bbox`` fields as float64[N, 4]: finite, non-negative sizes, and finite
+    corners and areas."""
     boxes = _column(records, "bbox", what, source, shape=(4,)) if records else np.zeros((0, 4))
     bad = ~np.isfinite(boxes).all(axis=1)
     if bad.any():
@@ -166,6 +168,14 @@ def _boxes(records: list, what: str, source: str) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(f"{what} #{i} has a negative box size {boxes[i].tolist()}", source)
+    # Corners and area are computed from these: they must stay finite too (1e200 x 1e200 is not).
+    with np.errstate(over="ignore"):
+        bad = ~(np.isfinite(boxes[:, :2] + boxes[:, 2:]).all(axis=1)
+                & np.isfinite(boxes[:, 2] * boxes[:, 3]))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{what} #{i} has a box too large for float64 {boxes[i].tolist()}",
+                         source)
     return boxes
 
 

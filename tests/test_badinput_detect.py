@@ -186,6 +186,7 @@ CASES = [
     ("tide", "results-image-id-fraction", results_case(set_det("image_id", 1.5))),
     ("tide", "results-bbox-3-numbers", results_case(set_det("bbox", [1, 2, 3]))),
     ("tide", "results-negative-width", results_case(set_det("bbox", [1, 2, -3, 4]))),
+    ("tide", "results-box-area-overflows", results_case(set_det("bbox", [0, 0, 1e200, 1e200]))),
     # detect_eval.py
     ("detect", "out-is-a-file", detect_out_is_file),
     ("detect", "gt-is-a-folder", detect_gt_folder),
