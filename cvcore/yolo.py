@@ -96,14 +96,15 @@ def load_model(weights: str, trust: bool = False):
     if not trust and not config and path.suffix != CHECKPOINT_SUFFIX:
         raise InputError(f"only {CHECKPOINT_SUFFIX} checkpoints and .yaml model configs load "
                          f"without trust; {TRUST_HINT}", weights)
-    if not trust and not config and path.is_file():
-        refuse_unsafe_globals(path)
     downloading = not path.exists() and not config
     try:
-        with quiet_ultralytics(), (contextlib.nullcontext() if trust else _restricted()):
-            from ultralytics import YOLO
+        with quiet_ultralytics():  # importing ultralytics may log (its first-run settings file)
+            if not trust and not config and path.is_file():
+                refuse_unsafe_globals(path)
+            with contextlib.nullcontext() if trust else _restricted():
+                from ultralytics import YOLO
 
-            return YOLO(weights)
+                return YOLO(weights)
     except InputError:
         raise
     except Exception as err:
@@ -120,10 +121,10 @@ def load_model(weights: str, trust: bool = False):
 
 def check_device(device: str) -> None:
     """Raise :class:`InputError` unless ultralytics can run on ``device`` ("cpu", "0", "0,1")."""
-    from ultralytics.utils.torch_utils import select_device
-
     try:
-        with quiet_ultralytics():
+        with quiet_ultralytics():  # importing ultralytics may log (its first-run settings file)
+            from ultralytics.utils.torch_utils import select_device
+
             select_device(device, verbose=False)
     except Exception as err:
         raise InputError(f"--device {device}: {one_line(err)}") from None
