@@ -31,11 +31,13 @@ from tqdm import tqdm
 
 from cvcore.atomic import write_json, write_text
 from cvcore.calibration import ECEResult, check_probabilities, detection_ece
-from cvcore.coco import CocoDets, CocoGT, check_output_path, load_gt, load_results
+from cvcore.coco import CocoDets, CocoGT, check_output_path, defer_interrupt, load_gt, load_results
 from cvcore.cocoeval import CocoEvalResult, evaluate, summary_lines
+from cvcore.cocoeval import warm_up as warm_up_cocoeval
 from cvcore.errors import InputError, one_line, run_cli
 from cvcore.runs import make_run_dir, save_args, save_metrics
 from cvcore.tide import MAIN_ERRORS, SPECIAL_ERRORS, TideResult, scale_masks, tide_by_scale
+from cvcore.tide import warm_up as warm_up_tide
 from cvcore.yolo import check_device, load_model, quiet_ultralytics
 
 STAT_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm",
@@ -161,21 +163,23 @@ def predict(model, paths: list[Path], gt: CocoGT, args: argparse.Namespace) -> l
     names = getattr(model, "names", {}) or {}
     class_map = coco91 if len(names) == 80 else np.arange(1, len(names) + 1)
     results = []
-    for image_id, path in tqdm(list(zip(gt.image_ids.tolist(), paths, strict=True)),
-                               desc="predict", unit="img"):
-        try:
-            with quiet_ultralytics():
-                r = model.predict(str(path), conf=args.conf, iou=args.iou, max_det=args.max_det,
-                                  imgsz=args.imgsz, device=args.device, verbose=False)[0]
-        except Exception as err:  # inputs are checked: an image its header did not betray
-            raise InputError(f"cannot predict on this image ({type(err).__name__}: "
-                             f"{one_line(err)})", path) from None
-        xyxy = r.boxes.xyxy.cpu().numpy().astype(np.float64)
-        xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
-        for box, score, cls in zip(xywh.round(3).tolist(), r.boxes.conf.cpu().numpy().tolist(),
-                                   r.boxes.cls.cpu().numpy().astype(int).tolist(), strict=True):
-            results.append({"image_id": image_id, "category_id": int(class_map[cls]),
-                            "bbox": box, "score": round(score, 5)})
+    # closed on the way out too, so an error is the last line printed
+    with tqdm(list(zip(gt.image_ids.tolist(), paths, strict=True)), desc="predict",
+              unit="img") as images:
+        for image_id, path in images:
+            try:
+                with quiet_ultralytics():
+                    r = model.predict(str(path), conf=args.conf, iou=args.iou, max_det=args.max_det,
+                                      imgsz=args.imgsz, device=args.device, verbose=False)[0]
+            except Exception as err:  # inputs are checked: an image its header did not betray
+                raise InputError(f"cannot predict on this image ({type(err).__name__}: "
+                                 f"{one_line(err)})", path) from None
+            xyxy = r.boxes.xyxy.cpu().numpy().astype(np.float64)
+            xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
+            for box, score, cls in zip(xywh.round(3).tolist(), r.boxes.conf.cpu().numpy().tolist(),
+                                       r.boxes.cls.cpu().numpy().astype(int).tolist(), strict=True):
+                results.append({"image_id": image_id, "category_id": int(class_map[cls]),
+                                "bbox": box, "score": round(score, 5)})
     return results
 
 
@@ -219,6 +223,12 @@ def get_predictions(args: argparse.Namespace, inputs: Inputs, run_dir: Path) -> 
     write_json(run_dir / "predictions.json", results, indent=None)
     known = set(inputs.gt.cat_ids.tolist())
     return load_results([r for r in results if r["category_id"] in known], inputs.gt)
+
+
+def warm_up() -> None:
+    """Load the COCO AP and TIDE kernels (ECE uses COCO's matching)."""
+    warm_up_cocoeval()
+    warm_up_tide()
 
 
 def scale_counts(gt: CocoGT, dets: CocoDets) -> dict[str, dict[str, int]]:
@@ -281,33 +291,34 @@ def main(args: argparse.Namespace) -> Path:
     gt = inputs.gt
     dets = get_predictions(args, inputs, run_dir)
 
-    steps = tqdm(total=4, desc="evaluate", unit="step")
-    coco = evaluate(gt, dets)
-    names = dict(zip(gt.cat_ids.tolist(), gt.cat_names, strict=True))
-    per_cat = coco.per_category_ap(names)
-    steps.update()
-    tide = tide_by_scale(gt, dets)
-    steps.update()
-    ece = ece_by_scale(gt, dets, args.ece_min_score)
-    counts = scale_counts(gt, dets)
-    steps.update()
-    metrics = {
-        "coco": dict(zip(STAT_NAMES, coco.stats.tolist(), strict=True)),
-        "tide": {s: tide[s].to_dict() for s in SCALES},
-        "ece": {s: ece[s].to_dict() for s in SCALES},
-        "counts": counts,
-        "per_category": per_cat,
-    }
-    save_metrics(run_dir, metrics)
-    source = str(args.dets or args.weights)
-    write_report(run_dir / "report.md", source, coco, per_cat, tide, ece, counts)
-    plot_tide(tide, run_dir / "tide.png")
-    plot_reliability(ece, run_dir / "reliability.png")
-    plot_pr_curves(coco.params.rec_thrs, {"IoU 0.50": coco.pr_curve(0.5),
-                                          "IoU 0.75": coco.pr_curve(0.75)},
-                   run_dir / "pr_curves.png")
-    steps.update()
-    steps.close()
+    defer_interrupt(warm_up)()  # Numba's kernels load with Ctrl-C held back
+    # closed on the way out too, so "interrupted" or an error is the last line printed
+    with tqdm(total=4, desc="evaluate", unit="step") as steps:
+        coco = evaluate(gt, dets)
+        names = dict(zip(gt.cat_ids.tolist(), gt.cat_names, strict=True))
+        per_cat = coco.per_category_ap(names)
+        steps.update()
+        tide = tide_by_scale(gt, dets)
+        steps.update()
+        ece = ece_by_scale(gt, dets, args.ece_min_score)
+        counts = scale_counts(gt, dets)
+        steps.update()
+        metrics = {
+            "coco": dict(zip(STAT_NAMES, coco.stats.tolist(), strict=True)),
+            "tide": {s: tide[s].to_dict() for s in SCALES},
+            "ece": {s: ece[s].to_dict() for s in SCALES},
+            "counts": counts,
+            "per_category": per_cat,
+        }
+        save_metrics(run_dir, metrics)
+        source = str(args.dets or args.weights)
+        write_report(run_dir / "report.md", source, coco, per_cat, tide, ece, counts)
+        plot_tide(tide, run_dir / "tide.png")
+        plot_reliability(ece, run_dir / "reliability.png")
+        plot_pr_curves(coco.params.rec_thrs, {"IoU 0.50": coco.pr_curve(0.5),
+                                              "IoU 0.75": coco.pr_curve(0.75)},
+                       run_dir / "pr_curves.png")
+        steps.update()
     print("\n".join(summary_lines(coco)))
     print(f"TIDE AP50 {tide['all'].ap50:.2f}  " + "  ".join(
         f"{e} {tide['all'].main[e]:.2f}" for e in MAIN_ERRORS))

@@ -282,7 +282,7 @@ def load_gt_and_results(gt: str | os.PathLike, results: str | os.PathLike,
     :func:`load_gt` and :func:`load_results`. Ctrl-C interrupts this process only: the workers
     are forked with SIGINT blocked (no traceback of theirs) and killed on the way out.
     """
-    meanwhile = _held_interrupt(meanwhile) if meanwhile is not None else None
+    meanwhile = defer_interrupt(meanwhile) if meanwhile is not None else None
     if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         if meanwhile is not None:
             meanwhile()
@@ -305,12 +305,13 @@ def load_gt_and_results(gt: str | os.PathLike, results: str | os.PathLike,
     return ground_truth, _against_gt(dets, ground_truth)
 
 
-def _held_interrupt(work: Callable[[], object]) -> Callable[[], object]:
+def defer_interrupt(work: Callable[[], object]) -> Callable[[], object]:
     """``work`` with Ctrl-C held back until it returns, then raised as KeyboardInterrupt.
 
-    Numba loading its kernels (what ``meanwhile`` does) runs Python callbacks from C, where a
-    KeyboardInterrupt is printed as "Exception ignored" and swallowed: the program would go on.
-    Off the main thread (no signal handlers there) ``work`` runs as it is.
+    Numba loading its kernels (the CLIs' ``meanwhile``, detect_eval's warm-up) runs Python
+    callbacks from C, where a KeyboardInterrupt is printed as "Exception ignored" and swallowed:
+    the program would go on. Off the main thread (no signal handlers there) ``work`` runs as it
+    is.
     """
     def held() -> object:
         if threading.current_thread() is not threading.main_thread():
