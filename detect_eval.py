@@ -11,27 +11,53 @@ detection ECE, overall and per object scale (small / medium / large), and writes
 ``runs/detect/<name>/`` (or ``--out``): ``metrics.json``, ``report.md``, ``predictions.json`` (when
 it predicted), ``tide.png``, ``reliability.png``, ``pr_curves.png``. See cvcore.tide and
 cvcore.calibration for the exact rules.
+
+Every input is read and checked before the run directory exists, so a failed start leaves none:
+the files, the dataset yaml, the images (present, image headers), the device, the model, and the
+results' scores, which must lie in [0, 1] since ECE reads them as probabilities (COCO AP and TIDE
+alone, ``python -m cvcore.cocoeval`` / ``cvcore.tide``, take any finite score). ``--weights``
+loads without running code from the file (cvcore.yolo); ``--trust-weights`` allows ultralytics'
+full unpickling for files one trusts.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from cvcore.atomic import write_json, write_text
-from cvcore.calibration import ECEResult, detection_ece
-from cvcore.coco import CocoDets, CocoGT, load_gt, load_results
+from cvcore.calibration import ECEResult, check_probabilities, detection_ece
+from cvcore.coco import CocoDets, CocoGT, check_output_path, defer_interrupt, load_gt, load_results
 from cvcore.cocoeval import CocoEvalResult, evaluate, summary_lines
-from cvcore.errors import InputError, run_cli
+from cvcore.cocoeval import warm_up as warm_up_cocoeval
+from cvcore.errors import InputError, one_line, run_cli
 from cvcore.runs import make_run_dir, save_args, save_metrics
 from cvcore.tide import MAIN_ERRORS, SPECIAL_ERRORS, TideResult, scale_masks, tide_by_scale
+from cvcore.tide import warm_up as warm_up_tide
+from cvcore.yolo import check_device, load_model, quiet_ultralytics
 
 STAT_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm",
               "ARl"]
 SCALES = ("all", "small", "medium", "large")
+
+
+def fraction(text: str) -> float:
+    """argparse type: a number in [0, 1] (score thresholds, IoU)."""
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not in [0, 1]")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,15 +65,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--gt", type=Path, help="COCO ground truth (instances_val2017.json)")
     parser.add_argument("--dets", type=Path, help="COCO results JSON to evaluate")
     parser.add_argument("--weights", help="ultralytics weights (.pt) or model .yaml to predict")
+    parser.add_argument("--trust-weights", action="store_true",
+                        help="load --weights with ultralytics' full unpickling, which can run "
+                             "code from the file (default: weights-only loading; files that "
+                             "reference other code are refused)")
     parser.add_argument("--images", type=Path, help="image folder for --weights")
     parser.add_argument("--data", type=Path,
                         help="ultralytics dataset yaml (coco.yaml): finds val images and gt")
-    parser.add_argument("--conf", type=float, default=0.001, help="prediction score threshold")
-    parser.add_argument("--iou", type=float, default=0.7, help="prediction NMS IoU")
-    parser.add_argument("--max-det", type=int, default=300, help="predictions per image")
-    parser.add_argument("--imgsz", type=int, default=640, help="prediction image size")
+    parser.add_argument("--conf", type=fraction, default=0.001, help="prediction score threshold")
+    parser.add_argument("--iou", type=fraction, default=0.7, help="prediction NMS IoU")
+    parser.add_argument("--max-det", type=positive_int, default=300, help="predictions per image")
+    parser.add_argument("--imgsz", type=positive_int, default=640, help="prediction image size")
     parser.add_argument("--device", default="cpu", help="prediction device (cpu, 0, ...)")
-    parser.add_argument("--ece-min-score", type=float, default=0.0,
+    parser.add_argument("--ece-min-score", type=fraction, default=0.0,
                         help="score floor for ECE (detections below are left out)")
     parser.add_argument("--out", type=Path, help="output directory (default runs/detect/<name>)")
     parser.add_argument("--name", default="exp", help="run name under runs/detect/")
@@ -62,14 +92,32 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def resolve_data_yaml(path: Path) -> tuple[Path, Path]:
-    """(ground-truth JSON, image folder) from an ultralytics coco.yaml-style file."""
+    """(ground-truth JSON, image folder) from an ultralytics coco.yaml-style file.
+
+    ``path`` (optional, a folder; relative to the yaml's folder) and ``val`` (an image folder or
+    ultralytics' ``val2017.txt`` list, relative to ``path``) must be strings; the ground truth is
+    ``<path>/annotations/instances_<val folder name>.json``. Both must exist."""
     import yaml
 
-    if not path.is_file():
-        raise InputError("dataset yaml not found", path)
-    data = yaml.safe_load(path.read_text()) or {}
-    if "val" not in data:
-        raise InputError("no 'val' entry", path)
+    if path.is_dir():
+        raise InputError("is a directory, not a dataset yaml", path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InputError("dataset yaml not found", path) from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"not a text file ({err.reason})", path) from None
+    except yaml.YAMLError as err:
+        mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None)
+        where = f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark and problem \
+            else one_line(err)
+        raise InputError(f"invalid YAML ({where})", path) from None
+    if not isinstance(data, dict):
+        raise InputError("dataset yaml must be a mapping with 'val' (and 'path')", path)
+    for key, required in (("val", True), ("path", False)):
+        if (required or key in data) and not isinstance(data.get(key), str):
+            problem = "no 'val' entry" if key not in data else f"{key!r} must be a path string"
+            raise InputError(problem, path)
     root = Path(data.get("path", "."))
     root = root if root.is_absolute() else path.parent / root
     images = root / data["val"]
@@ -80,59 +128,107 @@ def resolve_data_yaml(path: Path) -> tuple[Path, Path]:
         if not needed.exists():
             raise InputError(f"dataset file missing: {needed} (download COCO val2017 and its "
                              "annotations into the dataset's path)", path)
+    if not images.is_dir():
+        raise InputError(f"{images} is not an image folder", path)
     return gt, images
 
 
-def load_model(weights: str):
-    from ultralytics import YOLO
+def check_images(images: Path, gt: CocoGT) -> list[Path]:
+    """The ground truth's image files in ``images``: all must exist and start like an image
+    (headers only: a few ms per thousand files, so a bad file stops the run before it starts
+    rather than halfway through the predictions)."""
+    from PIL import Image
 
-    path = Path(weights)
-    if not path.exists() and path.suffix != ".yaml":
-        try:  # online, ultralytics downloads its released weights by name
-            return YOLO(weights)
-        except Exception as err:
-            raise InputError(f"weights file not found and could not be downloaded ({err}); "
-                             f"provide {path.name} locally and pass its path", weights) from None
-    try:
-        return YOLO(weights)
-    except Exception as err:
-        raise InputError(f"cannot load model weights: {err}", weights) from None
-
-
-def predict(weights: str, images: Path, gt: CocoGT, args: argparse.Namespace) -> list[dict]:
-    """Run the ultralytics model on every ground-truth image; COCO results (80 -> 91 ids)."""
-    from ultralytics.data.converter import coco80_to_coco91_class
-
-    model = load_model(weights)
+    if not images.is_dir():
+        raise InputError("image folder not found" if not images.exists()
+                         else "not a directory (--images needs the image folder)", images)
     paths = [images / name for name in gt.file_names]
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise InputError(f"{len(missing)} ground-truth images missing, e.g. {missing[0].name}",
                          images)
+    for path in paths:
+        try:
+            Image.open(path).close()
+        except (OSError, ValueError) as err:
+            raise InputError(f"not a readable image ({one_line(err)})", path) from None
+    return paths
+
+
+def predict(model, paths: list[Path], gt: CocoGT, args: argparse.Namespace) -> list[dict]:
+    """Run the ultralytics model on every ground-truth image; COCO results (80 -> 91 ids)."""
+    from ultralytics.data.converter import coco80_to_coco91_class
+
     coco91 = np.array(coco80_to_coco91_class())
     names = getattr(model, "names", {}) or {}
     class_map = coco91 if len(names) == 80 else np.arange(1, len(names) + 1)
     results = []
-    for image_id, path in tqdm(list(zip(gt.image_ids.tolist(), paths, strict=True)),
-                               desc="predict", unit="img"):
-        r = model.predict(str(path), conf=args.conf, iou=args.iou, max_det=args.max_det,
-                          imgsz=args.imgsz, device=args.device, verbose=False)[0]
-        xyxy = r.boxes.xyxy.cpu().numpy().astype(np.float64)
-        xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
-        for box, score, cls in zip(xywh.round(3).tolist(), r.boxes.conf.cpu().numpy().tolist(),
-                                   r.boxes.cls.cpu().numpy().astype(int).tolist(), strict=True):
-            results.append({"image_id": image_id, "category_id": int(class_map[cls]),
-                            "bbox": box, "score": round(score, 5)})
+    # closed on the way out too, so an error is the last line printed
+    with tqdm(list(zip(gt.image_ids.tolist(), paths, strict=True)), desc="predict",
+              unit="img") as images:
+        for image_id, path in images:
+            try:
+                with quiet_ultralytics():
+                    r = model.predict(str(path), conf=args.conf, iou=args.iou, max_det=args.max_det,
+                                      imgsz=args.imgsz, device=args.device, verbose=False)[0]
+            except Exception as err:  # inputs are checked: an image its header did not betray
+                raise InputError(f"cannot predict on this image ({type(err).__name__}: "
+                                 f"{one_line(err)})", path) from None
+            xyxy = r.boxes.xyxy.cpu().numpy().astype(np.float64)
+            xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
+            for box, score, cls in zip(xywh.round(3).tolist(), r.boxes.conf.cpu().numpy().tolist(),
+                                       r.boxes.cls.cpu().numpy().astype(int).tolist(), strict=True):
+                results.append({"image_id": image_id, "category_id": int(class_map[cls]),
+                                "bbox": box, "score": round(score, 5)})
     return results
 
 
-def get_predictions(args, gt: CocoGT, run_dir: Path, images: Path | None) -> CocoDets:
+@dataclass
+class Inputs:
+    """Everything ``main`` needs, read and checked before anything is written: the ground truth
+    and either the results file's detections or the model and the image files to run it on."""
+
+    gt: CocoGT
+    dets: CocoDets | None = None
+    model: object = None
+    image_paths: list[Path] = field(default_factory=list)
+
+
+def read_inputs(args: argparse.Namespace) -> Inputs:
+    """Read and check every input (see :class:`Inputs`); raises InputError, writes nothing.
+
+    Results files' scores must be probabilities, in [0, 1], since the report includes ECE
+    (:func:`cvcore.calibration.check_probabilities`); COCO AP and TIDE alone take any score."""
+    check_output_path(args.out, folder=True)
+    images, gt_path = args.images, args.gt
+    if args.data is not None:
+        gt_path, data_images = resolve_data_yaml(args.data)
+        images = images or data_images
+    gt = load_gt(gt_path)
     if args.dets is not None:
-        return load_results(args.dets, gt)
-    results = predict(args.weights, images, gt, args)
+        dets = load_results(args.dets, gt)
+        check_probabilities(dets)
+        return Inputs(gt=gt, dets=dets)
+    paths = check_images(images, gt)
+    check_device(args.device)
+    return Inputs(gt=gt, model=load_model(args.weights, trust=args.trust_weights),
+                  image_paths=paths)
+
+
+def get_predictions(args: argparse.Namespace, inputs: Inputs, run_dir: Path) -> CocoDets:
+    """The results file's detections, or the model's predictions (saved as predictions.json)."""
+    if inputs.dets is not None:
+        return inputs.dets
+    results = predict(inputs.model, inputs.image_paths, inputs.gt, args)
     write_json(run_dir / "predictions.json", results, indent=None)
-    known = set(gt.cat_ids.tolist())
-    return load_results([r for r in results if r["category_id"] in known], gt)
+    known = set(inputs.gt.cat_ids.tolist())
+    return load_results([r for r in results if r["category_id"] in known], inputs.gt)
+
+
+def warm_up() -> None:
+    """Load the COCO AP and TIDE kernels (ECE uses COCO's matching)."""
+    warm_up_cocoeval()
+    warm_up_tide()
 
 
 def scale_counts(gt: CocoGT, dets: CocoDets) -> dict[str, dict[str, int]]:
@@ -187,45 +283,42 @@ def write_report(path: Path, source: str, coco: CocoEvalResult, per_cat: list[di
 
 
 def main(args: argparse.Namespace) -> Path:
-    from cvcore.detplots import plot_pr_curves, plot_reliability, plot_tide
+    inputs = read_inputs(args)  # a failed start leaves no run directory
+    from cvcore.detplots import plot_pr_curves, plot_reliability, plot_tide  # matplotlib: slow
 
-    images = args.images
-    gt_path = args.gt
-    if args.data is not None:
-        gt_path, data_images = resolve_data_yaml(args.data)
-        images = images or data_images
     run_dir = make_run_dir("detect", args.name, args.out)
     save_args(run_dir, args)
-    gt = load_gt(gt_path)
-    dets = get_predictions(args, gt, run_dir, images)
+    gt = inputs.gt
+    dets = get_predictions(args, inputs, run_dir)
 
-    steps = tqdm(total=4, desc="evaluate", unit="step")
-    coco = evaluate(gt, dets)
-    names = dict(zip(gt.cat_ids.tolist(), gt.cat_names, strict=True))
-    per_cat = coco.per_category_ap(names)
-    steps.update()
-    tide = tide_by_scale(gt, dets)
-    steps.update()
-    ece = ece_by_scale(gt, dets, args.ece_min_score)
-    counts = scale_counts(gt, dets)
-    steps.update()
-    metrics = {
-        "coco": dict(zip(STAT_NAMES, coco.stats.tolist(), strict=True)),
-        "tide": {s: tide[s].to_dict() for s in SCALES},
-        "ece": {s: ece[s].to_dict() for s in SCALES},
-        "counts": counts,
-        "per_category": per_cat,
-    }
-    save_metrics(run_dir, metrics)
-    source = str(args.dets or args.weights)
-    write_report(run_dir / "report.md", source, coco, per_cat, tide, ece, counts)
-    plot_tide(tide, run_dir / "tide.png")
-    plot_reliability(ece, run_dir / "reliability.png")
-    plot_pr_curves(coco.params.rec_thrs, {"IoU 0.50": coco.pr_curve(0.5),
-                                          "IoU 0.75": coco.pr_curve(0.75)},
-                   run_dir / "pr_curves.png")
-    steps.update()
-    steps.close()
+    defer_interrupt(warm_up)()  # Numba's kernels load with Ctrl-C held back
+    # closed on the way out too, so "interrupted" or an error is the last line printed
+    with tqdm(total=4, desc="evaluate", unit="step") as steps:
+        coco = evaluate(gt, dets)
+        names = dict(zip(gt.cat_ids.tolist(), gt.cat_names, strict=True))
+        per_cat = coco.per_category_ap(names)
+        steps.update()
+        tide = tide_by_scale(gt, dets)
+        steps.update()
+        ece = ece_by_scale(gt, dets, args.ece_min_score)
+        counts = scale_counts(gt, dets)
+        steps.update()
+        metrics = {
+            "coco": dict(zip(STAT_NAMES, coco.stats.tolist(), strict=True)),
+            "tide": {s: tide[s].to_dict() for s in SCALES},
+            "ece": {s: ece[s].to_dict() for s in SCALES},
+            "counts": counts,
+            "per_category": per_cat,
+        }
+        save_metrics(run_dir, metrics)
+        source = str(args.dets or args.weights)
+        write_report(run_dir / "report.md", source, coco, per_cat, tide, ece, counts)
+        plot_tide(tide, run_dir / "tide.png")
+        plot_reliability(ece, run_dir / "reliability.png")
+        plot_pr_curves(coco.params.rec_thrs, {"IoU 0.50": coco.pr_curve(0.5),
+                                              "IoU 0.75": coco.pr_curve(0.75)},
+                       run_dir / "pr_curves.png")
+        steps.update()
     print("\n".join(summary_lines(coco)))
     print(f"TIDE AP50 {tide['all'].ap50:.2f}  " + "  ".join(
         f"{e} {tide['all'].main[e]:.2f}" for e in MAIN_ERRORS))

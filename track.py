@@ -52,6 +52,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dets", choices=["public"], default="public",
                         help="'public': each sequence's det/det.txt (or --weights)")
     parser.add_argument("--weights", help="ultralytics detector weights instead of public dets")
+    parser.add_argument("--trust-weights", action="store_true",
+                        help="load --weights with ultralytics' full unpickling, which can run "
+                             "code from the file (default: weights-only loading; files that "
+                             "reference other code are refused)")
     parser.add_argument("--conf", type=float, default=0.1, help="detector score floor")
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--device", default="cpu")
@@ -283,9 +287,9 @@ def main(args: argparse.Namespace) -> Path:
     infos = [read_seqinfo(s / "seqinfo.ini") for s in seqs]
     model = None
     if args.weights:
-        from detect_eval import load_model
+        from cvcore.yolo import load_model
 
-        model = load_model(args.weights)
+        model = load_model(args.weights, trust=args.trust_weights)
     # Public detections are read (and checked) before any tracking starts.
     public = ({} if model is not None
               else {s.name: public_detections(s, i) for s, i in zip(seqs, infos, strict=True)})

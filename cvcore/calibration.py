@@ -8,7 +8,8 @@ the last one closed: a score of exactly 0.3 lands in [0.3, 0.4). This matters be
 rounds scores to 5 decimals, so scores exactly on an edge occur. ``np.linspace(0, 1, 11)`` edges
 are 0.30000000000000004, 0.6000000000000001 and 0.7000000000000001 there, which would put scores
 of exactly 0.3, 0.6 and 0.7 in the bin below; ``floor(10 * c)`` agrees with our bins on every
-5-decimal score (tested). Confidences must lie in [0, 1].
+5-decimal score (tested). Confidences must lie in [0, 1]; for detections that is
+:func:`check_probabilities`, which detect_eval.py applies before any work.
 
 Detection ECE (``detection_ece``): a detection is correct when COCO's greedy matching at IoU 0.5
 (per image and category, by score, pycocotools' exact rules via :func:`cvcore.cocoeval.match`)
@@ -82,6 +83,18 @@ def classification_ece(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) 
     return expected_calibration_error(probs.max(axis=1), probs.argmax(axis=1) == labels, n_bins)
 
 
+def check_probabilities(dets: CocoDets) -> None:
+    """The rule for detection scores, stated once: COCO AP and TIDE take any finite score (they
+    only rank them, as pycocotools and tidecv do; :mod:`cvcore.coco` rejects NaN and inf), but
+    ECE reads scores as probabilities, so they must lie in [0, 1]. Raises :class:`InputError`
+    naming the results file and the first detection (0-based, file order) outside."""
+    outside = ~((dets.scores >= 0) & (dets.scores <= 1))
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise InputError(f"detection #{i} has score {dets.scores[i]:g} outside [0, 1] (ECE needs "
+                         "probabilities)", dets.source)
+
+
 def detection_correctness(gt: CocoGT, dets: CocoDets, iou: float = 0.5,
                           max_dets: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """(detection rows that count, their correctness) under the rules in the module docstring."""
@@ -96,7 +109,9 @@ def detection_correctness(gt: CocoGT, dets: CocoDets, iou: float = 0.5,
 
 def detection_ece(gt: CocoGT, dets: CocoDets, iou: float = 0.5, n_bins: int = 10,
                   min_score: float = 0.0, det_mask: np.ndarray | None = None) -> ECEResult:
-    """Detection ECE; ``det_mask`` (bool over all detections) restricts it, e.g. to a scale."""
+    """Detection ECE; ``det_mask`` (bool over all detections) restricts it, e.g. to a scale.
+    Scores must be in [0, 1] (:func:`check_probabilities`)."""
+    check_probabilities(dets)
     rows, correct = detection_correctness(gt, dets, iou)
     keep = dets.scores[rows] >= min_score
     if det_mask is not None:

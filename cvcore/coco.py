@@ -7,9 +7,15 @@ list of ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``), as pyco
 order. Everything downstream (AP, TIDE, ECE) works on these arrays.
 
 Bad input raises :class:`~cvcore.errors.InputError` naming the file and the problem: malformed
-JSON, missing keys, non-numeric or NaN/inf values, negative box sizes, duplicate ids, annotations
-or detections that refer to unknown image or category ids. pycocotools asserts on unknown result
-image ids and silently skips unknown category ids; we reject both.
+JSON, records that are not objects, missing keys, non-numeric or NaN/inf values, ids that are not
+whole numbers or do not fit int64, numbers beyond float64 (JSON allows ``10**400``), a bbox that
+is not 4 numbers or whose corner or area overflows float64, negative box or image sizes,
+duplicate ids, annotations or detections that refer to unknown image or category ids.
+pycocotools asserts on unknown result image ids and silently skips unknown category ids; we
+reject both.
+
+Scores: any finite number. COCO AP and TIDE only rank them (pycocotools and tidecv accept any
+score); ECE needs probabilities, which :func:`cvcore.calibration.check_probabilities` checks.
 """
 
 from __future__ import annotations
@@ -17,15 +23,17 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, one_line
 
 
 @dataclass(frozen=True)
@@ -70,40 +78,87 @@ def _read_json(path: str | os.PathLike) -> Any:
             return json.loads(f.read())
     except FileNotFoundError:
         raise InputError("file not found", path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"malformed JSON ({err})", path) from None
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, a number of > 4300 digits
+        raise InputError(f"malformed JSON ({one_line(err)})", path) from None
+    except RecursionError:
+        raise InputError("malformed JSON (nested too deeply)", path) from None
+
+
+_INT64_BOUND = 2.0 ** 63  # int64 holds [-2**63, 2**63)
+
+
+def _number_problem(x: Any, integer: bool) -> str | None:
+    """Why the JSON value ``x`` is not a valid int64 (``integer``) or float64, or None."""
+    if not isinstance(x, (int, float)):  # bool is an int, as in pycocotools
+        return "not a number"
+    if integer and isinstance(x, float) and not x.is_integer():
+        return "not an integer"
+    if integer and not -_INT64_BOUND <= x < _INT64_BOUND:
+        return "outside the int64 range"
+    if not integer and isinstance(x, int) and abs(x) > sys.float_info.max:
+        return "too large for float64"
+    return None
+
+
+def _value_problem(v: Any, shape: tuple, integer: bool) -> str | None:
+    """Why ``v`` is not a number (``shape == ()``) or a list of ``shape[0]`` numbers, or None."""
+    if shape == ():
+        return _number_problem(v, integer)
+    if not isinstance(v, list) or len(v) != shape[0]:
+        return f"needs a list of {shape[0]} numbers"
+    return next(filter(None, (_number_problem(x, integer) for x in v)), None)
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+_REQUIRED = object()
 
 
 def _column(records: list, key: str, what: str, source: str, dtype=np.float64,
-            shape: tuple = ()) -> np.ndarray:
-    """``[r[key] for r in records]`` as an array, with a one-line error for a missing key or a
-    non-numeric value (naming the first offending record)."""
+            shape: tuple = (), default: Any = _REQUIRED) -> np.ndarray:
+    """``[r[key] for r in records]`` as an array of ``dtype`` (int64 or float64) and per-record
+    ``shape``, with a one-line error naming the first offending record: not an object, missing
+    key (unless a ``default`` is given), wrong type or length, a fraction where an id belongs, a
+    number beyond int64 (ids) or float64 (coordinates, scores; JSON allows ``10**400``).
+
+    The common case is one ``np.array`` call and a few vectorised checks; the per-record loop
+    runs only to find and name a bad value.
+    """
     try:
-        values = [r[key] for r in records]
-    except (KeyError, TypeError):
-        index = next(i for i, r in enumerate(records) if not isinstance(r, dict) or key not in r)
-        raise InputError(f"{what} #{index} has no {key!r}", source) from None
+        values = ([r[key] for r in records] if default is _REQUIRED
+                  else [r.get(key, default) for r in records])
+    except (KeyError, TypeError, AttributeError):
+        index, record = next((i, r) for i, r in enumerate(records)
+                             if not isinstance(r, dict) or (default is _REQUIRED and key not in r))
+        problem = f"has no {key!r}" if isinstance(record, dict) else "is not a JSON object"
+        raise InputError(f"{what} #{index} {problem}", source) from None
     try:
         array = np.array(values)
     except ValueError:  # ragged, e.g. a bbox with 3 numbers
         array = np.array(values, dtype=object)
-    ok = array.dtype.kind in "biuf" and (np.dtype(dtype).kind == "f" or array.dtype.kind != "f"
-                                          or bool((array == np.floor(array)).all()))
+    integer = np.dtype(dtype).kind == "i"
+    kind = array.dtype.kind
+    if integer:  # uint64 means values >= 2**63; floats must be whole and in range
+        ok = kind in "bi" or (kind == "f" and bool(
+            ((array == np.floor(array)) & (np.abs(array) < _INT64_BOUND)).all()))
+    else:
+        ok = kind in "biuf"
     if ok and array.shape[1:] == shape:
         return array.astype(dtype)
-    want = np.dtype(dtype).kind
     for i, v in enumerate(values):
-        a = np.array(v, dtype=object).ravel()
-        good = (np.shape(v) == shape
-                and all(isinstance(x, (int, float)) and (want == "f" or float(x).is_integer())
-                        for x in a))
-        if not good:
-            raise InputError(f"{what} #{i} has a bad {key!r}: {v!r}", source)
-    raise InputError(f"{what}s have bad {key!r} values", source)
+        problem = _value_problem(v, shape, integer)
+        if problem:
+            raise InputError(f"{what} #{i} has a bad {key!r}: {_show(v)} ({problem})", source)
+    # All valid after all: Python ints beyond 64 bits that float64 still holds (10**30).
+    return np.array(values, dtype=dtype).reshape(len(values), *shape)
 
 
 def _boxes(records: list, what: str, source: str) -> np.ndarray:
-    """The records' ``bbox`` fields as float64[N, 4], all finite with non-negative sizes."""
+    """The records' ``bbox`` fields as float64[N, 4]: finite, non-negative sizes, and finite
+    corners and areas."""
     boxes = _column(records, "bbox", what, source, shape=(4,)) if records else np.zeros((0, 4))
     bad = ~np.isfinite(boxes).all(axis=1)
     if bad.any():
@@ -113,6 +168,14 @@ def _boxes(records: list, what: str, source: str) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(f"{what} #{i} has a negative box size {boxes[i].tolist()}", source)
+    # Corners and area are computed from these: they must stay finite too (1e200 x 1e200 is not).
+    with np.errstate(over="ignore"):
+        bad = ~(np.isfinite(boxes[:, :2] + boxes[:, 2:]).all(axis=1)
+                & np.isfinite(boxes[:, 2] * boxes[:, 3]))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{what} #{i} has a box too large for float64 {boxes[i].tolist()}",
+                         source)
     return boxes
 
 
@@ -159,11 +222,16 @@ def load_gt(gt: str | os.PathLike | dict) -> CocoGT:
     ann_cat_ids = _column(anns, "category_id", "annotation", source, np.int64)
     _check_known(ann_image_ids, image_ids, "annotation", "image", source)
     _check_known(ann_cat_ids, cat_ids, "annotation", "category", source)
+    # Truthy iscrowd marks a crowd region, as pycocotools tests it.
     iscrowd = np.array([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool)
+    widths, heights = (_column(images, key, "image", source, np.int64, default=0)
+                       for key in ("width", "height"))
+    negative = (widths < 0) | (heights < 0)
+    if negative.any():
+        i = int(np.flatnonzero(negative)[0])
+        raise InputError(f"image #{i} has a negative size {widths[i]} x {heights[i]}", source)
     return CocoGT(
-        image_ids=image_ids,
-        widths=np.array([im.get("width", 0) for im in images], np.int64),
-        heights=np.array([im.get("height", 0) for im in images], np.int64),
+        image_ids=image_ids, widths=widths, heights=heights,
         file_names=[str(im.get("file_name", "")) for im in images],
         cat_ids=cat_ids, cat_names=[str(c.get("name", c["id"])) for c in categories],
         ann_ids=ann_ids, ann_image_ids=ann_image_ids, ann_cat_ids=ann_cat_ids,
@@ -211,21 +279,84 @@ def load_gt_and_results(gt: str | os.PathLike, results: str | os.PathLike,
     Parsing JSON is single-threaded and, with the kernels' start-up, most of what an evaluation
     of a big set costs; on a machine with two or more cores the three overlap. The workers are
     forked, so call this before starting threads. Errors are the same InputErrors as from
-    :func:`load_gt` and :func:`load_results`.
+    :func:`load_gt` and :func:`load_results`. Ctrl-C interrupts this process only: the workers
+    are forked with SIGINT blocked (no traceback of theirs) and killed on the way out.
     """
+    meanwhile = defer_interrupt(meanwhile) if meanwhile is not None else None
     if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         if meanwhile is not None:
             meanwhile()
         ground_truth = load_gt(gt)
         return ground_truth, load_results(results, ground_truth)
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
-        gt_future = pool.submit(load_gt, gt)
-        results_future = pool.submit(_read_results, results)
+    # Blocked signals stay blocked across fork: a Ctrl-C arriving while the workers start is
+    # delivered here when the mask is restored, never in a worker.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pool = multiprocessing.get_context("fork").Pool(2)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    with pool:  # terminate()s the workers on every exit, Ctrl-C included
+        gt_job = pool.apply_async(load_gt, (gt,))
+        results_job = pool.apply_async(_read_results, (results,))
         if meanwhile is not None:
             meanwhile()
-        ground_truth = gt_future.result()
-        dets = results_future.result()
+        ground_truth = gt_job.get()
+        dets = results_job.get()
     return ground_truth, _against_gt(dets, ground_truth)
+
+
+def defer_interrupt(work: Callable[[], object]) -> Callable[[], object]:
+    """``work`` with Ctrl-C held back until it returns, then raised as KeyboardInterrupt.
+
+    Numba loading its kernels (the CLIs' ``meanwhile``, detect_eval's warm-up) runs Python
+    callbacks from C, where a KeyboardInterrupt is printed as "Exception ignored" and swallowed:
+    the program would go on. Off the main thread (no signal handlers there) ``work`` runs as it
+    is.
+    """
+    def held() -> object:
+        if threading.current_thread() is not threading.main_thread():
+            return work()
+        pressed = []
+        previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+        try:
+            result = work()
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler if previous is None
+                          else previous)
+        if pressed:
+            raise KeyboardInterrupt
+        return result
+
+    return held
+
+
+def one_box_case() -> tuple[CocoGT, CocoDets]:
+    """One image, one object, one detection on it: the smallest input that runs every kernel
+    of an evaluation (used to load them ahead of use)."""
+    ann = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100}
+    gt = load_gt({"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [ann]})
+    det = {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9}
+    return gt, load_results([det], gt)
+
+
+def check_output_path(path: str | os.PathLike | None, folder: bool = False) -> None:
+    """Fail before any work when ``path`` (an output file, or a ``folder``) cannot be written
+    there: it is a folder where a file goes (or the reverse), a file stands where one of its
+    parent folders goes, or the nearest existing folder is not writable. None passes."""
+    if path is None:
+        return
+    path = Path(path)
+    for existing in (path, *path.parents):
+        if not existing.exists():
+            continue
+        if existing == path and folder != existing.is_dir():
+            raise InputError("is a file, not a folder" if folder
+                             else "is a folder, not a file", path)
+        if existing != path and not existing.is_dir():
+            raise InputError(f"cannot write there: {existing} is a file, not a folder", path)
+        if not os.access(existing if existing.is_dir() else existing.parent, os.W_OK):
+            raise InputError("cannot write there: permission denied", path)
+        return
 
 
 def name_of(path: str | os.PathLike) -> str:

@@ -34,6 +34,9 @@ end.
 
 CLI: ``python -m cvcore.cocoeval GT.json RESULTS.json [--json OUT]`` prints the 12 lines in
 ``summarize()``'s format; ``--json`` writes ``{"stats": [...], "per_category": [...], ...}``.
+Scores may be any finite number (only their order counts). Bad input (see cvcore.coco; an
+``--json`` path that is a folder) is one ``error:`` line and exit code 2 before any work; Ctrl-C
+prints ``interrupted`` (exit 130).
 """
 
 from __future__ import annotations
@@ -44,8 +47,8 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from .boxes import iou_block, warm_up
-from .coco import CocoDets, CocoGT, load_gt_and_results
+from .boxes import iou_block
+from .coco import CocoDets, CocoGT, check_output_path, load_gt_and_results, one_box_case
 from .errors import InputError, run_cli
 
 AREA_LABELS = ("all", "small", "medium", "large")
@@ -399,6 +402,12 @@ def summary_lines(r: CocoEvalResult) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 
+def warm_up() -> None:
+    """Load Numba and this module's cached kernels ahead of use (a one-box evaluation); the CLI
+    does it while its input files are parsed (see coco.load_gt_and_results)."""
+    evaluate(*one_box_case())
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m cvcore.cocoeval",
                                      description="COCO bbox AP, pycocotools' numbers.")
@@ -411,6 +420,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(args: argparse.Namespace) -> None:
     from .atomic import write_json
 
+    check_output_path(args.json)
     gt, dets = load_gt_and_results(args.gt, args.results, meanwhile=warm_up)
     result = evaluate(gt, dets)
     print("\n".join(summary_lines(result)))

@@ -35,6 +35,9 @@ This is the reference report's hand filtering made a rule: running tidecv on the
 gives the same numbers (tested).
 
 CLI: ``python -m cvcore.tide GT.json RESULTS.json [--json OUT] [--by-scale]``.
+Scores may be any finite number (only their order counts). Bad input (see cvcore.coco; an
+``--json`` path that is a folder) is one ``error:`` line and exit code 2 before any work; Ctrl-C
+prints ``interrupted`` (exit 130).
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from .boxes import iou_block, iou_xywh_one, warm_up
-from .coco import CocoDets, CocoGT, load_gt_and_results
+from .boxes import iou_block, iou_xywh_one
+from .coco import CocoDets, CocoGT, check_output_path, load_gt_and_results, one_box_case
 from .errors import run_cli
 
 MAIN_ERRORS = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")
@@ -339,6 +342,12 @@ def format_result(result: TideResult, name: str = "results") -> str:
                "Special Error"), ""])
 
 
+def warm_up() -> None:
+    """Load Numba and this module's cached kernels ahead of use (a one-box TIDE run); the CLI
+    does it while its input files are parsed (see coco.load_gt_and_results)."""
+    tide(*one_box_case())
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m cvcore.tide",
                                      description="TIDE error breakdown, tidecv's numbers.")
@@ -354,6 +363,7 @@ def main(args: argparse.Namespace) -> None:
 
     from .atomic import write_json
 
+    check_output_path(args.json)
     gt, dets = load_gt_and_results(args.gt, args.results, meanwhile=warm_up)
     results = tide_by_scale(gt, dets) if args.by_scale else {"all": tide(gt, dets)}
     name = Path(args.results).stem

@@ -250,3 +250,17 @@ def test_cli_bad_results_one_line_exit_2(tmp_path, content, message):
     assert out.returncode == 2
     assert out.stderr.startswith("error: ") and str(tmp_path / "res.json") in out.stderr
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_cli_scores_outside_0_1_give_pycocotools_numbers(tmp_path):
+    """The score rule: COCO AP ranks any finite score, as pycocotools does (only ECE, in
+    detect_eval.py, needs probabilities)."""
+    gt, results = random_case(np.random.default_rng(22))
+    for r in results:
+        r["score"] = 40 * r["score"] - 15  # negative and above 1, same ranking
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "res.json").write_text(json.dumps(results))
+    out = run_cli(tmp_path / "gt.json", tmp_path / "res.json", "--json", tmp_path / "m.json")
+    assert out.returncode == 0, out.stderr
+    stats = json.loads((tmp_path / "m.json").read_text())["stats"]
+    np.testing.assert_allclose(stats, pycocotools_eval(gt, results).stats, rtol=0, atol=1e-12)

@@ -112,8 +112,8 @@ def test_bad_input_one_line_exit_2(synthetic_coco, tmp_path, case):
         out = cli("--gt", gt_path, "--dets", tmp_path / "r.json", "--out", tmp_path / "o")
         expected = "unknown category id 12"
     elif case == "missing_weights":
-        out = cli("--gt", gt_path, "--weights", tmp_path / "nope.pt", "--images", tmp_path,
-                  "--out", tmp_path / "o")
+        out = cli("--gt", gt_path, "--weights", tmp_path / "nope.pt",
+                  "--images", synthetic_coco / "images" / "val2017", "--out", tmp_path / "o")
         expected = "nope.pt"
     else:
         (tmp_path / "coco.yaml").write_text("path: ../datasets/coco\nval: val2017.txt\n")
@@ -123,3 +123,27 @@ def test_bad_input_one_line_exit_2(synthetic_coco, tmp_path, case):
     assert out.returncode == 2, out.stderr
     assert out.stderr.startswith("error: ") and expected in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_failed_start_leaves_no_run_dir_and_ece_names_the_file(synthetic_coco, tmp_path):
+    """Without --out the run dir would be runs/detect/exp under the working directory: a score
+    above 1 (ECE needs probabilities) is refused before it exists, naming the results file."""
+    from cvcore.calibration import detection_ece
+    from cvcore.coco import load_gt, load_results
+    from cvcore.errors import InputError
+
+    gt_path = synthetic_coco / "annotations" / "instances_val2017.json"
+    results = json.loads((synthetic_coco / "predictions.json").read_text())
+    results[5]["score"] = 1.25
+    (tmp_path / "r.json").write_text(json.dumps(results))
+    out = subprocess.run([sys.executable, str(REPO / "detect_eval.py"), "--gt", str(gt_path),
+                          "--dets", str(tmp_path / "r.json")], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and not (tmp_path / "runs").exists()
+    message = (f"{tmp_path / 'r.json'}: detection #5 has score 1.25 outside [0, 1] "
+               "(ECE needs probabilities)")
+    assert out.stderr == f"error: {message}\n"
+    gt = load_gt(gt_path)
+    with pytest.raises(InputError) as err:
+        detection_ece(gt, load_results(tmp_path / "r.json", gt))
+    assert str(err.value) == message

@@ -143,3 +143,12 @@ def test_cli_prints_tables_and_json(tmp_path):
                           str(tmp_path / "gt.json")], capture_output=True, text=True, cwd=REPO,
                          env=env)
     assert bad.returncode == 2 and "must be a JSON list" in bad.stderr
+
+
+def test_scores_outside_0_1_give_tidecv_numbers():
+    """TIDE ranks any finite score (only ECE needs probabilities); tidecv agrees above 1 and
+    crashes on some negative ones (KeyError 'best_id'), so the oracle check stays positive."""
+    gt, results = random_case(np.random.default_rng(24))
+    for r in results:
+        r["score"] = 40 * r["score"] + 1
+    assert assert_same_as_tidecv(gt, results).ap50 > 0
