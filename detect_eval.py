@@ -31,11 +31,11 @@ from tqdm import tqdm
 
 from cvcore.atomic import write_json, write_text
 from cvcore.calibration import ECEResult, check_probabilities, detection_ece
-from cvcore.coco import CocoDets, CocoGT, check_output_path, defer_interrupt, load_gt, load_results
+from cvcore.coco import CocoDets, CocoGT, defer_interrupt, load_gt, load_results
 from cvcore.cocoeval import CocoEvalResult, evaluate, summary_lines
 from cvcore.cocoeval import warm_up as warm_up_cocoeval
 from cvcore.errors import InputError, one_line, run_cli
-from cvcore.runs import make_run_dir, save_args, save_metrics
+from cvcore.runs import check_output_path, make_run_dir, save_args, save_metrics
 from cvcore.tide import MAIN_ERRORS, SPECIAL_ERRORS, TideResult, scale_masks, tide_by_scale
 from cvcore.tide import warm_up as warm_up_tide
 from cvcore.yolo import check_device, load_model, quiet_ultralytics

@@ -88,8 +88,3 @@ def iou_tlbr(a: np.ndarray, b: np.ndarray, pixel: float = 1.0) -> np.ndarray:
     _iou_tlbr_kernel(a, b, float(pixel), out)
     return out
 
-
-def warm_up() -> None:
-    """Start Numba (load the CPU target and this module's cached kernels) ahead of use; the
-    CLIs run it while their input files are being parsed (see coco.load_gt_and_results)."""
-    iou_xywh(np.zeros((0, 4)), np.zeros((0, 4)))

@@ -339,26 +339,6 @@ def one_box_case() -> tuple[CocoGT, CocoDets]:
     return gt, load_results([det], gt)
 
 
-def check_output_path(path: str | os.PathLike | None, folder: bool = False) -> None:
-    """Fail before any work when ``path`` (an output file, or a ``folder``) cannot be written
-    there: it is a folder where a file goes (or the reverse), a file stands where one of its
-    parent folders goes, or the nearest existing folder is not writable. None passes."""
-    if path is None:
-        return
-    path = Path(path)
-    for existing in (path, *path.parents):
-        if not existing.exists():
-            continue
-        if existing == path and folder != existing.is_dir():
-            raise InputError("is a file, not a folder" if folder
-                             else "is a folder, not a file", path)
-        if existing != path and not existing.is_dir():
-            raise InputError(f"cannot write there: {existing} is a file, not a folder", path)
-        if not os.access(existing if existing.is_dir() else existing.parent, os.W_OK):
-            raise InputError("cannot write there: permission denied", path)
-        return
-
-
 def name_of(path: str | os.PathLike) -> str:
     """Short display name of a file for tables and titles."""
     return Path(path).name

@@ -48,8 +48,9 @@ import numba
 import numpy as np
 
 from .boxes import iou_block
-from .coco import CocoDets, CocoGT, check_output_path, load_gt_and_results, one_box_case
+from .coco import CocoDets, CocoGT, load_gt_and_results, one_box_case
 from .errors import InputError, run_cli
+from .runs import check_output_path
 
 AREA_LABELS = ("all", "small", "medium", "large")
 EPS = float(np.spacing(1))  # pycocotools' guard in tp / (tp + fp + eps)

@@ -584,9 +584,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(args: argparse.Namespace) -> None:
     from .atomic import write_json
+    from .runs import check_output_path
 
-    if args.json is not None and args.json.is_dir():
-        raise InputError("is a folder (--json needs a file name)", args.json)
+    check_output_path(args.json)
     metrics = evaluate(args.gt_root, args.results, args.benchmark, args.seqs)
     print(format_table(metrics))
     if args.json:

@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .atomic import write_json, write_text
 from .errors import InputError
 
@@ -35,6 +33,26 @@ def increment_path(path: str | os.PathLike, exist_ok: bool = False) -> Path:
     return candidate
 
 
+def check_output_path(path: str | os.PathLike | None, folder: bool = False) -> None:
+    """Fail before any work when ``path`` (an output file, or a ``folder``) cannot be written
+    there: it is a folder where a file goes (or the reverse), a file stands where one of its
+    parent folders goes, or the nearest existing folder is not writable. None passes."""
+    if path is None:
+        return
+    path = Path(path)
+    for existing in (path, *path.parents):
+        if not existing.exists():
+            continue
+        if existing == path and folder != existing.is_dir():
+            raise InputError("is a file, not a folder" if folder
+                             else "is a folder, not a file", path)
+        if existing != path and not existing.is_dir():
+            raise InputError(f"cannot write there: {existing} is a file, not a folder", path)
+        if not os.access(existing if existing.is_dir() else existing.parent, os.W_OK):
+            raise InputError("cannot write there: permission denied", path)
+        return
+
+
 def make_run_dir(task: str, name: str = "exp", out: str | os.PathLike | None = None,
                  exist_ok: bool = False, root: str | os.PathLike = RUNS_ROOT) -> Path:
     """Create and return the run directory.
@@ -43,6 +61,7 @@ def make_run_dir(task: str, name: str = "exp", out: str | os.PathLike | None = N
     ``root/task/name`` is auto-incremented unless ``exist_ok`` (used by ``--resume``).
     """
     run_dir = Path(out) if out is not None else increment_path(Path(root) / task / name, exist_ok)
+    check_output_path(run_dir, folder=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
@@ -55,10 +74,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _yaml():
+    import yaml  # lazily: the evaluation CLIs import this module for its path checks
+
+    return yaml
+
+
 def save_args(run_dir: str | os.PathLike, args: argparse.Namespace | Mapping[str, Any]) -> Path:
     """Write ``args.yaml``: every argument, paths as strings, in the parser's order."""
     items = vars(args) if isinstance(args, argparse.Namespace) else dict(args)
-    text = yaml.safe_dump({k: _plain(v) for k, v in items.items()}, sort_keys=False)
+    text = _yaml().safe_dump({k: _plain(v) for k, v in items.items()}, sort_keys=False)
     return write_text(Path(run_dir) / "args.yaml", text)
 
 
@@ -66,6 +91,7 @@ def load_args(run_dir: str | os.PathLike) -> dict[str, Any]:
     """A run's ``args.yaml`` as a dict (one-line errors naming the file)."""
     path = Path(run_dir) / "args.yaml"
     try:
+        yaml = _yaml()
         args = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise InputError(f"not valid YAML ({' '.join(str(err).split())})", path) from None

@@ -49,8 +49,9 @@ import numba
 import numpy as np
 
 from .boxes import iou_block, iou_xywh_one
-from .coco import CocoDets, CocoGT, check_output_path, load_gt_and_results, one_box_case
+from .coco import CocoDets, CocoGT, load_gt_and_results, one_box_case
 from .errors import run_cli
+from .runs import check_output_path
 
 MAIN_ERRORS = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")
 SPECIAL_ERRORS = ("FalsePos", "FalseNeg")

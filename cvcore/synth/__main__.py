@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from ..errors import InputError, run_cli
+from ..runs import check_output_path
 from .camvid import make_camvid
 from .classify import make_classify
 from .coco import make_coco
@@ -31,14 +31,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def check_args(args: argparse.Namespace) -> None:
     """One-line errors for arguments no generator can honour, before anything is written."""
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError("output exists and is not a directory", out)
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError("not a directory", parent)
-            break
+    check_output_path(args.out, folder=True)
     sizes = {"classify": {"--per-class": args.per_class, "--img-size": args.img_size},
              "camvid": {"--size": min(args.size)}, "coco": {"--num-images": args.num_images},
              "mot": {"--frames": args.frames}}[args.kind]
