@@ -27,9 +27,9 @@ demo: $(DEMO)/.done
 	$(PY) detect_eval.py --gt $(DEMO)/coco/annotations/instances_val2017.json \
 	    --dets $(DEMO)/coco/predictions.json --out runs/demo/detect
 	$(PY) train_classify.py --data $(DEMO)/wildlife --model convnet --epochs 4 --img-size 64 \
-	    --workers 0 --out runs/demo/classify
+	    --out runs/demo/classify
 	$(PY) train_segment.py --data $(DEMO)/camvid --model segnet --img-size 160 120 --epochs 4 \
-	    --workers 0 --out runs/demo/segment
+	    --out runs/demo/segment
 	$(PY) track.py --mot-root $(DEMO)/mot/MOT17 --tracker bytetrack --video --first-frames \
 	    --out runs/demo/track/bytetrack
 	$(PY) track.py --mot-root $(DEMO)/mot/MOT17 --tracker iou --out runs/demo/track/iou
