@@ -32,12 +32,12 @@ import numpy as np
 from tqdm import tqdm
 
 from cvcore.atomic import write_json, write_text
-from cvcore.bytetrack import ByteTrackConfig, ByteTracker, output_filter
 from cvcore.errors import InputError, run_cli
-from cvcore.ioutracker import IoUTracker
-from cvcore.mot import SeqInfo, read_dets, read_seqinfo, select_sequences, write_results
-from cvcore.motmetrics import BENCHMARKS, evaluate, format_table, load_ground_truth
 from cvcore.runs import make_run_dir, save_args
+from cvcore.tracking.bytetrack import ByteTrackConfig, ByteTracker, output_filter
+from cvcore.tracking.ioutracker import IoUTracker
+from cvcore.tracking.mot import SeqInfo, read_dets, read_seqinfo, select_sequences, write_results
+from cvcore.tracking.motmetrics import BENCHMARKS, evaluate, format_table, load_ground_truth
 
 METRIC_KEYS = ("HOTA", "DetA", "AssA", "LocA", "MOTA", "MOTP", "IDF1", "IDP", "IDR", "IDSW",
                "FP", "FN", "MT", "PT", "ML", "Frag")
@@ -287,7 +287,7 @@ def main(args: argparse.Namespace) -> Path:
     infos = [read_seqinfo(s / "seqinfo.ini") for s in seqs]
     model = None
     if args.weights:
-        from cvcore.yolo import load_model
+        from cvcore.detection.yolo import load_model
 
         model = load_model(args.weights, trust=args.trust_weights)
     # Public detections are read (and checked) before any tracking starts.
