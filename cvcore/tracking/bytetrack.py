@@ -34,8 +34,16 @@ from . import kalman
 TRACKED, LOST, REMOVED = 1, 2, 3
 
 
+# The official demo's output rule (see output_filter), for pedestrians.
+MIN_BOX_AREA = 10.0
+ASPECT_RATIO_THRESH = 1.6
+
+
 @dataclass
 class ByteTrackConfig:
+    """The tracker's thresholds and their defaults, the official ones (``track.py``'s options
+    read them here); ``frame_rate`` scales ``track_buffer`` (frames at 30 fps)."""
+
     track_thresh: float = 0.5
     low_thresh: float = 0.1
     match_thresh: float = 0.8
@@ -242,8 +250,8 @@ def _remove_duplicates(tracked: list[Track], lost: list[Track]):
             [t for i, t in enumerate(lost) if i not in drop_b])
 
 
-def output_filter(tlwh: np.ndarray, min_box_area: float = 10.0,
-                  aspect_ratio_thresh: float | None = 1.6) -> np.ndarray:
+def output_filter(tlwh: np.ndarray, min_box_area: float = MIN_BOX_AREA,
+                  aspect_ratio_thresh: float | None = ASPECT_RATIO_THRESH) -> np.ndarray:
     """The official demo's rule: keep boxes with area > min_box_area and, for pedestrians,
     width / height <= aspect_ratio_thresh (``None`` turns the ratio test off)."""
     keep = tlwh[:, 2] * tlwh[:, 3] > min_box_area

@@ -5,7 +5,7 @@ import pytest
 
 from cvcore.boxes import iou_tlbr
 from cvcore.tracking.bytetrack import ByteTrackConfig, ByteTracker, output_filter
-from cvcore.tracking.ioutracker import IoUTracker
+from cvcore.tracking.ioutracker import IoUTracker, IoUTrackerConfig
 
 
 def walk(frames, start=(100.0, 100.0), size=(40.0, 100.0), step=(3.0, 0.0)):
@@ -104,7 +104,7 @@ def test_output_filter():
 
 
 def test_iou_tracker_greedy_and_max_lost():
-    tracker = IoUTracker(iou_threshold=0.5, max_lost=1)
+    tracker = IoUTracker(IoUTrackerConfig(iou_thresh=0.5, max_lost=1))
     box = np.array([[0.0, 0.0, 10.0, 10.0]])
     _, ids, _ = tracker.update(box, np.array([0.9]))
     assert ids.tolist() == [1]
@@ -119,3 +119,5 @@ def test_iou_tracker_greedy_and_max_lost():
         tracker.update(np.zeros((0, 4)), np.zeros(0))                 # lost twice: dropped
     _, ids, _ = tracker.update(box + [6, 0, 6, 0], np.array([0.9]))
     assert ids.tolist() == [3]
+    _, ids, _ = tracker.update(box + [6, 0, 6, 0], np.array([0.49]))  # below det_thresh 0.5
+    assert ids.tolist() == []

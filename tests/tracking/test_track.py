@@ -8,7 +8,10 @@ import pytest
 import track
 from cvcore.errors import InputError
 from cvcore.synth.mot import make_mot
+from cvcore.tracking.bytetrack import ByteTrackConfig
+from cvcore.tracking.ioutracker import IoUTrackerConfig
 from cvcore.tracking.mot import read_gt, read_results
+from cvcore.tracking.motmetrics import TABLE_COLUMNS
 from tests.tracking.motfixtures import trackeval_eval
 
 # COMBINED HOTA, MOTA, IDF1 of the two trackers at their defaults on make_mot(seed=0, frames=40).
@@ -35,7 +38,7 @@ def test_defaults_both_trackers_synthetic_equal_trackeval(mot, tmp_path):
         run_dir = run("--mot-root", mot, "--tracker", name, "--out", tmp_path / name)
         metrics = json.loads((run_dir / "metrics.json").read_text())
         assert set(metrics) == {"MOT17-02-SDP", "MOT17-04-SDP", "COMBINED"}
-        assert set(metrics["COMBINED"]) == set(track.METRIC_KEYS)
+        assert set(metrics["COMBINED"]) == set(TABLE_COLUMNS)
         timing = json.loads((run_dir / "timing.json").read_text())
         assert timing["frames"] == 80 and timing["tracker_fps"] > 0
         seqs = {s: (read_gt(mot / "train" / s / "gt" / "gt.txt"),
@@ -44,13 +47,24 @@ def test_defaults_both_trackers_synthetic_equal_trackeval(mot, tmp_path):
         assert len(seqs["MOT17-02-SDP"][1]) > 100
         ref = trackeval_eval(tmp_path / f"trackeval-{name}", seqs, "MOT17")
         for seq, values in ref.items():
-            for key in track.METRIC_KEYS:
+            for key in TABLE_COLUMNS:
                 ref_key = {"FP": "CLR_FP", "FN": "CLR_FN"}.get(key, key)
                 assert metrics[seq][key] == pytest.approx(values[ref_key], abs=1e-9), (seq, key)
         combined[name] = {k: round(metrics["COMBINED"][k], 3) for k in ("HOTA", "MOTA", "IDF1")}
     assert combined == {"bytetrack": PINNED_BYTETRACK, "iou": PINNED_IOU}
     assert combined["bytetrack"]["MOTA"] > combined["iou"]["MOTA"]
     assert combined["bytetrack"]["IDF1"] > combined["iou"]["IDF1"]
+
+
+def test_option_defaults_are_the_trackers_own():
+    """track.py's tracker options default to the config classes' values (written once)."""
+    args = track.parse_args(["--mot-root", "MOT17"])
+    byte, iou = ByteTrackConfig(), IoUTrackerConfig()
+    assert (args.track_thresh, args.match_thresh, args.track_buffer, args.mot20) == (
+        byte.track_thresh, byte.match_thresh, byte.track_buffer, byte.mot20) == (0.5, 0.8, 30,
+                                                                                False)
+    assert (args.iou_thresh, args.max_lost, args.det_thresh) == (
+        iou.iou_thresh, iou.max_lost, iou.det_thresh) == (0.5, 1, 0.5)
 
 
 def test_eval_only_reproduces_and_video_and_first_frames(mot, tmp_path):
