@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from cvcore.atomic import write_json, write_text
 from cvcore.detection.coco import CocoDets, CocoGT, defer_interrupt, load_gt, load_results
-from cvcore.detection.cocoeval import CocoEvalResult, evaluate, summary_lines
+from cvcore.detection.cocoeval import STAT_NAMES, CocoEvalResult, evaluate, summary_lines
 from cvcore.detection.cocoeval import warm_up as warm_up_cocoeval
 from cvcore.detection.ece import ECEResult, check_probabilities, detection_ece
 from cvcore.detection.tide import (
@@ -46,8 +46,6 @@ from cvcore.detection.yolo import check_device, load_model, quiet_ultralytics
 from cvcore.errors import InputError, one_line, run_cli
 from cvcore.runs import check_output_path, make_run_dir, save_args, save_metrics
 
-STAT_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm",
-              "ARl"]
 SCALES = ("all", "small", "medium", "large")
 
 

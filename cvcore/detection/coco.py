@@ -20,6 +20,7 @@ score); ECE needs probabilities, which :func:`cvcore.calibration.check_probabili
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing
 import os
@@ -342,3 +343,13 @@ def one_box_case() -> tuple[CocoGT, CocoDets]:
 def name_of(path: str | os.PathLike) -> str:
     """Short display name of a file for tables and titles."""
     return Path(path).name
+
+
+def cli_parser(prog: str, description: str, json_help: str) -> argparse.ArgumentParser:
+    """The arguments every COCO evaluation command takes: the ground truth and results files
+    and ``--json OUT`` (``json_help`` says what is written); a command adds its own."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("gt", help="COCO ground truth (instances_*.json)")
+    parser.add_argument("results", help="COCO results JSON (list of detections)")
+    parser.add_argument("--json", metavar="OUT", help=json_help)
+    return parser

@@ -50,7 +50,7 @@ import numpy as np
 from ..boxes import iou_block
 from ..errors import InputError, run_cli
 from ..runs import check_output_path
-from .coco import CocoDets, CocoGT, load_gt_and_results, one_box_case
+from .coco import CocoDets, CocoGT, cli_parser, load_gt_and_results, one_box_case
 
 AREA_LABELS = ("all", "small", "medium", "large")
 EPS = float(np.spacing(1))  # pycocotools' guard in tp / (tp + fp + eps)
@@ -361,11 +361,15 @@ def evaluate(gt: CocoGT, dets: CocoDets, params: Params | None = None) -> CocoEv
 # ---------------------------------------------------------------------------------------------
 # Summary, exactly as COCOeval.summarize() computes and prints it.
 
-_SUMMARY = [  # (is AP, IoU threshold, area label, index into max_dets or the literal 100)
-    (True, None, "all", "100"), (True, .5, "all", 2), (True, .75, "all", 2),
-    (True, None, "small", 2), (True, None, "medium", 2), (True, None, "large", 2),
-    (False, None, "all", 0), (False, None, "all", 1), (False, None, "all", 2),
-    (False, None, "small", 2), (False, None, "medium", 2), (False, None, "large", 2)]
+_SUMMARY = [  # (name, is AP, IoU threshold, area label, index into max_dets or the literal 100)
+    ("AP", True, None, "all", "100"), ("AP50", True, .5, "all", 2),
+    ("AP75", True, .75, "all", 2), ("APs", True, None, "small", 2),
+    ("APm", True, None, "medium", 2), ("APl", True, None, "large", 2),
+    ("AR1", False, None, "all", 0), ("AR10", False, None, "all", 1),
+    ("AR100", False, None, "all", 2), ("ARs", False, None, "small", 2),
+    ("ARm", False, None, "medium", 2), ("ARl", False, None, "large", 2)]
+# The names of the 12 stats (CocoEvalResult.stats), in order.
+STAT_NAMES = tuple(name for name, *_ in _SUMMARY)
 
 
 def _summary_max_dets(p: Params, which) -> int:
@@ -377,7 +381,7 @@ def _summary_max_dets(p: Params, which) -> int:
 def _summary_stats(r: CocoEvalResult) -> np.ndarray:
     p = r.params
     stats = np.zeros(12)
-    for i, (is_ap, iou, area, which) in enumerate(_SUMMARY):
+    for i, (_, is_ap, iou, area, which) in enumerate(_SUMMARY):
         aind = [j for j, lbl in enumerate(p.area_lbl) if lbl == area]
         mind = [j for j, m in enumerate(p.max_dets) if m == _summary_max_dets(p, which)]
         s = r.precision if is_ap else r.recall
@@ -392,7 +396,7 @@ def summary_lines(r: CocoEvalResult) -> list[str]:
     """The 12 lines ``COCOeval.summarize()`` prints."""
     p = r.params
     lines = []
-    for stat, (is_ap, iou, area, which) in zip(r.stats, _SUMMARY, strict=True):
+    for stat, (_, is_ap, iou, area, which) in zip(r.stats, _SUMMARY, strict=True):
         title, kind = ("Average Precision", "(AP)") if is_ap else ("Average Recall", "(AR)")
         iou_str = (f"{p.iou_thrs[0]:0.2f}:{p.iou_thrs[-1]:0.2f}" if iou is None
                    else f"{iou:0.2f}")
@@ -410,12 +414,8 @@ def warm_up() -> None:
 
 
 def parse_args(argv=None, prog: str = "python -m cvcore.cocoeval") -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=prog,
-                                     description="COCO bbox AP, pycocotools' numbers.")
-    parser.add_argument("gt", help="COCO ground truth (instances_*.json)")
-    parser.add_argument("results", help="COCO results JSON (list of detections)")
-    parser.add_argument("--json", metavar="OUT", help="write stats and per-category AP here")
-    return parser.parse_args(argv)
+    return cli_parser(prog, "COCO bbox AP, pycocotools' numbers.",
+                      "write stats and per-category AP here").parse_args(argv)
 
 
 def main(args: argparse.Namespace) -> None:
@@ -429,8 +429,7 @@ def main(args: argparse.Namespace) -> None:
         names = dict(zip(gt.cat_ids.tolist(), gt.cat_names, strict=True))
         write_json(args.json, {
             "stats": result.stats.tolist(),
-            "stat_names": ["AP", "AP50", "AP75", "APs", "APm", "APl",
-                           "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"],
+            "stat_names": list(STAT_NAMES),
             "per_category": result.per_category_ap(names)})
 
 

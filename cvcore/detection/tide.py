@@ -51,7 +51,7 @@ import numpy as np
 from ..boxes import iou_block, iou_xywh_one
 from ..errors import run_cli
 from ..runs import check_output_path
-from .coco import CocoDets, CocoGT, load_gt_and_results, one_box_case
+from .coco import CocoDets, CocoGT, cli_parser, load_gt_and_results, one_box_case
 
 MAIN_ERRORS = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")
 SPECIAL_ERRORS = ("FalsePos", "FalseNeg")
@@ -350,11 +350,8 @@ def warm_up() -> None:
 
 
 def parse_args(argv=None, prog: str = "python -m cvcore.tide") -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=prog,
-                                     description="TIDE error breakdown, tidecv's numbers.")
-    parser.add_argument("gt", help="COCO ground truth (instances_*.json)")
-    parser.add_argument("results", help="COCO results JSON (list of detections)")
-    parser.add_argument("--json", metavar="OUT", help="write ap50, main and special dAPs here")
+    parser = cli_parser(prog, "TIDE error breakdown, tidecv's numbers.",
+                        "write ap50, main and special dAPs here")
     parser.add_argument("--by-scale", action="store_true", help="also per object scale")
     return parser.parse_args(argv)
 

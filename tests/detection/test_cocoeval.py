@@ -224,6 +224,8 @@ def test_cli_prints_summary_and_writes_json(tmp_path):
     ref = pycocotools_eval(gt, results)
     data = json.loads((tmp_path / "m.json").read_text())
     np.testing.assert_allclose(data["stats"], ref.stats, rtol=0, atol=1e-12)
+    assert data["stat_names"] == ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10",
+                                  "AR100", "ARs", "ARm", "ARl"]
     assert len(out.stdout.splitlines()) == 12 and "maxDets=100 ]" in out.stdout
 
 

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 import detect_eval
+from cvcore.detection.cocoeval import STAT_NAMES
 from tests.conftest import REPO
 from tests.detection.cocofixtures import pycocotools_eval, tidecv_eval
 
@@ -43,6 +44,7 @@ def test_dets_outputs_and_numbers(synthetic_coco, tmp_path):
     gt, results = json.loads(gt_path.read_text()), json.loads(res_path.read_text())
     ref = pycocotools_eval(gt, results)
     np.testing.assert_allclose(list(metrics["coco"].values()), ref.stats, rtol=0, atol=1e-12)
+    assert tuple(metrics["coco"]) == STAT_NAMES  # the names cocoeval --json writes
     ap, main, special = tidecv_eval(gt, results)
     assert metrics["tide"]["all"]["ap50"] == pytest.approx(ap, abs=1e-9)
     assert metrics["tide"]["all"]["main"] == pytest.approx(main, abs=1e-9)
