@@ -13,13 +13,16 @@ import numpy as np
 import pytest
 
 from cvcore.errors import InputError
+from cvcore.tracking.metrics import FAMILIES
 from cvcore.tracking.mot import _read_table, read_gt, read_results
 from cvcore.tracking.motmetrics import (
     PERCENT,
     SUMMARY,
+    combine,
     evaluate,
     evaluate_sequence,
     sequence_counts,
+    summary,
 )
 from tests.conftest import REPO
 from tests.tracking.motfixtures import random_sequence, trackeval_eval, write_sequences
@@ -99,6 +102,37 @@ def test_random_sequences_equal_trackeval(tmp_path, benchmark):
     assert set(ours) == set(ref)
     for seq in ref:
         assert_close(ours[seq], ref[seq])
+
+
+def test_families_have_trackeval_fields():
+    """Each family reports its TrackEval class's summary fields, in TrackEval's order, ratios
+    (float fields) in percent."""
+    import trackeval
+
+    theirs = [trackeval.metrics.HOTA(), trackeval.metrics.CLEAR(), trackeval.metrics.Identity(),
+              trackeval.metrics.Count()]
+    assert [m.name for m in FAMILIES] == [t.get_name() for t in theirs]
+    for ours, ref in zip(FAMILIES, theirs, strict=True):
+        assert list(ours.summary_fields) == ref.summary_fields
+        assert set(ours.float_fields) == set(ref.summary_fields) - set(ref.integer_fields)
+    assert SUMMARY == [f for t in theirs for f in t.summary_fields]
+
+
+@pytest.mark.parametrize("empty_side", ["results", "gt"])
+def test_empty_sequence_is_a_field_not_a_count(empty_side):
+    """A sequence without tracker (or ground-truth) boxes keeps TrackEval's CLEAR defaults (all
+    ratios 0, MLR 100%); a combination never does: its ratios come from the summed counts."""
+    gt = np.array([[1, 1, 0, 0, 10, 20, 1, 1, 1]], float)
+    res = np.array([[1, 5, 0, 0, 10, 20, 1, -1, -1, -1]], float)
+    gt, res = (gt, res[:0]) if empty_side == "results" else (gt[:0], res)
+    part = sequence_counts(gt, res, 1)
+    assert part.empty and not combine([part]).empty
+    assert "empty" not in part.counts["CLEAR"]
+    seq, combined = summary(part), summary(combine([part]))
+    assert (seq["MOTA"], seq["MLR"], seq["CLR_FN"], seq["CLR_FP"]) == (
+        0.0, 100.0, len(gt), len(res))
+    assert (combined["MOTA"], combined["MLR"]) == (
+        (0.0, 100.0) if empty_side == "results" else (-100.0, 0.0))
 
 
 def test_distractor_matched_boxes_are_removed():
