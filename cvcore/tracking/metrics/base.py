@@ -13,8 +13,6 @@ from typing import ClassVar
 
 import numpy as np
 
-EPS = np.finfo("float").eps
-
 
 @dataclass
 class Frames:
