@@ -30,18 +30,22 @@ import numpy as np
 from tqdm import tqdm
 
 from cvcore.atomic import write_json, write_text
-from cvcore.calibration import ECEResult, check_probabilities, detection_ece
-from cvcore.coco import CocoDets, CocoGT, defer_interrupt, load_gt, load_results
-from cvcore.cocoeval import CocoEvalResult, evaluate, summary_lines
-from cvcore.cocoeval import warm_up as warm_up_cocoeval
+from cvcore.detection.coco import CocoDets, CocoGT, defer_interrupt, load_gt, load_results
+from cvcore.detection.cocoeval import STAT_NAMES, CocoEvalResult, evaluate, summary_lines
+from cvcore.detection.cocoeval import warm_up as warm_up_cocoeval
+from cvcore.detection.ece import ECEResult, check_probabilities, detection_ece
+from cvcore.detection.tide import (
+    MAIN_ERRORS,
+    SPECIAL_ERRORS,
+    TideResult,
+    scale_masks,
+    tide_by_scale,
+)
+from cvcore.detection.tide import warm_up as warm_up_tide
+from cvcore.detection.yolo import check_device, load_model, quiet_ultralytics
 from cvcore.errors import InputError, one_line, run_cli
 from cvcore.runs import check_output_path, make_run_dir, save_args, save_metrics
-from cvcore.tide import MAIN_ERRORS, SPECIAL_ERRORS, TideResult, scale_masks, tide_by_scale
-from cvcore.tide import warm_up as warm_up_tide
-from cvcore.yolo import check_device, load_model, quiet_ultralytics
 
-STAT_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm",
-              "ARl"]
 SCALES = ("all", "small", "medium", "large")
 
 
@@ -284,7 +288,11 @@ def write_report(path: Path, source: str, coco: CocoEvalResult, per_cat: list[di
 
 def main(args: argparse.Namespace) -> Path:
     inputs = read_inputs(args)  # a failed start leaves no run directory
-    from cvcore.detplots import plot_pr_curves, plot_reliability, plot_tide  # matplotlib: slow
+    from cvcore.detection.plots import (  # matplotlib: slow
+        plot_pr_curves,
+        plot_reliability,
+        plot_tide,
+    )
 
     run_dir = make_run_dir("detect", args.name, args.out)
     save_args(run_dir, args)

@@ -6,8 +6,9 @@
     python track.py --eval-only --gt-root MOT17/train --results runs/track/exp/data
 
 Writes ``runs/track/<name>/`` (or ``--out``): ``data/<SEQ>.txt`` (MOTChallenge format),
-``metrics.json`` (per sequence and COMBINED: HOTA, DetA, AssA, LocA, MOTA, MOTP, IDF1, IDP, IDR,
-IDSW, FP, FN, MT, PT, ML, Frag in TrackEval's units) where ground truth exists, ``timing.json``
+``metrics.json`` (per sequence and COMBINED: the table's columns, ``motmetrics.TABLE_COLUMNS``:
+HOTA, DetA, AssA, LocA, MOTA, MOTP, IDF1, IDP, IDR, IDSW, FP, FN, MT, PT, ML, Frag in TrackEval's
+units) where ground truth exists, ``timing.json``
 (tracker-only and detector frames/s), ``videos/<SEQ>.mp4`` with ``--video``, and
 ``first_frames.png`` + ``frame_counts.csv`` with ``--first-frames``.
 
@@ -32,18 +33,29 @@ import numpy as np
 from tqdm import tqdm
 
 from cvcore.atomic import write_json, write_text
-from cvcore.bytetrack import ByteTrackConfig, ByteTracker, output_filter
 from cvcore.errors import InputError, run_cli
-from cvcore.ioutracker import IoUTracker
-from cvcore.mot import SeqInfo, read_dets, read_seqinfo, select_sequences, write_results
-from cvcore.motmetrics import BENCHMARKS, evaluate, format_table, load_ground_truth
 from cvcore.runs import make_run_dir, save_args
-
-METRIC_KEYS = ("HOTA", "DetA", "AssA", "LocA", "MOTA", "MOTP", "IDF1", "IDP", "IDR", "IDSW",
-               "FP", "FN", "MT", "PT", "ML", "Frag")
+from cvcore.tracking.bytetrack import (
+    ASPECT_RATIO_THRESH,
+    MIN_BOX_AREA,
+    ByteTrackConfig,
+    ByteTracker,
+    output_filter,
+)
+from cvcore.tracking.ioutracker import IoUTracker, IoUTrackerConfig
+from cvcore.tracking.mot import SeqInfo, read_dets, read_seqinfo, select_sequences, write_results
+from cvcore.tracking.motmetrics import (
+    BENCHMARKS,
+    TABLE_COLUMNS,
+    evaluate,
+    format_table,
+    load_ground_truth,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    # The trackers' defaults are their config classes' (one place for each number).
+    byte, iou = ByteTrackConfig(), IoUTrackerConfig()
     parser = argparse.ArgumentParser(description="MOTChallenge tracking and evaluation.")
     parser.add_argument("--mot-root", type=Path, help="benchmark folder holding train/ test/")
     parser.add_argument("--split", default="train")
@@ -61,17 +73,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--benchmark", choices=BENCHMARKS,
                         help="TrackEval preprocessing (default: from the sequence names)")
-    parser.add_argument("--track-thresh", type=float, default=0.5)
-    parser.add_argument("--match-thresh", type=float, default=0.8)
-    parser.add_argument("--track-buffer", type=int, default=30)
+    parser.add_argument("--track-thresh", type=float, default=byte.track_thresh)
+    parser.add_argument("--match-thresh", type=float, default=byte.match_thresh)
+    parser.add_argument("--track-buffer", type=int, default=byte.track_buffer)
     parser.add_argument("--mot20", action="store_true", help="no score fusion (MOT20 setting)")
-    parser.add_argument("--min-box-area", type=float, default=10.0)
-    parser.add_argument("--aspect-ratio-thresh", type=float, default=1.6,
+    parser.add_argument("--min-box-area", type=float, default=MIN_BOX_AREA)
+    parser.add_argument("--aspect-ratio-thresh", type=float, default=ASPECT_RATIO_THRESH,
                         help="drop output boxes wider than this w/h (pedestrians)")
     parser.add_argument("--no-aspect-filter", action="store_true")
-    parser.add_argument("--iou-thresh", type=float, default=0.5, help="IoU tracker match IoU")
-    parser.add_argument("--max-lost", type=int, default=1, help="IoU tracker: frames kept lost")
-    parser.add_argument("--det-thresh", type=float, default=0.5,
+    parser.add_argument("--iou-thresh", type=float, default=iou.iou_thresh,
+                        help="IoU tracker match IoU")
+    parser.add_argument("--max-lost", type=int, default=iou.max_lost,
+                        help="IoU tracker: frames kept lost")
+    parser.add_argument("--det-thresh", type=float, default=iou.det_thresh,
                         help="IoU tracker: detections below this score are ignored")
     parser.add_argument("--video", action="store_true", help="write videos/<SEQ>.mp4")
     parser.add_argument("--first-frames", action="store_true",
@@ -161,7 +175,9 @@ def run_tracker(args, info: SeqInfo, frames: list) -> tuple[np.ndarray, float]:
                                               track_buffer=args.track_buffer, mot20=args.mot20,
                                               frame_rate=info.frame_rate))
     else:
-        tracker = IoUTracker(args.iou_thresh, args.max_lost)
+        tracker = IoUTracker(IoUTrackerConfig(iou_thresh=args.iou_thresh,
+                                              max_lost=args.max_lost,
+                                              det_thresh=args.det_thresh))
     rows = []
     elapsed = 0.0
     for frame, (tlbr, scores) in enumerate(frames, start=1):
@@ -172,8 +188,7 @@ def run_tracker(args, info: SeqInfo, frames: list) -> tuple[np.ndarray, float]:
             ids = np.array([t.track_id for t in tracks])
             conf = np.array([t.score for t in tracks])
         else:
-            keep = scores >= args.det_thresh
-            tlbr_seen, ids, conf = tracker.update(tlbr[keep], scores[keep])
+            tlbr_seen, ids, conf = tracker.update(tlbr, scores)
             boxes = np.column_stack([tlbr_seen[:, :2], tlbr_seen[:, 2:] - tlbr_seen[:, :2]])
         elapsed += time.perf_counter() - start
         keep = output_filter(boxes, args.min_box_area,
@@ -258,7 +273,7 @@ def gt_to_score(seqs: list[Path], benchmark: str) -> list:
 
 def save_metrics_table(run_dir: Path, metrics: dict) -> None:
     print(format_table(metrics))
-    write_json(run_dir / "metrics.json", {seq: {k: m[k] for k in METRIC_KEYS}
+    write_json(run_dir / "metrics.json", {seq: {k: m[k] for k in TABLE_COLUMNS}
                                           for seq, m in metrics.items()})
 
 
@@ -287,7 +302,7 @@ def main(args: argparse.Namespace) -> Path:
     infos = [read_seqinfo(s / "seqinfo.ini") for s in seqs]
     model = None
     if args.weights:
-        from cvcore.yolo import load_model
+        from cvcore.detection.yolo import load_model
 
         model = load_model(args.weights, trust=args.trust_weights)
     # Public detections are read (and checked) before any tracking starts.

@@ -26,15 +26,15 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from cvcore import engine
 from cvcore.atomic import write_text
 from cvcore.calibration import classification_ece
-from cvcore.classify_models import MODELS, build_classifier, load_into, penultimate_features
+from cvcore.classification.data import FolderDataset, Split, build_transforms, stratified_split
+from cvcore.classification.losses import label_smoothed_cross_entropy
+from cvcore.classification.models import MODELS, build_classifier, load_into, penultimate_features
 from cvcore.confusion import accuracy, confusion_matrix, per_class_scores
 from cvcore.errors import InputError, run_cli
-from cvcore.folderdata import FolderDataset, Split, build_transforms, stratified_split
-from cvcore.losses import label_smoothed_cross_entropy
 from cvcore.runs import ArgumentParser, ResultsCSV, load_args, make_run_dir, save_metrics
+from cvcore.training import loop as engine
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -22,22 +22,28 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from cvcore import engine
 from cvcore.atomic import write_text
-from cvcore.camvid import IGNORE_INDEX, SPLITS, CamVidDataset, detect_layout, unknown_summary
-from cvcore.classify_models import load_into
+from cvcore.classification.models import load_into
 from cvcore.confusion import confusion_matrix
 from cvcore.errors import InputError, run_cli
-from cvcore.masks import class_to_rgb
 from cvcore.runs import save_metrics
-from cvcore.segment_models import (
+from cvcore.segmentation.camvid import (
+    IGNORE_INDEX,
+    SPLITS,
+    CamVidDataset,
+    detect_layout,
+    unknown_summary,
+)
+from cvcore.segmentation.masks import class_to_rgb
+from cvcore.segmentation.metrics import format_per_class, image_miou, segmentation_metrics
+from cvcore.segmentation.models import (
     MIN_TRAIN_BATCH,
     SEG_MODELS,
     build_segmenter,
     check_input_size,
     trainable,
 )
-from cvcore.segmetrics import format_per_class, image_miou, segmentation_metrics
+from cvcore.training import loop as engine
 
 DEFAULT_LR = {"segnet": 1e-3, "deeplabv3": 1e-4}
 

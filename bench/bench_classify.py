@@ -21,11 +21,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cvcore import engine  # noqa: E402
-from cvcore.classify_models import build_classifier  # noqa: E402
-from cvcore.folderdata import FolderDataset, build_transforms, stratified_split  # noqa: E402
-from cvcore.losses import label_smoothed_cross_entropy  # noqa: E402
+from cvcore.classification.data import FolderDataset, build_transforms, stratified_split  # noqa: E402
+from cvcore.classification.losses import label_smoothed_cross_entropy  # noqa: E402
+from cvcore.classification.models import build_classifier  # noqa: E402
 from cvcore.synth.classify import make_classify  # noqa: E402
+from cvcore.training import loop as engine  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / "_work"
 

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from cvcore.confusion import confusion_matrix
-from cvcore.masks import rgb_to_class
+from cvcore.segmentation.masks import rgb_to_class
 from cvcore.synth.camvid import PALETTE
 
 

@@ -23,8 +23,8 @@ from types import SimpleNamespace
 import numpy as np
 from _timing import REPO, WORK, print_table, python_process, run_process
 
-from cvcore.bytetrack import ByteTrackConfig, ByteTracker
-from cvcore.mot import list_sequences, read_seqinfo
+from cvcore.tracking.bytetrack import ByteTrackConfig, ByteTracker
+from cvcore.tracking.mot import list_sequences, read_seqinfo
 from track import public_detections
 
 TRACKEVAL = """

@@ -24,3 +24,28 @@ if "NUMBA_THREADING_LAYER" not in _os.environ:
     _os.environ["NUMBA_THREADING_LAYER"] = "forksafe"
     if "numba" in _sys.modules:  # imported before cvcore: its config has already read the env
         _sys.modules["numba"].config.THREADING_LAYER = "forksafe"
+
+# ``cvcore SUBCOMMAND ...`` (the console script pip installs): the same commands as
+# ``python -m cvcore.<name>``. Modules are imported only for the command that runs.
+COMMANDS = {
+    "cocoeval": "cvcore.detection.cocoeval",
+    "tide": "cvcore.detection.tide",
+    "motmetrics": "cvcore.tracking.motmetrics",
+    "synth": "cvcore.synth.__main__",
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``cvcore`` command: ``cvcore {cocoeval,tide,motmetrics,synth} ...``."""
+    import importlib
+
+    argv = _sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in COMMANDS:
+        usage = f"usage: cvcore {{{','.join(COMMANDS)}}} ...  (cvcore COMMAND --help)"
+        if argv and argv[0] in ("-h", "--help"):
+            print(usage)
+            raise SystemExit(0)
+        problem = f"unknown command {argv[0]!r}" if argv else "no command given"
+        print(f"error: {problem}; {usage.removeprefix('usage: ')}", file=_sys.stderr)
+        raise SystemExit(2)
+    importlib.import_module(COMMANDS[argv[0]]).cli(argv[1:], prog=f"cvcore {argv[0]}")

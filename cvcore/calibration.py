@@ -1,4 +1,5 @@
-"""Expected calibration error (ECE) and reliability-diagram data, for detectors and classifiers.
+"""Expected calibration error (ECE) and reliability-diagram data: the generic binning, and ECE
+of a classifier.
 
 ECE = sum_b n_b / N * |acc_b - conf_b| over 10 equal-width confidence bins, with acc_b the
 fraction of correct predictions in bin b and conf_b their mean confidence.
@@ -11,15 +12,7 @@ of exactly 0.3, 0.6 and 0.7 in the bin below; ``floor(10 * c)`` agrees with our 
 5-decimal score (tested). Confidences must lie in [0, 1]; for detections that is
 :func:`check_probabilities`, which detect_eval.py applies before any work.
 
-Detection ECE (``detection_ece``): a detection is correct when COCO's greedy matching at IoU 0.5
-(per image and category, by score, pycocotools' exact rules via :func:`cvcore.cocoeval.match`)
-pairs it with a ground truth of its class. Choices, stated: detections matched to a crowd region
-are left out (COCO ignores them, so they are neither right nor wrong); only the 100
-highest-scoring detections per image and category count (COCO's maxDets); no score floor by
-default (``min_score`` sets one: low-score detections dominate the count otherwise, which is why
-ECE numbers for detectors are only comparable at the same floor). Per scale, a detection belongs
-to the scale of its own box area (TIDE's boundaries, :func:`cvcore.tide.scale_masks`); its
-correctness is the one decided by the full-image matching.
+Detection ECE (COCO matching decides correctness) lives in :mod:`cvcore.detection.ece`.
 """
 
 from __future__ import annotations
@@ -28,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .coco import CocoDets, CocoGT
 from .errors import InputError
 
 BIN_EDGES = np.arange(11) / 10
@@ -81,39 +73,3 @@ def classification_ece(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) 
     confidence is the top probability, correct when the top class is the label."""
     probs = np.asarray(probs, np.float64)
     return expected_calibration_error(probs.max(axis=1), probs.argmax(axis=1) == labels, n_bins)
-
-
-def check_probabilities(dets: CocoDets) -> None:
-    """The rule for detection scores, stated once: COCO AP and TIDE take any finite score (they
-    only rank them, as pycocotools and tidecv do; :mod:`cvcore.coco` rejects NaN and inf), but
-    ECE reads scores as probabilities, so they must lie in [0, 1]. Raises :class:`InputError`
-    naming the results file and the first detection (0-based, file order) outside."""
-    outside = ~((dets.scores >= 0) & (dets.scores <= 1))
-    if outside.any():
-        i = int(np.flatnonzero(outside)[0])
-        raise InputError(f"detection #{i} has score {dets.scores[i]:g} outside [0, 1] (ECE needs "
-                         "probabilities)", dets.source)
-
-
-def detection_correctness(gt: CocoGT, dets: CocoDets, iou: float = 0.5,
-                          max_dets: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """(detection rows that count, their correctness) under the rules in the module docstring."""
-    from .cocoeval import Params, match, resolve_params
-
-    p = resolve_params(Params(iou_thrs=np.array([iou]), max_dets=[max_dets],
-                              area_rng=[[0, 1e10]], area_lbl=["all"]), gt)
-    m = match(gt, dets, p)
-    counted = ~m.ignored[0, 0]
-    return m.det_index[counted], m.matched[0, 0][counted]
-
-
-def detection_ece(gt: CocoGT, dets: CocoDets, iou: float = 0.5, n_bins: int = 10,
-                  min_score: float = 0.0, det_mask: np.ndarray | None = None) -> ECEResult:
-    """Detection ECE; ``det_mask`` (bool over all detections) restricts it, e.g. to a scale.
-    Scores must be in [0, 1] (:func:`check_probabilities`)."""
-    check_probabilities(dets)
-    rows, correct = detection_correctness(gt, dets, iou)
-    keep = dets.scores[rows] >= min_score
-    if det_mask is not None:
-        keep &= det_mask[rows]
-    return expected_calibration_error(dets.scores[rows][keep], correct[keep], n_bins)

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .atomic import save_figure  # noqa: E402
-from .folderdata import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from .training.images import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 
 
 def _finish(fig, path: str | os.PathLike) -> Path:

@@ -67,9 +67,11 @@ def test_wheel_installs_every_module_without_the_checkout(tmp_path):
     assert imported.returncode == 0, imported.stderr
     assert int(imported.stdout) == len(names)
 
-    synth = subprocess.run([sys.executable, "-m", "cvcore.synth", "coco", str(tmp_path / "coco"),
-                            "--num-images", "3", "--no-images"],
-                           capture_output=True, text=True, cwd=tmp_path, env=env)
-    assert synth.returncode == 0, synth.stderr
-    gt = json.loads((tmp_path / "coco" / "annotations" / "instances_val2017.json").read_text())
-    assert len(gt["images"]) == 3
+    for command, out in (([sys.executable, "-m", "cvcore.synth"], "coco"),
+                         ([str(site / "bin" / "cvcore"), "synth"], "coco2")):  # console script
+        synth = subprocess.run([*command, "coco", str(tmp_path / out), "--num-images", "3",
+                                "--no-images"], capture_output=True, text=True, cwd=tmp_path,
+                               env=env)
+        assert synth.returncode == 0, synth.stderr
+        gt = json.loads((tmp_path / out / "annotations" / "instances_val2017.json").read_text())
+        assert len(gt["images"]) == 3

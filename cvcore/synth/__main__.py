@@ -13,8 +13,8 @@ from .coco import make_coco
 from .mot import make_mot
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m cvcore.synth", description=__doc__)
+def parse_args(argv=None, prog: str = "python -m cvcore.synth") -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("kind", choices=["classify", "camvid", "coco", "mot"])
     parser.add_argument("out", help="output directory (created)")
     parser.add_argument("--seed", type=int, default=0)
@@ -57,5 +57,10 @@ def main(args: argparse.Namespace) -> None:
           f"({time.perf_counter() - start:.1f} s)")
 
 
+def cli(argv=None, prog: str = "python -m cvcore.synth") -> None:
+    """The command line: ``python -m cvcore.synth`` and ``cvcore synth``."""
+    run_cli(lambda: main(parse_args(argv, prog)))
+
+
 if __name__ == "__main__":
-    run_cli(lambda: main(parse_args()))
+    cli()

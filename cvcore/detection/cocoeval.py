@@ -1,0 +1,442 @@
+"""COCO bounding-box AP with pycocotools' numbers, computed by two Numba kernels.
+
+``evaluate(gt, dets, params) -> CocoEvalResult`` reproduces ``COCOeval(gt, dt, "bbox")`` followed
+by ``evaluate(); accumulate(); summarize()``: the 12 summary stats, ``precision[T,R,K,A,M]``,
+``recall[T,K,A,M]`` and ``scores[T,R,K,A,M]`` agree with pycocotools to the last bit on the same
+inputs (tested on random cases and on real COCO data).
+
+The rules reproduced, with pycocotools' traps kept on purpose:
+
+- detections of one image and category are sorted by score with a stable sort (file order breaks
+  ties) and capped at ``max(max_dets)``; with ``use_cats=0`` the per-image lists are the
+  per-category lists concatenated in ``cat_ids`` order before that sort;
+- ground truth is ignored when ``iscrowd`` or when its ``area`` is outside the range; ranges are
+  inclusive at both ends; non-ignored ground truth is tried first (stable order);
+- greedy matching in score order at each IoU threshold (capped at ``1 - 1e-10``): a detection takes
+  the unmatched (crowd: any) ground truth of highest IoU >= threshold, the *later* one on ties,
+  and never trades a non-ignored match for an ignored one; crowd IoU is intersection over the
+  detection's area; unmatched detections outside the area range are ignored;
+- per category, area range and max-dets: detections of all images concatenated in image order and
+  stably sorted by score; precision ``tp / (tp + fp + eps)`` with ``eps = np.spacing(1)``, made
+  monotone from the right, read at the recall thresholds with ``searchsorted(side="left")``;
+  thresholds beyond the reached recall get precision 0; -1 marks undefined entries;
+- ``iou_thrs`` and ``rec_thrs`` come from ``np.linspace`` exactly as pycocotools builds them, so
+  the 0.9 threshold is 0.8999999999999999 and ten recall thresholds sit one float step above i/100;
+- the first summary stat (AP@[.5:.95]) always reads ``max_dets == 100`` (cocoapi issue #558): with
+  custom ``max_dets`` without 100 it is -1, as in pycocotools.
+
+Where pycocotools is wrong we do the right thing and say so: an empty results list gives the -1/0
+stats pycocotools would logically give instead of its crash (#450); a ground-truth annotation with
+id 0 is matched like any other, whereas pycocotools counts a detection matched to it as a false
+positive because it stores matches as ids and tests them for truth (#664). With fewer than three
+``max_dets`` pycocotools' ``summarize`` crashes; we read the last one where it would index past the
+end.
+
+CLI: ``python -m cvcore.cocoeval GT.json RESULTS.json [--json OUT]`` prints the 12 lines in
+``summarize()``'s format; ``--json`` writes ``{"stats": [...], "per_category": [...], ...}``.
+Scores may be any finite number (only their order counts). Bad input (see cvcore.coco; an
+``--json`` path that is a folder) is one ``error:`` line and exit code 2 before any work; Ctrl-C
+prints ``interrupted`` (exit 130).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+from ..boxes import iou_block
+from ..errors import InputError, run_cli
+from ..runs import check_output_path
+from .coco import CocoDets, CocoGT, cli_parser, load_gt_and_results, one_box_case
+
+AREA_LABELS = ("all", "small", "medium", "large")
+EPS = float(np.spacing(1))  # pycocotools' guard in tp / (tp + fp + eps)
+
+
+def default_iou_thrs() -> np.ndarray:
+    """pycocotools' IoU thresholds, built the same way (hence 0.8999999999999999)."""
+    return np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
+
+
+def default_rec_thrs() -> np.ndarray:
+    return np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
+
+
+@dataclass
+class Params:
+    """pycocotools' ``Params`` for bbox (``iouThrs`` -> ``iou_thrs`` and so on).
+
+    ``img_ids`` / ``cat_ids`` default to all of the ground truth's (sorted); ``area_rng`` are
+    inclusive [min, max] areas in pixels², labelled by ``area_lbl``.
+    """
+
+    iou_thrs: np.ndarray = field(default_factory=default_iou_thrs)
+    rec_thrs: np.ndarray = field(default_factory=default_rec_thrs)
+    max_dets: list[int] = field(default_factory=lambda: [1, 10, 100])
+    area_rng: list[list[float]] = field(default_factory=lambda: [
+        [0 ** 2, 1e5 ** 2], [0 ** 2, 32 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e5 ** 2]])
+    area_lbl: list[str] = field(default_factory=lambda: list(AREA_LABELS))
+    use_cats: bool = True
+    cat_ids: list[int] | None = None
+    img_ids: list[int] | None = None
+
+
+@dataclass
+class CocoEvalResult:
+    """Everything ``COCOeval.accumulate`` + ``summarize`` produce (pycocotools' shapes).
+
+    precision, scores: float64[T, R, K, A, M]; recall: float64[T, K, A, M]; stats: float64[12].
+    ``cat_ids`` labels the K axis ([-1] when ``use_cats`` is off).
+    """
+
+    params: Params
+    cat_ids: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    scores: np.ndarray
+    stats: np.ndarray
+
+    def per_category_ap(self, cat_names: dict[int, str] | None = None) -> list[dict]:
+        """AP@[.5:.95], AP50 and AP75 per category (all areas, the largest max_dets)."""
+        rows = []
+        t50 = np.flatnonzero(self.params.iou_thrs == 0.5)
+        t75 = np.flatnonzero(self.params.iou_thrs == 0.75)
+        for k, cat_id in enumerate(self.cat_ids):
+            p = self.precision[:, :, k, 0, -1]
+            rows.append({"category_id": int(cat_id),
+                         "name": (cat_names or {}).get(int(cat_id), str(cat_id)),
+                         "ap": _mean_defined(p), "ap50": _mean_defined(p[t50]),
+                         "ap75": _mean_defined(p[t75])})
+        return rows
+
+    def pr_curve(self, iou: float = 0.5) -> np.ndarray:
+        """Precision at the recall thresholds, float64[K, R], all areas, largest max_dets."""
+        t = np.flatnonzero(self.params.iou_thrs == iou)
+        if len(t) == 0:
+            raise ValueError(f"IoU {iou} is not one of the thresholds")
+        return self.precision[t[0], :, :, 0, -1].T
+
+    def summary_lines(self) -> list[str]:
+        return summary_lines(self)
+
+
+def _mean_defined(values: np.ndarray) -> float:
+    defined = values[values > -1]
+    return float(np.mean(defined)) if len(defined) else -1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Matching: one image x category group at a time, every area range and IoU threshold.
+
+@numba.njit(cache=True, nogil=True)
+def _match_kernel(group_det_start, group_gt_start, det_boxes, gt_boxes, gt_crowd, gt_ignore,
+                  iou_thrs, matched, det_ignored_by_gt):
+    """Greedy COCO matching.
+
+    group_*_start: int64[G + 1] offsets of each group's detections (sorted by score) and ground
+    truth (file order); gt_ignore: bool[A, N]. Writes matched[A, T, D] and
+    det_ignored_by_gt[A, T, D] (matched to an ignored ground truth).
+    """
+    n_area, n_thr = gt_ignore.shape[0], iou_thrs.shape[0]
+    for grp in range(group_det_start.shape[0] - 1):
+        d0, d1 = group_det_start[grp], group_det_start[grp + 1]
+        g0, g1 = group_gt_start[grp], group_gt_start[grp + 1]
+        nd, ng = d1 - d0, g1 - g0
+        if nd == 0 or ng == 0:
+            continue
+        ious = iou_block(det_boxes, d0, d1, gt_boxes, g0, g1, gt_crowd)
+        order = np.empty(ng, np.int64)
+        taken = np.empty(ng, np.bool_)
+        for a in range(n_area):
+            # Non-ignored ground truth first, each part in file order (a stable sort).
+            n = 0
+            for ignored in (False, True):
+                for g in range(ng):
+                    if gt_ignore[a, g0 + g] == ignored:
+                        order[n] = g
+                        n += 1
+            for t in range(n_thr):
+                taken[:] = False
+                for d in range(nd):
+                    best = min(iou_thrs[t], 1 - 1e-10)
+                    m = -1
+                    for j in range(ng):
+                        g = order[j]
+                        if taken[g] and not gt_crowd[g0 + g]:
+                            continue
+                        if m > -1 and not gt_ignore[a, g0 + m] and gt_ignore[a, g0 + g]:
+                            break
+                        if ious[d, g] < best:
+                            continue
+                        best = ious[d, g]
+                        m = g
+                    if m == -1:
+                        continue
+                    taken[m] = True
+                    matched[a, t, d0 + d] = True
+                    det_ignored_by_gt[a, t, d0 + d] = gt_ignore[a, g0 + m]
+
+
+# ---------------------------------------------------------------------------------------------
+# Accumulation: precision/recall per category, area range, max-dets and IoU threshold.
+
+@numba.njit(cache=True, nogil=True)
+def _accumulate_kernel(cat_start, det_rank, det_score, matched, ignored, n_positive, max_dets,
+                       rec_thrs, precision, recall, scores):
+    """cat_start: int64[K + 1] offsets of each category's detections in accumulation order
+    (score, then image, then rank); matched, ignored: bool[A, T, D]; n_positive: int64[K, A]."""
+    n_area, n_thr = matched.shape[0], matched.shape[1]
+    n_rec = rec_thrs.shape[0]
+    for k in range(cat_start.shape[0] - 1):
+        c0, c1 = cat_start[k], cat_start[k + 1]
+        tp_sum = np.empty(c1 - c0)
+        fp_sum = np.empty(c1 - c0)
+        kept_score = np.empty(c1 - c0)
+        for a in range(n_area):
+            npig = n_positive[k, a]
+            if npig == 0:
+                continue
+            for m in range(max_dets.shape[0]):
+                for t in range(n_thr):
+                    nd = 0
+                    tp = 0.0
+                    fp = 0.0
+                    for d in range(c0, c1):
+                        if det_rank[d] >= max_dets[m]:
+                            continue
+                        if not ignored[a, t, d]:
+                            if matched[a, t, d]:
+                                tp += 1.0
+                            else:
+                                fp += 1.0
+                        tp_sum[nd] = tp
+                        fp_sum[nd] = fp
+                        kept_score[nd] = det_score[d]
+                        nd += 1
+                    rc = tp_sum[:nd] / npig
+                    pr = tp_sum[:nd] / (fp_sum[:nd] + tp_sum[:nd] + EPS)
+                    recall[t, k, a, m] = rc[nd - 1] if nd else 0.0
+                    for i in range(nd - 1, 0, -1):
+                        if pr[i] > pr[i - 1]:
+                            pr[i - 1] = pr[i]
+                    for r in range(n_rec):
+                        i = np.searchsorted(rc, rec_thrs[r])
+                        if i >= nd:  # pycocotools stops here; the rest stay 0
+                            break
+                        precision[t, r, k, a, m] = pr[i]
+                        scores[t, r, k, a, m] = kept_score[i]
+
+
+def resolve_params(params: Params | None, gt: CocoGT) -> Params:
+    """pycocotools' ``evaluate()`` preamble: unique sorted ids, sorted max_dets."""
+    p = params or Params()
+    iou_thrs = np.asarray(p.iou_thrs, np.float64).ravel()
+    rec_thrs = np.asarray(p.rec_thrs, np.float64).ravel()
+    area_rng = np.asarray(p.area_rng, np.float64).reshape(-1, 2)
+    if len(p.area_lbl) != len(area_rng):
+        raise InputError(f"{len(area_rng)} area ranges but {len(p.area_lbl)} labels")
+    if not len(p.max_dets) or min(p.max_dets) < 0:
+        raise InputError(f"bad max_dets {p.max_dets}")
+    img_ids = np.unique(gt.image_ids if p.img_ids is None else np.asarray(p.img_ids, np.int64))
+    cat_ids = np.sort(gt.cat_ids) if p.cat_ids is None else np.asarray(p.cat_ids, np.int64)
+    if p.use_cats:
+        cat_ids = np.unique(cat_ids)
+    return Params(iou_thrs=iou_thrs, rec_thrs=rec_thrs, max_dets=sorted(int(m) for m in p.max_dets),
+                  area_rng=area_rng.tolist(), area_lbl=list(p.area_lbl), use_cats=bool(p.use_cats),
+                  cat_ids=cat_ids.tolist(), img_ids=img_ids.tolist())
+
+
+def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Index of each id in ``wanted`` (any order, unique), -1 when absent."""
+    if len(wanted) == 0:
+        return np.full(len(ids), -1, np.int64)
+    order = np.argsort(wanted, kind="stable")
+    pos = np.searchsorted(wanted, ids, sorter=order).clip(0, len(wanted) - 1)
+    found = wanted[order[pos]] == ids
+    return np.where(found, order[pos], -1)
+
+
+def _starts(keys: np.ndarray, n_groups: int) -> np.ndarray:
+    """Offsets [n_groups + 1] of each key's run in an array of sorted keys 0..n_groups-1."""
+    return np.searchsorted(keys, np.arange(n_groups + 1)).astype(np.int64)
+
+
+@dataclass
+class Matches:
+    """Per-detection matching results for the kept detections (those within max(max_dets)).
+
+    det_index: int64[D] rows of the CocoDets, grouped by (category, image), by score in a group;
+    rank: int64[D] position within its image x category group; matched, ignored: bool[A, T, D].
+    """
+
+    det_index: np.ndarray
+    rank: np.ndarray
+    det_img: np.ndarray
+    det_cat: np.ndarray
+    gt_index: np.ndarray
+    gt_cat: np.ndarray
+    gt_ignore: np.ndarray
+    matched: np.ndarray
+    ignored: np.ndarray
+
+
+def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
+    """COCO's per image x category greedy matching at every area range and IoU threshold.
+    ``p`` must come from :func:`resolve_params`."""
+    img_ids, cat_ids = np.array(p.img_ids, np.int64), np.array(p.cat_ids, np.int64)
+    area_rng = np.array(p.area_rng, np.float64)
+    n_img, n_area, n_thr = len(img_ids), len(area_rng), len(p.iou_thrs)
+    n_cat = len(cat_ids) if p.use_cats else 1
+
+    # Ground truth and detections of the evaluated images and categories, grouped by
+    # (category, image) -- or by image alone without categories -- in pycocotools' order.
+    def grouped(image_ids, category_ids):
+        img = _positions(image_ids, img_ids)
+        cat = _positions(category_ids, cat_ids)
+        keep = (img >= 0) & (cat >= 0)
+        group = (cat * n_img + img) if p.use_cats else img
+        return np.flatnonzero(keep), img, cat, group
+
+    g_idx, g_img, g_cat, g_group = grouped(gt.ann_image_ids, gt.ann_cat_ids)
+    g_idx = g_idx[np.lexsort((g_cat[g_idx], g_group[g_idx]))]
+    d_idx, d_img, d_cat, d_group = grouped(dets.image_ids, dets.cat_ids)
+    d_idx = d_idx[np.lexsort((d_cat[d_idx], -dets.scores[d_idx], d_group[d_idx]))]
+    n_groups = n_cat * n_img
+    det_start = _starts(d_group[d_idx], n_groups)
+    rank = np.arange(len(d_idx)) - np.repeat(det_start[:-1], np.diff(det_start))
+    d_idx, rank = d_idx[rank < p.max_dets[-1]], rank[rank < p.max_dets[-1]]
+    det_start = _starts(d_group[d_idx], n_groups)
+    gt_start = _starts(g_group[g_idx], n_groups)
+
+    gt_area = gt.areas[g_idx]
+    crowd = gt.iscrowd[g_idx]
+    gt_ignore = crowd[None] | (gt_area[None] < area_rng[:, :1]) | (gt_area[None] > area_rng[:, 1:])
+    matched = np.zeros((n_area, n_thr, len(d_idx)), np.bool_)
+    ignored = np.zeros_like(matched)
+    _match_kernel(det_start, gt_start, dets.boxes[d_idx], gt.boxes[g_idx], crowd, gt_ignore,
+                  np.asarray(p.iou_thrs, np.float64), matched, ignored)
+    det_area = dets.areas[d_idx]
+    out_of_range = (det_area[None] < area_rng[:, :1]) | (det_area[None] > area_rng[:, 1:])
+    ignored |= ~matched & out_of_range[:, None, :]
+    return Matches(det_index=d_idx, rank=rank, det_img=d_img[d_idx],
+                   det_cat=d_cat[d_idx] if p.use_cats else np.zeros(len(d_idx), np.int64),
+                   gt_index=g_idx,
+                   gt_cat=g_cat[g_idx] if p.use_cats else np.zeros(len(g_idx), np.int64),
+                   gt_ignore=gt_ignore, matched=matched, ignored=ignored)
+
+
+def evaluate(gt: CocoGT, dets: CocoDets, params: Params | None = None) -> CocoEvalResult:
+    """COCO bbox evaluation; see the module docstring for the exact rules."""
+    p = resolve_params(params, gt)
+    m = match(gt, dets, p)
+    cat_ids = np.array(p.cat_ids, np.int64)
+    n_area, n_thr = len(p.area_rng), len(p.iou_thrs)
+    n_cat = len(cat_ids) if p.use_cats else 1
+    scores_kept = dets.scores[m.det_index]
+
+    # Accumulation order: category, then score (stable: image order, then rank in image).
+    acc = np.lexsort((m.rank, m.det_img, -scores_kept, m.det_cat))
+    n_positive = np.stack([np.bincount(m.gt_cat[~m.gt_ignore[a]], minlength=n_cat)
+                           for a in range(n_area)], axis=1).astype(np.int64)
+    shape = (n_thr, len(p.rec_thrs), n_cat, n_area, len(p.max_dets))
+    precision, scores = -np.ones(shape), -np.ones(shape)
+    recall = -np.ones((n_thr, n_cat, n_area, len(p.max_dets)))
+    n_positive_cats = n_positive.reshape(n_cat, n_area)
+    precision[:, :, n_positive_cats > 0] = 0.0  # undefined stays -1; unreached recall is 0
+    scores[:, :, n_positive_cats > 0] = 0.0
+    _accumulate_kernel(_starts(m.det_cat[acc], n_cat), m.rank[acc], scores_kept[acc],
+                       np.ascontiguousarray(m.matched[:, :, acc]),
+                       np.ascontiguousarray(m.ignored[:, :, acc]), n_positive,
+                       np.array(p.max_dets, np.int64), np.asarray(p.rec_thrs, np.float64),
+                       precision, recall, scores)
+    result = CocoEvalResult(params=p, cat_ids=cat_ids if p.use_cats else np.array([-1]),
+                            precision=precision, recall=recall, scores=scores, stats=np.zeros(12))
+    result.stats = _summary_stats(result)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary, exactly as COCOeval.summarize() computes and prints it.
+
+_SUMMARY = [  # (name, is AP, IoU threshold, area label, index into max_dets or the literal 100)
+    ("AP", True, None, "all", "100"), ("AP50", True, .5, "all", 2),
+    ("AP75", True, .75, "all", 2), ("APs", True, None, "small", 2),
+    ("APm", True, None, "medium", 2), ("APl", True, None, "large", 2),
+    ("AR1", False, None, "all", 0), ("AR10", False, None, "all", 1),
+    ("AR100", False, None, "all", 2), ("ARs", False, None, "small", 2),
+    ("ARm", False, None, "medium", 2), ("ARl", False, None, "large", 2)]
+# The names of the 12 stats (CocoEvalResult.stats), in order.
+STAT_NAMES = tuple(name for name, *_ in _SUMMARY)
+
+
+def _summary_max_dets(p: Params, which) -> int:
+    if which == "100":  # pycocotools passes the literal default here (cocoapi #558)
+        return 100
+    return p.max_dets[min(which, len(p.max_dets) - 1)]
+
+
+def _summary_stats(r: CocoEvalResult) -> np.ndarray:
+    p = r.params
+    stats = np.zeros(12)
+    for i, (_, is_ap, iou, area, which) in enumerate(_SUMMARY):
+        aind = [j for j, lbl in enumerate(p.area_lbl) if lbl == area]
+        mind = [j for j, m in enumerate(p.max_dets) if m == _summary_max_dets(p, which)]
+        s = r.precision if is_ap else r.recall
+        if iou is not None:
+            s = s[np.where(iou == p.iou_thrs)[0]]
+        s = s[:, :, :, aind, mind] if is_ap else s[:, :, aind, mind]
+        stats[i] = -1 if len(s[s > -1]) == 0 else np.mean(s[s > -1])
+    return stats
+
+
+def summary_lines(r: CocoEvalResult) -> list[str]:
+    """The 12 lines ``COCOeval.summarize()`` prints."""
+    p = r.params
+    lines = []
+    for stat, (_, is_ap, iou, area, which) in zip(r.stats, _SUMMARY, strict=True):
+        title, kind = ("Average Precision", "(AP)") if is_ap else ("Average Recall", "(AR)")
+        iou_str = (f"{p.iou_thrs[0]:0.2f}:{p.iou_thrs[-1]:0.2f}" if iou is None
+                   else f"{iou:0.2f}")
+        lines.append(f" {title:<18} {kind} @[ IoU={iou_str:<9} | area={area:>6s} | "
+                     f"maxDets={_summary_max_dets(p, which):>3d} ] = {stat:0.3f}")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+
+def warm_up() -> None:
+    """Load Numba and this module's cached kernels ahead of use (a one-box evaluation); the CLI
+    does it while its input files are parsed (see coco.load_gt_and_results)."""
+    evaluate(*one_box_case())
+
+
+def parse_args(argv=None, prog: str = "python -m cvcore.cocoeval") -> argparse.Namespace:
+    return cli_parser(prog, "COCO bbox AP, pycocotools' numbers.",
+                      "write stats and per-category AP here").parse_args(argv)
+
+
+def main(args: argparse.Namespace) -> None:
+    from ..atomic import write_json
+
+    check_output_path(args.json)
+    gt, dets = load_gt_and_results(args.gt, args.results, meanwhile=warm_up)
+    result = evaluate(gt, dets)
+    print("\n".join(summary_lines(result)))
+    if args.json:
+        names = dict(zip(gt.cat_ids.tolist(), gt.cat_names, strict=True))
+        write_json(args.json, {
+            "stats": result.stats.tolist(),
+            "stat_names": list(STAT_NAMES),
+            "per_category": result.per_category_ap(names)})
+
+
+def cli(argv=None, prog: str = "python -m cvcore.cocoeval") -> None:
+    """The command line: ``python -m cvcore.cocoeval`` and ``cvcore cocoeval``."""
+    run_cli(lambda: main(parse_args(argv, prog)))
+
+
+if __name__ == "__main__":
+    cli()

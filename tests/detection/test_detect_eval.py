@@ -1,0 +1,151 @@
+"""detect_eval.py end to end: --dets on synthetic and real COCO, the ultralytics path, errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import detect_eval
+from cvcore.detection.cocoeval import STAT_NAMES
+from tests.conftest import REPO
+from tests.detection.cocofixtures import pycocotools_eval, tidecv_eval
+
+
+@pytest.fixture(scope="module")
+def synthetic_coco(tmp_path_factory):
+    from cvcore.synth.coco import make_coco
+
+    return make_coco(tmp_path_factory.mktemp("coco"), seed=2, num_images=12)
+
+
+def run_main(*argv):
+    return detect_eval.main(detect_eval.parse_args([str(a) for a in argv]))
+
+
+def assert_png(path):
+    image = Image.open(path)
+    image.verify()
+    assert Image.open(path).size[0] > 200
+
+
+def test_dets_outputs_and_numbers(synthetic_coco, tmp_path):
+    gt_path = synthetic_coco / "annotations" / "instances_val2017.json"
+    res_path = synthetic_coco / "predictions.json"
+    run_dir = run_main("--gt", gt_path, "--dets", res_path, "--out", tmp_path / "run")
+    for name in ("args.yaml", "metrics.json", "report.md"):
+        assert (run_dir / name).stat().st_size > 0
+    for name in ("tide.png", "reliability.png", "pr_curves.png"):
+        assert_png(run_dir / name)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    gt, results = json.loads(gt_path.read_text()), json.loads(res_path.read_text())
+    ref = pycocotools_eval(gt, results)
+    np.testing.assert_allclose(list(metrics["coco"].values()), ref.stats, rtol=0, atol=1e-12)
+    assert tuple(metrics["coco"]) == STAT_NAMES  # the names cocoeval --json writes
+    ap, main, special = tidecv_eval(gt, results)
+    assert metrics["tide"]["all"]["ap50"] == pytest.approx(ap, abs=1e-9)
+    assert metrics["tide"]["all"]["main"] == pytest.approx(main, abs=1e-9)
+    assert set(metrics["ece"]) == {"all", "small", "medium", "large"}
+    assert 0 < metrics["ece"]["all"]["ece"] < 1
+    counts = metrics["counts"]
+    assert sum(counts[s]["gt"] for s in ("small", "medium", "large")) == counts["all"]["gt"]
+    assert "## TIDE" in (run_dir / "report.md").read_text()
+
+
+def test_real_coco_tide_matches_tidecv(shared_data, tmp_path):
+    folder = shared_data / "coco_val2014_100"
+    gt_path = folder / "instances_val2014_100.json"
+    res_path = folder / "instances_val2014_fakebbox100_results.json"
+    run_dir = run_main("--gt", gt_path, "--dets", res_path, "--out", tmp_path)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    ap, main, special = tidecv_eval(json.loads(gt_path.read_text()),
+                                    json.loads(res_path.read_text()))
+    assert metrics["tide"]["all"]["ap50"] == pytest.approx(ap, abs=0.01)
+    assert metrics["tide"]["all"]["main"] == pytest.approx(main, abs=0.01)
+    assert metrics["tide"]["all"]["special"] == pytest.approx(special, abs=0.01)
+    assert metrics["coco"]["AP"] == pytest.approx(0.5045806987249628, abs=1e-12)
+
+
+def test_empty_scale_is_reported_not_crashed(synthetic_coco, tmp_path):
+    results = json.loads((synthetic_coco / "predictions.json").read_text())
+    large_only = [r for r in results if r["bbox"][2] * r["bbox"][3] > 96 ** 2]
+    (tmp_path / "large.json").write_text(json.dumps(large_only))
+    run_dir = run_main("--gt", synthetic_coco / "annotations" / "instances_val2017.json",
+                       "--dets", tmp_path / "large.json", "--out", tmp_path / "run")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["counts"]["small"]["predictions"] == 0
+    assert metrics["tide"]["small"]["ap50"] == 0.0 and metrics["ece"]["small"]["n"] == 0
+
+
+def test_ultralytics_path_with_random_yolo(tmp_path):
+    """A YOLOv8n built from its yaml (random weights, offline) predicts on synthetic images."""
+    from ultralytics import YOLO
+
+    from cvcore.synth.coco import make_coco
+
+    data = make_coco(tmp_path / "coco", seed=3, num_images=3)
+    weights = tmp_path / "yolov8n_random.pt"
+    YOLO("yolov8n.yaml").save(str(weights))
+    run_dir = run_main("--gt", data / "annotations" / "instances_val2017.json",
+                       "--weights", weights, "--images", data / "images" / "val2017",
+                       "--imgsz", 160, "--out", tmp_path / "run")
+    predictions = json.loads((run_dir / "predictions.json").read_text())
+    assert isinstance(predictions, list)
+    assert all(r["category_id"] in range(1, 91) for r in predictions)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["counts"]["all"]["predictions"] == len(predictions)
+
+
+def cli(*argv):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "detect_eval.py", *map(str, argv)], cwd=REPO,
+                          env=env, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("case", ["unknown_category", "missing_weights", "missing_dataset"])
+def test_bad_input_one_line_exit_2(synthetic_coco, tmp_path, case):
+    gt_path = synthetic_coco / "annotations" / "instances_val2017.json"
+    if case == "unknown_category":
+        bad = [{"image_id": 1, "category_id": 12, "bbox": [0, 0, 5, 5], "score": 0.3}]
+        (tmp_path / "r.json").write_text(json.dumps(bad))
+        out = cli("--gt", gt_path, "--dets", tmp_path / "r.json", "--out", tmp_path / "o")
+        expected = "unknown category id 12"
+    elif case == "missing_weights":
+        out = cli("--gt", gt_path, "--weights", tmp_path / "nope.pt",
+                  "--images", synthetic_coco / "images" / "val2017", "--out", tmp_path / "o")
+        expected = "nope.pt"
+    else:
+        (tmp_path / "coco.yaml").write_text("path: ../datasets/coco\nval: val2017.txt\n")
+        out = cli("--data", tmp_path / "coco.yaml", "--weights", "yolov8n.pt",
+                  "--out", tmp_path / "o")
+        expected = "instances_val2017.json"
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("error: ") and expected in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_failed_start_leaves_no_run_dir_and_ece_names_the_file(synthetic_coco, tmp_path):
+    """Without --out the run dir would be runs/detect/exp under the working directory: a score
+    above 1 (ECE needs probabilities) is refused before it exists, naming the results file."""
+    from cvcore.detection.coco import load_gt, load_results
+    from cvcore.detection.ece import detection_ece
+    from cvcore.errors import InputError
+
+    gt_path = synthetic_coco / "annotations" / "instances_val2017.json"
+    results = json.loads((synthetic_coco / "predictions.json").read_text())
+    results[5]["score"] = 1.25
+    (tmp_path / "r.json").write_text(json.dumps(results))
+    out = subprocess.run([sys.executable, str(REPO / "detect_eval.py"), "--gt", str(gt_path),
+                          "--dets", str(tmp_path / "r.json")], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and not (tmp_path / "runs").exists()
+    message = (f"{tmp_path / 'r.json'}: detection #5 has score 1.25 outside [0, 1] "
+               "(ECE needs probabilities)")
+    assert out.stderr == f"error: {message}\n"
+    gt = load_gt(gt_path)
+    with pytest.raises(InputError) as err:
+        detection_ece(gt, load_results(tmp_path / "r.json", gt))
+    assert str(err.value) == message

@@ -1,0 +1,44 @@
+"""The ``cvcore`` console command: the same subcommands as ``python -m cvcore.<name>``."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+from cvcore.synth.coco import make_coco
+
+
+def run(*argv):
+    return subprocess.run([sys.executable, "-c", "import cvcore; cvcore.main()", *map(str, argv)],
+                          capture_output=True, text=True, cwd=REPO)
+
+
+def test_cocoeval_and_tide_match_their_module_commands(tmp_path):
+    root = make_coco(tmp_path / "coco", seed=3, num_images=8, write_images=False)
+    gt, res = root / "annotations" / "instances_val2017.json", root / "predictions.json"
+    for name in ("cocoeval", "tide"):
+        a = run(name, gt, res, "--json", tmp_path / f"{name}_a.json")
+        b = subprocess.run([sys.executable, "-m", f"cvcore.{name}", str(gt), str(res), "--json",
+                            str(tmp_path / f"{name}_b.json")], capture_output=True, text=True,
+                           cwd=REPO)
+        assert a.returncode == b.returncode == 0, a.stderr + b.stderr
+        assert a.stdout == b.stdout
+        got = json.loads((tmp_path / f"{name}_a.json").read_text())
+        assert got == json.loads((tmp_path / f"{name}_b.json").read_text())
+    stats = json.loads((tmp_path / "cocoeval_a.json").read_text())
+    assert 0.05 < stats["stats"][0] < 0.95
+
+
+def test_help_names_the_subcommand():
+    out = run("motmetrics", "--help")
+    assert out.returncode == 0 and out.stdout.startswith("usage: cvcore motmetrics")
+
+
+@pytest.mark.parametrize("argv", [[], ["nope"]])
+def test_unknown_or_missing_command_is_one_line(argv):
+    out = run(*argv)
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "cocoeval" in lines[0]
