@@ -63,7 +63,8 @@ def load_split(args, resume_from: Path | None) -> tuple[Split, bool]:
     """(split, whether it is the resumed run's saved split.json): that file, checked to
     describe ``--data``, else a new stratified split of ``--data``. Reads only."""
     saved = resume_from.parent / "split.json" if resume_from else None
-    if saved is not None and saved.is_file():
+    resumed = saved is not None and saved.is_file()
+    if resumed:
         split = Split.load(saved)
         split.check_against(args.data, saved)
     else:
@@ -71,7 +72,7 @@ def load_split(args, resume_from: Path | None) -> tuple[Split, bool]:
     if not split.train or not split.val:
         raise InputError(f"too few images for a train/val split ({len(split.train)} train, "
                          f"{len(split.val)} val)", args.data)
-    return split, saved is not None and saved.is_file()
+    return split, resumed
 
 
 def save_split(split: Split, run_dir: Path) -> None:

@@ -205,9 +205,10 @@ def train(s: Session, sets: dict, num_classes: int) -> tuple[torch.nn.Module, Pa
     model = build_segmenter(args.model, num_classes, args.pretrained or bool(args.weights),
                             args.weights, args.freeze_encoder).to(s.d.device)
     fitted = fit(s, segmentation_task(args, model, num_classes), sets["train"], sets["val"])
-    if fitted is not None:
-        save_data_figures(fitted.run_dir, sets["train"])
-    return model, fitted.run_dir if fitted else None
+    if fitted is None:
+        return model, None
+    save_data_figures(fitted.run_dir, sets["train"])
+    return model, fitted.run_dir
 
 
 def load_for_test(s: Session, num_classes: int) -> tuple[torch.nn.Module, Path | None]:
