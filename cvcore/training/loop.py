@@ -16,6 +16,8 @@ The order, chosen so that a failed start writes nothing (no run directory; a ref
    checkpoint's location (:func:`.checkpoint.resume_checkpoint`: read only), ``--threads``,
    the torchrun process group and device (:class:`.distributed.Dist`), seeds.
 2. The script reads and checks its data and builds its model (weights checked). Only reads.
+   ``Session.resume_from`` is known by then because a script may have to read the resumed
+   run's own inputs (train_classify.py: its ``split.json``).
 3. :func:`fit`: loaders, the scheduler (sized in steps: ``len(train_loader)``), the AMP scaler;
    with ``--resume`` the checkpoint is restored into model, optimiser, scheduler, scaler and
    RNGs, which checks that it fits, and ``--epochs`` is checked against the epochs it has done.
