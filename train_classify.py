@@ -30,11 +30,12 @@ from cvcore.atomic import write_text
 from cvcore.calibration import classification_ece
 from cvcore.classification.data import FolderDataset, Split, build_transforms, stratified_split
 from cvcore.classification.losses import label_smoothed_cross_entropy
-from cvcore.classification.models import MODELS, build_classifier, load_into, penultimate_features
+from cvcore.classification.models import MODELS, build_classifier, penultimate_features
 from cvcore.confusion import accuracy, confusion_matrix, per_class_scores
 from cvcore.errors import InputError, run_cli
 from cvcore.runs import ArgumentParser, ResultsCSV, load_args, make_run_dir, save_metrics
-from cvcore.training import loop as engine
+from cvcore.training.loop import Fitted, Task, fit, start
+from cvcore.training.options import add_arguments
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -47,28 +48,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--weights", help="resnet18 weights file (torchvision's ImageNet file or a "
                         "cvcore checkpoint; implies --pretrained)")
     parser.add_argument("--img-size", type=int, default=224)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=10)
+    add_arguments(parser, "classify", batch_size=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--sched", choices=["onecycle", "none"], default="none")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--augment", action="store_true", help="the report's augmentations")
     parser.add_argument("--val-frac", type=float, default=0.2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
-    parser.add_argument("--out", type=Path, help="run directory (default runs/classify/<name>)")
-    parser.add_argument("--name", default="exp")
-    parser.add_argument("--resume", nargs="?", const=True, default=False,
-                        help="continue a run: the given checkpoint, else --out's last.pt, else "
-                        "the newest runs/classify/*/last.pt")
     parser.add_argument("--no-tsne", action="store_true", help="skip the t-SNE figures")
-    parser.add_argument("--wandb", action="store_true", help="log to Weights & Biases (offline "
-                        "unless WANDB_MODE says otherwise; needs the wandb package)")
-    parser.add_argument("--tensorboard", action="store_true",
-                        help="log to <run>/tensorboard (needs the tensorboard package)")
     return parser.parse_args(argv)
 
 
@@ -76,7 +63,8 @@ def load_split(args, resume_from: Path | None) -> tuple[Split, bool]:
     """(split, whether it is the resumed run's saved split.json): that file, checked to
     describe ``--data``, else a new stratified split of ``--data``. Reads only."""
     saved = resume_from.parent / "split.json" if resume_from else None
-    if saved is not None and saved.is_file():
+    resumed = saved is not None and saved.is_file()
+    if resumed:
         split = Split.load(saved)
         split.check_against(args.data, saved)
     else:
@@ -84,7 +72,7 @@ def load_split(args, resume_from: Path | None) -> tuple[Split, bool]:
     if not split.train or not split.val:
         raise InputError(f"too few images for a train/val split ({len(split.train)} train, "
                          f"{len(split.val)} val)", args.data)
-    return split, saved is not None and saved.is_file()
+    return split, resumed
 
 
 def save_split(split: Split, run_dir: Path) -> None:
@@ -96,14 +84,10 @@ def save_split(split: Split, run_dir: Path) -> None:
               f"{run_dir / 'split.json'}): {shown}")
 
 
-def build_data(args, split: Split, d: engine.Dist):
-    """The training and validation loaders of ``split``."""
-    train_set = FolderDataset(split.train, build_transforms(args.img_size, True, args.augment))
-    val_set = FolderDataset(split.val, build_transforms(args.img_size, False, False))
-    train_loader = engine.make_loader(train_set, args.batch_size, args.workers, d, train=True,
-                                      seed=args.seed)
-    val_loader = engine.make_loader(val_set, args.batch_size, args.workers, d, train=False)
-    return train_loader, val_loader
+def build_data(args, split: Split) -> tuple[FolderDataset, FolderDataset]:
+    """The training and validation sets of ``split``."""
+    return (FolderDataset(split.train, build_transforms(args.img_size, True, args.augment)),
+            FolderDataset(split.val, build_transforms(args.img_size, False, False)))
 
 
 def macro_f1(cm: np.ndarray) -> float:
@@ -113,24 +97,21 @@ def macro_f1(cm: np.ndarray) -> float:
     return float(np.nan_to_num(per_class_scores(cm).f1)[present].mean())
 
 
-def build_optimisation(args, model, steps_per_epoch: int, d: engine.Dist,
-                       resume_from: Path | None) -> tuple:
-    """(optimizer, scheduler, AMP scaler, epochs done, best val accuracy so far), restored from
-    ``resume_from`` when given. OneCycleLR spans ``--epochs`` (a resume with more epochs
-    stretches it: see ``engine.load_scheduler``)."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    scheduler = (torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr,
-                                                     epochs=args.epochs,
-                                                     steps_per_epoch=steps_per_epoch)
-                 if args.sched == "onecycle" else None)
-    scaler = engine.amp_scaler(d)
-    start_epoch, best = 0, -np.inf
-    if resume_from:
-        start_epoch, best = engine.resume(resume_from, model, optimizer, scheduler, scaler,
-                                          args.model)
-        if d.is_main:
-            print(f"resuming {resume_from} after epoch {start_epoch}")
-    return optimizer, scheduler, scaler, start_epoch, best
+def classification_task(args, model, split: Split, split_saved: bool) -> Task:
+    """Adam, label-smoothed cross-entropy, best.pt by validation accuracy, macro-F1 columns;
+    OneCycleLR (``--sched onecycle``) spans ``--epochs`` (a resume with more epochs stretches
+    it: see ``checkpoint.load_scheduler``). A new split is saved once the run folder exists."""
+    def onecycle(optimizer, steps_per_epoch: int):
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
+                                                   steps_per_epoch=steps_per_epoch)
+
+    return Task(
+        model, torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay),
+        loss_fn=lambda logits, y: label_smoothed_cross_entropy(logits, y, args.label_smoothing),
+        num_classes=len(split.classes), scheduler=onecycle if args.sched == "onecycle" else None,
+        train_metrics=lambda cm: {"train_macro_f1": macro_f1(cm)},
+        val_metrics=lambda cm: {"val_macro_f1": macro_f1(cm)},
+        on_start=None if split_saved else lambda run_dir: save_split(split, run_dir))
 
 
 @torch.no_grad()
@@ -169,7 +150,6 @@ def save_figures(run_dir: Path, args, split: Split, val_set, preds: dict, metric
     from cvcore import plots
 
     names = split.classes
-    plots.plot_results_csv(run_dir / "results.csv", run_dir / "curves.png")
     count = [np.bincount([label for _, label in s], minlength=len(names)).tolist()
              for s in (split.train, split.val)]
     plots.plot_bars({"train": count[0], "val": count[1]}, names,
@@ -227,64 +207,35 @@ def save_tsne(run_dir: Path, features: np.ndarray, labels: np.ndarray, names: li
                              f"t-SNE ({dims}D) of {how}, validation set")
 
 
-def train(model, args, d: engine.Dist, run_dir: Path | None, split: Split, train_loader,
-          val_loader, optimisation: tuple) -> None:
-    optimizer, scheduler, scaler, start_epoch, best = optimisation
-    cfg = engine.Fit(
-        loss_fn=lambda logits, y: label_smoothed_cross_entropy(logits, y, args.label_smoothing),
-        optimizer=optimizer, scheduler=scheduler, epochs=args.epochs,
-        num_classes=len(split.classes), run_dir=run_dir, args=engine.plain_args(args),
-        model_name=args.model, best_key="val_acc",
-        train_metrics=lambda cm: {"train_macro_f1": macro_f1(cm)},
-        epoch_metrics=lambda cm: {"val_macro_f1": macro_f1(cm)},
-        loggers=engine.make_loggers(args, run_dir, "cvcore-classify"))
-    try:
-        engine.fit(engine.wrap_ddp(model, d), train_loader, val_loader, cfg, d, start_epoch,
-                   best, scaler)
-    finally:
-        engine.close_loggers(cfg.loggers)
-
-
-def evaluate_best(model, args, d: engine.Dist, run_dir: Path, split: Split, val_loader) -> dict:
-    """Reload best.pt, predict the validation split once more, write metrics and figures."""
-    best = run_dir / "best.pt"
-    ckpt = engine.load_checkpoint(best, args.model)
-    load_into(model, ckpt["model"], best)
-    eval_loader = DataLoader(val_loader.dataset, batch_size=args.batch_size,
-                             num_workers=args.workers)
-    preds = collect_predictions(model, eval_loader, d.device)
-    metrics = {"model": args.model, "best_epoch": ckpt["epoch"], "num_val": len(split.val),
+def evaluate_best(model, args, device, fitted: Fitted, split: Split, val_set) -> dict:
+    """Predict the validation split once more with best.pt (``fit`` put its weights in
+    ``model``), write metrics and figures."""
+    loader = DataLoader(val_set, batch_size=args.batch_size, num_workers=args.workers)
+    preds = collect_predictions(model, loader, device)
+    metrics = {"model": args.model, "best_epoch": fitted.best_epoch, "num_val": len(split.val),
                "classes": split.classes,
                **class_metrics(preds["probs"], preds["labels"], split.classes)}
-    save_metrics(run_dir, metrics)
-    save_figures(run_dir, args, split, val_loader.dataset, preds, metrics)
+    save_metrics(fitted.run_dir, metrics)
+    save_figures(fitted.run_dir, args, split, val_set, preds, metrics)
     return metrics
 
 
 def main(args: argparse.Namespace) -> Path | None:
-    d = engine.start(args)  # checks the arguments
-    try:
-        # Read and check every input (data, split, model, weights, the resume checkpoint)
-        # before anything is written: a failed start leaves no run directory behind and a
+    with start(args, "classify") as s:
+        # Every input (data, split, model, weights, the resume checkpoint) is read and checked
+        # before fit() writes anything: a failed start leaves no run directory behind and a
         # failed resume leaves the run as it was.
-        resume_from = engine.resume_checkpoint("classify", args)
-        split, split_saved = load_split(args, resume_from)
-        train_loader, val_loader = build_data(args, split, d)
+        split, split_saved = load_split(args, s.resume_from)
+        train_set, val_set = build_data(args, split)
         model = build_classifier(args.model, len(split.classes), args.img_size, args.pretrained,
-                                 args.weights).to(d.device)
-        optimisation = build_optimisation(args, model, len(train_loader), d, resume_from)
-        run_dir, _ = engine.resolve_run_dir("classify", args, d)
-        if run_dir is not None and not split_saved:
-            save_split(split, run_dir)
-        train(model, args, d, run_dir, split, train_loader, val_loader, optimisation)
-        if not d.is_main:
+                                 args.weights).to(s.d.device)
+        fitted = fit(s, classification_task(args, model, split, split_saved), train_set, val_set)
+        if fitted is None:  # ranks other than 0
             return None
-        metrics = evaluate_best(model, args, d, run_dir, split, val_loader)
+        metrics = evaluate_best(model, args, s.d.device, fitted, split, val_set)
         print(f"best checkpoint: val accuracy {metrics['accuracy']:.4f}, macro-F1 "
-              f"{metrics['macro_f1']:.4f}, ECE {metrics['ece']:.4f}; results in {run_dir}")
-        return run_dir
-    finally:
-        engine.cleanup_distributed(d)
+              f"{metrics['macro_f1']:.4f}, ECE {metrics['ece']:.4f}; results in {fitted.run_dir}")
+        return fitted.run_dir
 
 
 def run_summary(run: Path) -> dict:

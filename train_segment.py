@@ -23,10 +23,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from cvcore.atomic import write_text
-from cvcore.classification.models import load_into
 from cvcore.confusion import confusion_matrix
 from cvcore.errors import InputError, run_cli
-from cvcore.runs import save_metrics
+from cvcore.runs import ArgumentParser, save_metrics
 from cvcore.segmentation.camvid import (
     IGNORE_INDEX,
     SPLITS,
@@ -43,13 +42,17 @@ from cvcore.segmentation.models import (
     check_input_size,
     trainable,
 )
-from cvcore.training import loop as engine
+from cvcore.training.checkpoint import load_checkpoint
+from cvcore.training.distributed import Dist
+from cvcore.training.loop import Session, Task, fit, open_run_dir, start
+from cvcore.training.options import add_arguments
+from cvcore.training.weights import load_into
 
 DEFAULT_LR = {"segnet": 1e-3, "deeplabv3": 1e-4}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="CamVid semantic segmentation.")
+    parser = ArgumentParser(description="CamVid semantic segmentation.")
     parser.add_argument("--data", type=Path, required=True, help="CamVid root folder")
     parser.add_argument("--class-dict", type=Path, help="class_dict.csv (default: in --data)")
     parser.add_argument("--model", choices=SEG_MODELS, default="segnet")
@@ -59,30 +62,20 @@ def parse_args(argv=None) -> argparse.Namespace:
                                           "--test-only, the checkpoint to evaluate")
     parser.add_argument("--freeze-encoder", action="store_true")
     parser.add_argument("--img-size", type=int, nargs=2, default=(480, 360), metavar=("W", "H"))
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--lr", type=float, help="Adam learning rate (segnet 1e-3, "
-                                                 "deeplabv3 1e-4)")
+    add_arguments(parser, "segment", batch_size=4)
+    parser.add_argument("--lr", type=float, help="Adam learning rate (default: " + ", ".join(
+        f"{model} {lr:g}" for model, lr in DEFAULT_LR.items()) + ")")
     parser.add_argument("--save-period", type=int, default=5, help="epoch<N>.pt every N epochs")
     parser.add_argument("--unknown", choices=["ignore", "error"], default="ignore",
                         help="label colours missing from class_dict.csv")
     parser.add_argument("--limit", type=int, help="use at most this many images per split")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--name", default="exp")
-    parser.add_argument("--resume", nargs="?", const=True, default=False)
     parser.add_argument("--test-only", action="store_true", help="evaluate --weights on test")
-    parser.add_argument("--wandb", action="store_true")
-    parser.add_argument("--tensorboard", action="store_true")
     return parser.parse_args(argv)
 
 
 def check_args(args) -> None:
     """Refuse what this script's models and modes cannot run with (numeric ranges such as
-    --lr > 0 or --limit >= 1 are engine.start's)."""
+    --lr > 0 or --limit >= 1 are checked before, by ``start``)."""
     check_input_size(args.model, *args.img_size)
     if args.test_only:
         if not args.weights:
@@ -96,9 +89,9 @@ def check_args(args) -> None:
                          "its global pooling)")
 
 
-def build_data(args, d: engine.Dist):
-    """Layout, datasets, train/val loaders and the unknown-label summary; every image and label
-    is decoded once here, so a bad file fails before the run directory exists."""
+def build_data(args, d: Dist):
+    """Layout, datasets and the unknown-label summary; every image and label is decoded once
+    here, so a bad file fails before the run directory exists."""
     layout = detect_layout(args.data, args.class_dict)
     size = tuple(args.img_size)
     sets = {split: CamVidDataset(layout, split, size, args.unknown, args.limit)
@@ -116,11 +109,7 @@ def build_data(args, d: engine.Dist):
             print(f"note: {unknown['pixels']} label pixel(s) in {len(unknown['files'])} file(s) "
                   "have colours or values outside the classes; they are ignored "
                   "(metrics.json: unknown_labels)")
-    loaders = {"train": engine.make_loader(sets["train"], args.batch_size, args.workers, d,
-                                           train=True, seed=args.seed),
-               "val": engine.make_loader(sets["val"], args.batch_size, args.workers, d,
-                                         train=False)}
-    return layout, sets, loaders, unknown
+    return layout, sets, unknown
 
 
 def majority_baseline_miou(cm: np.ndarray, majority: int) -> float:
@@ -198,78 +187,57 @@ def save_low_iou_figure(run_dir: Path, model, test: CamVidDataset, per_image: li
     plots.image_grid(images, titles, run_dir / "low_iou_samples.png", columns=3)
 
 
+def segmentation_task(args, model, num_classes: int) -> Task:
+    """Adam on the trainable weights, cross-entropy without the ignored pixels, best.pt by
+    validation mIoU."""
+    def val_metrics(cm: np.ndarray) -> dict:
+        return {"val_miou": segmentation_metrics(cm, [str(k) for k in range(num_classes)])["miou"]}
+
+    return Task(model, torch.optim.Adam(trainable(model), lr=args.lr or DEFAULT_LR[args.model]),
+                loss_fn=lambda logits, y: F.cross_entropy(logits, y, ignore_index=IGNORE_INDEX),
+                num_classes=num_classes, best_key="val_miou", ignore_index=IGNORE_INDEX,
+                val_metrics=val_metrics)
+
+
+def train(s: Session, sets: dict, num_classes: int) -> tuple[torch.nn.Module, Path | None]:
+    """(the model with best.pt's weights, the run directory; None on ranks other than 0)."""
+    args = s.args
+    model = build_segmenter(args.model, num_classes, args.pretrained or bool(args.weights),
+                            args.weights, args.freeze_encoder).to(s.d.device)
+    fitted = fit(s, segmentation_task(args, model, num_classes), sets["train"], sets["val"])
+    if fitted is None:
+        return model, None
+    save_data_figures(fitted.run_dir, sets["train"])
+    return model, fitted.run_dir
+
+
+def load_for_test(s: Session, num_classes: int) -> tuple[torch.nn.Module, Path | None]:
+    """(the model with --weights loaded, a new run directory; None on ranks other than 0)."""
+    ckpt = load_checkpoint(s.args.weights, s.args.model)  # before the slow build
+    model = build_segmenter(s.args.model, num_classes).to(s.d.device)
+    load_into(model, ckpt["model"], s.args.weights)
+    return model, open_run_dir(s)
+
+
 def main(args: argparse.Namespace) -> Path | None:
-    d = engine.start(args)  # generic ranges (--epochs, --lr, --limit, ...) are checked there
-    try:
-        check_args(args)
-        layout, sets, loaders, unknown = build_data(args, d)
-        num_classes = len(layout.names)
-        if args.test_only:
-            ckpt = engine.load_checkpoint(args.weights, args.model)  # before the slow build
-            model = build_segmenter(args.model, num_classes).to(d.device)
-            load_into(model, ckpt["model"], args.weights)
-            run_dir, _ = engine.resolve_run_dir("segment", args, d)
-        else:
-            model = build_segmenter(args.model, num_classes, args.pretrained or bool(args.weights),
-                                    args.weights, args.freeze_encoder).to(d.device)
-            state = restore(model, args, d)
-            run_dir, _ = engine.resolve_run_dir("segment", args, d)  # every input checked
-            train(model, state, args, d, run_dir, loaders, num_classes)
-            if not d.is_main:
-                return None
-            save_data_figures(run_dir, sets["train"])
-            load_into(model, engine.load_checkpoint(run_dir / "best.pt", args.model)["model"],
-                      run_dir / "best.pt")
-        metrics, per_image = test_metrics(model, sets["test"], args, d.device)
+    with start(args, "segment", check_args) as s:
+        layout, sets, unknown = build_data(args, s.d)
+        k = len(layout.names)
+        model, run_dir = load_for_test(s, k) if args.test_only else train(s, sets, k)
+        if run_dir is None:
+            return None
+        metrics, per_image = test_metrics(model, sets["test"], args, s.d.device)
         metrics["per_image_miou"] = per_image
         metrics["unknown_labels"] = unknown
         majority = int(np.argmax(sets["train"].pixel_counts()))
         metrics["majority_baseline_miou"] = majority_baseline_miou(
             np.array(metrics["confusion_matrix"]), majority)
         save_metrics(run_dir, metrics)
-        save_low_iou_figure(run_dir, model, sets["test"], per_image, d.device)
+        save_low_iou_figure(run_dir, model, sets["test"], per_image, s.d.device)
         print(format_per_class(metrics))
         print(f"majority-class baseline mIoU: {metrics['majority_baseline_miou']:.4f}")
         print(f"results in {run_dir}")
         return run_dir
-    finally:
-        engine.cleanup_distributed(d)
-
-
-def restore(model, args, d: engine.Dist) -> tuple:
-    """(Adam, AMP scaler, epochs done, best val mIoU): new, or with ``--resume`` restored from
-    the checkpoint, which is checked to fit before anything is written."""
-    optimizer = torch.optim.Adam(trainable(model), lr=args.lr or DEFAULT_LR[args.model])
-    scaler = engine.amp_scaler(d)
-    resume_from = engine.resume_checkpoint("segment", args)
-    start_epoch, best = (engine.resume(resume_from, model, optimizer, None, scaler, args.model)
-                         if resume_from else (0, -np.inf))
-    if d.is_main and resume_from:
-        print(f"resuming {resume_from} after epoch {start_epoch}")
-    return optimizer, scaler, start_epoch, best
-
-
-def train(model, state: tuple, args, d: engine.Dist, run_dir, loaders, num_classes: int) -> None:
-    optimizer, scaler, start_epoch, best = state
-    model = engine.wrap_ddp(model, d)
-
-    def epoch_metrics(cm: np.ndarray) -> dict:
-        m = segmentation_metrics(cm, [str(k) for k in range(num_classes)])
-        return {"val_miou": m["miou"]}
-
-    cfg = engine.Fit(
-        loss_fn=lambda logits, y: F.cross_entropy(logits, y, ignore_index=IGNORE_INDEX),
-        optimizer=optimizer, scheduler=None, epochs=args.epochs, num_classes=num_classes,
-        run_dir=run_dir, args=engine.plain_args(args), model_name=args.model,
-        best_key="val_miou", ignore_index=IGNORE_INDEX, save_period=args.save_period,
-        epoch_metrics=epoch_metrics, loggers=engine.make_loggers(args, run_dir,
-                                                                 "cvcore-segment"))
-    engine.fit(model, loaders["train"], loaders["val"], cfg, d, start_epoch, best, scaler)
-    engine.close_loggers(cfg.loggers)
-    if d.is_main:
-        from cvcore import plots
-
-        plots.plot_results_csv(run_dir / "results.csv", run_dir / "curves.png")
 
 
 if __name__ == "__main__":

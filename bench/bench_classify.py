@@ -25,7 +25,7 @@ from cvcore.classification.data import FolderDataset, build_transforms, stratifi
 from cvcore.classification.losses import label_smoothed_cross_entropy  # noqa: E402
 from cvcore.classification.models import build_classifier  # noqa: E402
 from cvcore.synth.classify import make_classify  # noqa: E402
-from cvcore.training import loop as engine  # noqa: E402
+from cvcore.training.distributed import Dist, make_loader  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / "_work"
 
@@ -34,8 +34,7 @@ def time_training(model_name: str, dataset, workers: int, batch_size: int, steps
                   img_size: int) -> dict:
     """Mean data and compute seconds per step over ``steps`` steps after one warm-up step."""
     torch.manual_seed(0)
-    d = engine.Dist()
-    loader = engine.make_loader(dataset, batch_size, workers, d, train=True)
+    loader = make_loader(dataset, batch_size, workers, Dist(), train=True)
     model = build_classifier(model_name, 10, img_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
     model.train()
