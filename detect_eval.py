@@ -9,14 +9,15 @@
 Computes COCO AP (pycocotools' numbers), the TIDE error breakdown (tidecv's numbers) and the
 detection ECE, overall and per object scale (small / medium / large), and writes them to
 ``runs/detect/<name>/`` (or ``--out``): ``metrics.json``, ``report.md``, ``predictions.json`` (when
-it predicted), ``tide.png``, ``reliability.png``, ``pr_curves.png``. See cvcore.tide and
+it predicted), ``tide.png``, ``reliability.png``, ``pr_curves.png``. See cvcore.detection.tide and
 cvcore.calibration for the exact rules.
 
 Every input is read and checked before the run directory exists, so a failed start leaves none:
 the files, the dataset yaml, the images (present, image headers), the device, the model, and the
 results' scores, which must lie in [0, 1] since ECE reads them as probabilities (COCO AP and TIDE
 alone, ``python -m cvcore.cocoeval`` / ``cvcore.tide``, take any finite score). ``--weights``
-loads without running code from the file (cvcore.yolo); ``--trust-weights`` allows ultralytics'
+loads without running code from the file (cvcore.detection.yolo); ``--trust-weights`` allows
+ultralytics'
 full unpickling for files one trusts.
 """
 

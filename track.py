@@ -13,7 +13,8 @@ units) where ground truth exists, ``timing.json``
 ``first_frames.png`` + ``frame_counts.csv`` with ``--first-frames``.
 
 Inputs are checked before the run directory is created (a failed start leaves nothing behind):
-every sequence folder's ``seqinfo.ini`` and ``det/det.txt`` (rules in :mod:`cvcore.mot`), the
+every sequence folder's ``seqinfo.ini`` and ``det/det.txt`` (rules in :mod:`cvcore.tracking.mot`),
+the
 ground truth (all sequences have ``gt/gt.txt``, then they are scored; none has it, then no
 metrics; some but not all is an error), and the frame images ``--weights`` / ``--video`` need
 (all of them) or ``--first-frames`` needs (the first). ``--eval-only`` scores every sequence of

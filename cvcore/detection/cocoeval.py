@@ -34,7 +34,7 @@ end.
 
 CLI: ``python -m cvcore.cocoeval GT.json RESULTS.json [--json OUT]`` prints the 12 lines in
 ``summarize()``'s format; ``--json`` writes ``{"stats": [...], "per_category": [...], ...}``.
-Scores may be any finite number (only their order counts). Bad input (see cvcore.coco; an
+Scores may be any finite number (only their order counts). Bad input (see cvcore.detection.coco; an
 ``--json`` path that is a folder) is one ``error:`` line and exit code 2 before any work; Ctrl-C
 prints ``interrupted`` (exit 130).
 """

@@ -35,7 +35,7 @@ This is the reference report's hand filtering made a rule: running tidecv on the
 gives the same numbers (tested).
 
 CLI: ``python -m cvcore.tide GT.json RESULTS.json [--json OUT] [--by-scale]``.
-Scores may be any finite number (only their order counts). Bad input (see cvcore.coco; an
+Scores may be any finite number (only their order counts). Bad input (see cvcore.detection.coco; an
 ``--json`` path that is a folder) is one ``error:`` line and exit code 2 before any work; Ctrl-C
 prints ``interrupted`` (exit 130).
 """

@@ -23,7 +23,7 @@ Rules (each checked here, once, with a one-line :class:`InputError` naming the f
 
 :meth:`CamVidDataset.check` decodes every image and label of a split up front, so a bad file
 stops a run before it starts rather than in a DataLoader worker mid-epoch. Colour labels are
-decoded once per file (:func:`cvcore.masks.rgb_to_class`) and cached as ``.npz`` under
+decoded once per file (:func:`cvcore.segmentation.masks.rgb_to_class`) and cached as ``.npz`` under
 ``$CVCORE_CACHE`` (default ``~/.cache/cvcore``), keyed by the file's path, size, modification time
 and the palette, so the check fills the cache that training then reads.
 """

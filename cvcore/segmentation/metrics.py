@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..confusion import accuracy, per_class_scores
+from ..confusion import accuracy, confusion_matrix, per_class_scores
 
 
 def segmentation_metrics(cm: np.ndarray, names: list[str]) -> dict:
@@ -59,3 +59,36 @@ def format_per_class(metrics: dict) -> str:
     for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True):
         lines.append(f"- IoU in [{lo:.1f}, {hi:.1f}]: {n} class{'es' if n != 1 else ''}")
     return "\n".join(lines)
+
+
+def majority_baseline_miou(cm: np.ndarray, majority: int) -> float:
+    """mIoU of predicting the training split's most frequent class everywhere."""
+    baseline = np.zeros_like(cm)
+    baseline[:, majority] = cm.sum(axis=1)
+    return segmentation_metrics(baseline, [str(k) for k in range(len(cm))])["miou"]
+
+
+def split_metrics(model, dataset, batch_size: int, workers: int, device
+                  ) -> tuple[dict, list[float]]:
+    """A model's predictions on a whole split (a CamVid-style dataset yielding normalised image
+    tensors and label maps with ``IGNORE_INDEX``): :func:`segmentation_metrics` of the summed
+    confusion matrix (plus the matrix itself) and each image's mean IoU (:func:`image_miou`)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from .camvid import IGNORE_INDEX
+
+    k = len(dataset.layout.names)
+    cm = np.zeros((k, k), np.int64)
+    per_image = []
+    model.eval()
+    with torch.no_grad():
+        for x, y in DataLoader(dataset, batch_size=batch_size, num_workers=workers):
+            pred = model(x.to(device)).argmax(1).cpu().numpy()
+            for p, t in zip(pred, y.numpy(), strict=True):
+                image_cm = confusion_matrix(t, p, k, IGNORE_INDEX)
+                cm += image_cm
+                per_image.append(image_miou(image_cm))
+    metrics = segmentation_metrics(cm, dataset.layout.names)
+    metrics["confusion_matrix"] = cm.tolist()
+    return metrics, per_image

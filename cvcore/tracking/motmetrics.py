@@ -17,7 +17,8 @@ This module reads and preprocesses the files; each metric family is one module o
   preprocessed sequence; combining sequences is each family's: sums, and for HOTA the
   association scores and LocA weighted by HOTA_TP, as TrackEval's ``combine_sequences``.
 
-Input rules (TrackEval's, checked before anything is scored; see :mod:`cvcore.mot` for the file
+Input rules (TrackEval's, checked before anything is scored; see :mod:`cvcore.tracking.mot` for the
+file
 checks): every sequence folder of the gt root (or of ``--seqs``) needs ``seqinfo.ini`` with its
 seqLength and ``gt/gt.txt``, and the results folder needs ``<SEQ>.txt`` for each of them (empty
 is valid: no output); scoring only the sequences that happen to have results is refused, as a
@@ -143,8 +144,10 @@ def check_classes(gt: np.ndarray, benchmark: str, source: str | os.PathLike = ""
 def preprocess(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "MOT17",
                gt_source: str | os.PathLike = "") -> Frames:
     """TrackEval's MotChallenge2DBox preprocessing (see the module docstring) of checked
-    tables: :func:`~cvcore.mot.read_gt` and :func:`~cvcore.mot.read_results` read with
-    ``length`` (or :func:`~cvcore.mot.check_table`). ``gt_source`` names the gt in errors."""
+    tables: :func:`~cvcore.tracking.mot.read_gt` and :func:`~cvcore.tracking.mot.read_results` read
+    with
+    ``length`` (or :func:`~cvcore.tracking.mot.check_table`). ``gt_source`` names the gt in
+    errors."""
     check_classes(gt, benchmark, gt_source)
     filtering = benchmark != "MOT15"
     gt = gt[np.argsort(gt[:, 0], kind="stable")]
@@ -217,7 +220,7 @@ def evaluate_sequence(gt: np.ndarray, res: np.ndarray, length: int, benchmark: s
 
 @dataclass
 class GroundTruth:
-    """One sequence's checked ground truth: ``rows`` from :func:`~cvcore.mot.read_gt`."""
+    """One sequence's checked ground truth: ``rows`` from :func:`~cvcore.tracking.mot.read_gt`."""
 
     name: str
     path: Path
@@ -227,7 +230,8 @@ class GroundTruth:
 
 def load_ground_truth(folders: list[Path], benchmark: str = "MOT17") -> list[GroundTruth]:
     """``<SEQ>/gt/gt.txt`` and ``<SEQ>/seqinfo.ini`` of sequence ``folders`` (from
-    :func:`~cvcore.mot.select_sequences`), read and checked: either file missing is an error."""
+    :func:`~cvcore.tracking.mot.select_sequences`), read and checked: either file missing is an
+    error."""
     out = []
     for folder in folders:
         length = read_seqinfo(folder / "seqinfo.ini").seq_length

@@ -1,4 +1,5 @@
-"""cvcore.folderdata: image decoding (16-bit PNGs), saved splits checked against the data."""
+"""cvcore.classification.data: image decoding (16-bit PNGs), saved splits checked against the
+data."""
 
 import json
 

@@ -1,4 +1,5 @@
-"""cvcore.tide against tidecv 1.0.1: random cases, synthetic COCO, real COCO, per-scale rule."""
+"""cvcore.detection.tide against tidecv 1.0.1: random cases, synthetic COCO, real COCO, per-scale
+rule."""
 
 import json
 import os

@@ -1,4 +1,5 @@
-"""cvcore.yolo.load_model: ultralytics checkpoints load and predict without trust; a checkpoint
+"""cvcore.detection.yolo.load_model: ultralytics checkpoints load and predict without trust; a
+checkpoint
 or model config that would run code is refused before anything runs, by both scripts."""
 
 import copy
