@@ -167,7 +167,7 @@ def test_defaults_with_dataloader_workers_then_resume(camvid, tmp_path):
     assert metrics["unknown_labels"]["pixels"] == 0
 
 
-def test_torchrun_two_processes_with_workers(tmp_path):
+def test_torchrun_two_processes_with_workers_then_resume(tmp_path):
     """2 CPU ranks (gloo), 2 DataLoader workers each. The test split is the 3 validation images,
     so the epoch's all-reduced validation numbers (sharded 2 + 1, unpadded) must equal rank 0's
     own test evaluation of best.pt (the epoch-1 weights), up to a few near-tie pixels whose
@@ -187,3 +187,11 @@ def test_torchrun_two_processes_with_workers(tmp_path):
     assert float(table[0]["val_acc"]) == pytest.approx(metrics["pixel_acc"], abs=1e-3)
     assert float(table[0]["val_miou"]) == pytest.approx(metrics["miou"], abs=1e-3)
     assert done.stdout.count("[Epoch 1/1]") == 1  # rank 0 alone reports
+    # A torchrun --resume continues the same run: epoch 1's row kept, epoch 2 added.
+    again = run_script("-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                       "29548", "train_segment.py", "--data", str(data), "--img-size", "64", "48",
+                       "--epochs", "2", "--out", str(out), "--resume", cache=tmp_path / "cache")
+    resumed = rows(out / "results.csv")
+    assert [r["epoch"] for r in resumed] == ["1", "2"] and resumed[0] == table[0]
+    assert again.stdout.count("[Epoch 2/2]") == 1 and "[Epoch 1/2]" not in again.stdout
+    assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 2
