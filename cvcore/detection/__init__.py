@@ -1,1 +1,9 @@
-"""cvcore.detection."""
+"""cvcore.detection: evaluating a detector's COCO output (nothing here imports another task).
+
+- :mod:`.coco`: COCO instances and results files as NumPy arrays, with one-line errors
+- :mod:`.cocoeval`: COCO AP, pycocotools' numbers (``evaluate``, ``STAT_NAMES``, CLI)
+- :mod:`.tide`: TIDE error breakdown, tidecv's numbers (CLI too)
+- :mod:`.ece`: detection calibration (correctness from COCO's matching at IoU 0.5)
+- :mod:`.plots`: TIDE, reliability and PR-curve figures
+- :mod:`.yolo`: ultralytics models from a checkpoint or config without running code from it
+"""

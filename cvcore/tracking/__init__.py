@@ -1,1 +1,8 @@
-"""cvcore.tracking."""
+"""cvcore.tracking: multi-object trackers and MOTChallenge/TrackEval metrics.
+
+- :mod:`.mot`: MOTChallenge files (seqinfo.ini, gt/det/results tables) and their rules
+- :mod:`.motmetrics`: TrackEval's preprocessing, ``evaluate`` over sequences, CLI
+- :mod:`.metrics`: one module per metric family (HOTA, CLEAR, Identity, Count)
+- :mod:`.assignment`: SciPy-exact Hungarian assignment in Numba
+- :mod:`.kalman`, :mod:`.bytetrack`, :mod:`.ioutracker`: the trackers
+"""
