@@ -1,5 +1,6 @@
 import argparse
 import csv
+import json
 import os
 from pathlib import Path
 
@@ -121,3 +122,80 @@ def test_load_args_errors_name_the_file(tmp_path):
     (tmp_path / "args.yaml").write_text("- 1\n")
     with pytest.raises(InputError, match="expected a mapping"):
         load_args(tmp_path)
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_atomic_writes_follow_the_umask(tmp_path, mask, mode):
+    old = os.umask(mask)
+    try:
+        write_json(tmp_path / "new.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.json").stat().st_mode & 0o777 == mode
+
+
+def test_atomic_replace_keeps_the_existing_mode(tmp_path):
+    path = tmp_path / "kept.txt"
+    path.write_text("old")
+    path.chmod(0o640)
+    write_json(path, [1])
+    assert path.stat().st_mode & 0o777 == 0o640 and json.loads(path.read_text()) == [1]
+
+
+def test_a_killed_writers_temp_file_is_removed_on_the_next_write(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    stale = tmp_path / f".last.pt.{dead.stdout.strip()}.abc123.tmp"   # writer gone
+    live = tmp_path / f".last.pt.{os.getpid()}.def456.tmp"            # writer running
+    other = tmp_path / f".other.pt.{dead.stdout.strip()}.ghi789.tmp"  # another file's
+    for p in (stale, live, other):
+        p.write_bytes(b"x" * 1000)
+    with atomic_open(tmp_path / "last.pt", "wb") as f:
+        f.write(b"checkpoint")
+    assert not stale.exists() and live.exists() and other.exists()
+    assert (tmp_path / "last.pt").read_bytes() == b"checkpoint"
+
+
+def test_worker_traceback_text_becomes_the_original_line():
+    """torch re-raises a DataLoader worker's InputError as InputError(<wrapper text>)."""
+    text = ("Caught InputError in DataLoader worker process 1.\nOriginal Traceback (most recent "
+            "call last):\n  File \"x.py\", line 3, in f\n    raise InputError(...)\n"
+            "cvcore.errors.InputError: /data/a_L.png: unknown colour (1, 2, 3)\n")
+    err = InputError(text)
+    assert str(err) == "/data/a_L.png: unknown colour (1, 2, 3)"
+
+
+def test_input_error_pickles_with_its_file():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(InputError("bad box", "/r.json")))
+    assert (err.path, err.problem, str(err)) == ("/r.json", "bad box", "/r.json: bad box")
+
+
+def test_run_cli_names_the_file_of_an_os_error(tmp_path, capsys):
+    def main():
+        return open(tmp_path / "missing.json").read()
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err == f"error: {tmp_path / 'missing.json'}: No such file or directory\n"
+
+
+def test_a_command_writes_every_file_with_the_users_umask(tmp_path):
+    """The whole tree a command writes (here ``cvcore.synth coco``: JSON, JPEGs, folders) follows
+    the umask, like files written with plain ``open``."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "coco"
+    subprocess.run([sys.executable, "-m", "cvcore.synth", "coco", str(out), "--num-images", "3"],
+                   check=True, capture_output=True, preexec_fn=lambda: os.umask(0o022))
+    modes = {p.relative_to(out).as_posix(): p.stat().st_mode & 0o777 for p in out.rglob("*")}
+    files = {k: m for k, m in modes.items() if (out / k).is_file()}
+    assert len(files) >= 5 and set(files.values()) == {0o644}
+    assert set(m for k, m in modes.items() if k not in files) == {0o755}
