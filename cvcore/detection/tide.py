@@ -48,10 +48,11 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from ..boxes import iou_block, iou_xywh_one
+from ..boxes import iou_block
 from ..errors import run_cli
 from ..runs import check_output_path
 from .coco import CocoDets, CocoGT, cli_parser, load_gt_and_results, one_box_case
+from .rle import Rles, area, rle_iou_block, to_bbox
 
 MAIN_ERRORS = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")
 SPECIAL_ERRORS = ("FalsePos", "FalseNeg")
@@ -72,26 +73,65 @@ class TideResult:
     n_gt: int
     n_dets: int
     per_class_ap50: dict[int, float] = field(default_factory=dict)
+    mode: str = "bbox"  # tidecv's TIDE.BOX ("bbox") or TIDE.MASK ("mask")
 
     def to_dict(self) -> dict:
-        return {"ap50": self.ap50, "main": self.main, "special": self.special,
-                "counts": self.counts, "n_gt": self.n_gt, "n_dets": self.n_dets}
+        return {"mode": self.mode, "ap50": self.ap50, "main": self.main,
+                "special": self.special, "counts": self.counts, "n_gt": self.n_gt,
+                "n_dets": self.n_dets}
+
+
+def _block_offsets(det_start: np.ndarray, gt_start: np.ndarray) -> np.ndarray:
+    """Offsets int64[I + 1] of each image's row-major [nd, ng] IoU block in a flat array."""
+    sizes = np.diff(det_start) * np.diff(gt_start)
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
 @numba.njit(cache=True, nogil=True)
-def _tide_image_kernel(det_start, det_boxes, det_cls, det_score, gt_start, gt_boxes, gt_cls,
-                       crowd_start, crowd_boxes, crowd_cls, pos_thresh, bg_thresh,
+def _box_iou_blocks(det_start, det_boxes, gt_start, gt_boxes, crowd, offsets, out):
+    """Box IoU (pycocotools' bbIou) of each image's detections with its ground truth, written
+    as row-major blocks into ``out`` at ``offsets``; ``crowd``: the whole ground-truth side is
+    crowd regions (intersection over detection area) or not."""
+    flags = np.full(gt_boxes.shape[0], crowd)
+    for img in range(det_start.shape[0] - 1):
+        d0, d1 = det_start[img], det_start[img + 1]
+        g0, g1 = gt_start[img], gt_start[img + 1]
+        if d1 > d0 and g1 > g0:
+            out[offsets[img]:offsets[img + 1]] = iou_block(
+                det_boxes, d0, d1, gt_boxes, g0, g1, flags).ravel()
+
+
+@numba.njit(cache=True, nogil=True)
+def _mask_iou_blocks(det_start, dt_starts, dt_runs, dt_area, dt_box, gt_start, gt_starts,
+                     gt_runs, gt_area, gt_box, crowd, offsets, out):
+    """:func:`_box_iou_blocks` for masks (pycocotools' rleIou, via rle.rle_iou_block)."""
+    flags = np.full(gt_area.shape[0], crowd)
+    for img in range(det_start.shape[0] - 1):
+        d0, d1 = det_start[img], det_start[img + 1]
+        g0, g1 = gt_start[img], gt_start[img + 1]
+        if d1 > d0 and g1 > g0:
+            out[offsets[img]:offsets[img + 1]] = rle_iou_block(
+                dt_starts, dt_runs, d0, d1, gt_starts, gt_runs, g0, g1, flags, dt_area,
+                gt_area, dt_box, gt_box).ravel()
+
+
+@numba.njit(cache=True, nogil=True)
+def _tide_image_kernel(det_start, det_cls, det_score, gt_start, gt_cls, iou_flat, iou_offsets,
+                       crowd_start, crowd_cls, crowd_flat, crowd_offsets, pos_thresh, bg_thresh,
                        det_state, det_error, det_error_gt, gt_used, gt_usable, gt_best_det):
-    """Match and classify the errors of each image (detections already sorted and capped)."""
-    gt_best_score = np.full(gt_boxes.shape[0], -1.0)
-    no_crowd = np.zeros(gt_boxes.shape[0], np.bool_)  # crowd regions are handled apart
+    """Match and classify the errors of each image (detections already sorted and capped).
+
+    ``iou_flat`` holds each image's [nd, ng] detection x ground-truth IoU block (row-major, at
+    ``iou_offsets``), ``crowd_flat`` its [nd, nc] intersection-over-detection-area block with
+    the crowd regions: the kernel is the same for boxes and masks."""
+    gt_best_score = np.full(gt_cls.shape[0], -1.0)
     for img in range(det_start.shape[0] - 1):
         d0, d1 = det_start[img], det_start[img + 1]
         g0, g1 = gt_start[img], gt_start[img + 1]
         nd, ng = d1 - d0, g1 - g0
         if nd == 0:
             continue
-        iou = iou_block(det_boxes, d0, d1, gt_boxes, g0, g1, no_crowd)
+        iou = iou_flat[iou_offsets[img]:iou_offsets[img + 1]].reshape(nd, ng)
         for d in range(nd):  # greedy, all classes together, argmax -> lowest index on ties
             best, m = 0.0, -1
             for g in range(ng):
@@ -104,14 +144,13 @@ def _tide_image_kernel(det_start, det_boxes, det_cls, det_score, gt_start, gt_bo
                 gt_used[g0 + m] = True
             else:
                 det_state[d0 + d] = FP
-        for c in range(crowd_start[img], crowd_start[img + 1]):
-            cb = crowd_boxes[c]
+        c0, c1 = crowd_start[img], crowd_start[img + 1]
+        crowd_iou = crowd_flat[crowd_offsets[img]:crowd_offsets[img + 1]].reshape(nd, c1 - c0)
+        for c in range(c1 - c0):
             for d in range(nd):
-                if det_state[d0 + d] == TP or crowd_cls[c] != det_cls[d0 + d]:
+                if det_state[d0 + d] == TP or crowd_cls[c0 + c] != det_cls[d0 + d]:
                     continue
-                db = det_boxes[d0 + d]
-                if iou_xywh_one(db[0], db[1], db[2], db[3], cb[0], cb[1], cb[2], cb[3],
-                                True) > pos_thresh:
+                if crowd_iou[d, c] > pos_thresh:
                     det_state[d0 + d] = IGNORED
         for d in range(nd):
             if det_state[d0 + d] == TP:
@@ -224,13 +263,56 @@ def _prepare(gt: CocoGT, dets: CocoDets, gt_keep: np.ndarray, det_keep: np.ndarr
             starts(d, dets.image_ids))
 
 
+def take(rles: Rles, index: np.ndarray) -> Rles:
+    """The masks ``rles[index]`` (int64[K] positions, any order, repeats allowed) as new Rles."""
+    index = np.asarray(index, np.int64)
+    lengths = np.diff(rles.starts)[index]
+    starts = np.zeros(len(index) + 1, np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    source = np.repeat(rles.starts[index] - starts[:-1], lengths) + np.arange(starts[-1])
+    return Rles(heights=rles.heights[index], widths=rles.widths[index], starts=starts,
+                runs=rles.runs[source])
+
+
+def iou_blocks(det_start: np.ndarray, dets: np.ndarray | Rles, gt_start: np.ndarray,
+               gts: np.ndarray | Rles, crowd: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image IoU blocks ``(flat float64[sum nd*ng], offsets int64[I + 1])``.
+
+    ``det_start`` / ``gt_start`` (int64[I + 1]) delimit each image's rows of ``dets`` / ``gts``,
+    which are both xywh boxes (float64[N, 4]; pycocotools' bbIou) or both masks (Rles;
+    pycocotools' rleIou, masks of an image must share its size). Image i's block is
+    ``flat[offsets[i]:offsets[i + 1]].reshape(nd, ng)``; ``crowd`` makes every ground-truth
+    row a crowd region (intersection over the detection's area)."""
+    offsets = _block_offsets(det_start, gt_start)
+    out = np.zeros(offsets[-1])
+    if isinstance(dets, Rles):
+        _mask_iou_blocks(det_start, dets.starts, dets.runs, area(dets), to_bbox(dets), gt_start,
+                         gts.starts, gts.runs, area(gts), to_bbox(gts), crowd, offsets, out)
+    else:
+        _box_iou_blocks(det_start, np.ascontiguousarray(dets, np.float64), gt_start,
+                        np.ascontiguousarray(gts, np.float64), crowd, offsets, out)
+    return out, offsets
+
+
 def tide(gt: CocoGT, dets: CocoDets, gt_keep: np.ndarray | None = None,
          det_keep: np.ndarray | None = None, pos_thresh: float = 0.5,
-         bg_thresh: float = 0.1) -> TideResult:
-    """TIDE on all of ``gt`` and ``dets`` (or the subsets selected by the boolean masks)."""
+         bg_thresh: float = 0.1, gt_masks: Rles | None = None,
+         det_masks: Rles | None = None) -> TideResult:
+    """TIDE on all of ``gt`` and ``dets`` (or the subsets selected by the boolean masks).
+
+    Box mode (``TIDE.BOX``) by default; with ``gt_masks`` (Rles, one per annotation of ``gt``,
+    crowd regions included) and ``det_masks`` (one per detection) it is tidecv's mask mode
+    (``TIDE.MASK``): every IoU, crowd regions' included, is the masks' (pycocotools' rleIou)."""
     gt_keep = np.ones(len(gt.ann_ids), bool) if gt_keep is None else gt_keep
     det_keep = np.ones(len(dets.ids), bool) if det_keep is None else det_keep
+    if (gt_masks is None) != (det_masks is None):
+        raise ValueError("mask mode needs both gt_masks and det_masks")
     cat_ids, g, g_start, c, c_start, d, d_start = _prepare(gt, dets, gt_keep, det_keep)
+    if gt_masks is None:
+        det_shapes, gt_shapes, crowd_shapes = dets.boxes[d], gt.boxes[g], gt.boxes[c]
+    else:
+        det_shapes, gt_shapes, crowd_shapes = (take(det_masks, d), take(gt_masks, g),
+                                               take(gt_masks, c))
     gt_cls = np.searchsorted(cat_ids, gt.ann_cat_ids[g])
     det_cls = np.searchsorted(cat_ids, dets.cat_ids[d])
     score = dets.scores[d]
@@ -241,10 +323,11 @@ def tide(gt: CocoGT, dets: CocoDets, gt_keep: np.ndarray | None = None,
     gt_used = np.zeros(len(g), np.bool_)
     gt_usable = np.zeros(len(g), np.bool_)
     gt_best_det = np.full(len(g), -1, np.int64)
-    _tide_image_kernel(d_start, np.ascontiguousarray(dets.boxes[d]), det_cls, score, g_start,
-                       np.ascontiguousarray(gt.boxes[g]), gt_cls, c_start,
-                       np.ascontiguousarray(gt.boxes[c]),
-                       np.searchsorted(cat_ids, gt.ann_cat_ids[c]), pos_thresh, bg_thresh,
+    _tide_image_kernel(d_start, det_cls, score, g_start, gt_cls,
+                       *iou_blocks(d_start, det_shapes, g_start, gt_shapes, crowd=False),
+                       c_start, np.searchsorted(cat_ids, gt.ann_cat_ids[c]),
+                       *iou_blocks(d_start, det_shapes, c_start, crowd_shapes, crowd=True),
+                       pos_thresh, bg_thresh,
                        det_state, det_error, det_error_gt, gt_used, gt_usable, gt_best_det)
 
     n_cls = len(cat_ids)
@@ -300,7 +383,8 @@ def tide(gt: CocoGT, dets: CocoDets, gt_keep: np.ndarray | None = None,
     return TideResult(ap50=ap50, main=main, special=special, counts=counts, n_gt=len(g),
                       n_dets=int(det_keep.sum()),
                       per_class_ap50={int(cat_ids[k]): float(per_class[k])
-                                      for k in range(n_cls) if n_gt[k] > 0})
+                                      for k in range(n_cls) if n_gt[k] > 0},
+                      mode="bbox" if gt_masks is None else "mask")
 
 
 def scale_masks(boxes: np.ndarray) -> dict[str, np.ndarray]:
@@ -310,12 +394,16 @@ def scale_masks(boxes: np.ndarray) -> dict[str, np.ndarray]:
             for name, (lo, hi) in SCALES.items()}
 
 
-def tide_by_scale(gt: CocoGT, dets: CocoDets) -> dict[str, TideResult]:
-    """``{"all", "small", "medium", "large"}`` -> TideResult; see the module docstring."""
-    out = {"all": tide(gt, dets)}
+def tide_by_scale(gt: CocoGT, dets: CocoDets, gt_masks: Rles | None = None,
+                  det_masks: Rles | None = None) -> dict[str, TideResult]:
+    """``{"all", "small", "medium", "large"}`` -> TideResult; see the module docstring (the
+    scales are by box area in mask mode too, as tidecv's qualifiers)."""
+    masks = {"gt_masks": gt_masks, "det_masks": det_masks}
+    out = {"all": tide(gt, dets, **masks)}
     gt_scale, det_scale = scale_masks(gt.boxes), scale_masks(dets.boxes)
     for name in SCALES:
-        out[name] = tide(gt, dets, gt_keep=gt_scale[name] | gt.iscrowd, det_keep=det_scale[name])
+        out[name] = tide(gt, dets, gt_keep=gt_scale[name] | gt.iscrowd, det_keep=det_scale[name],
+                         **masks)
     return out
 
 
@@ -335,7 +423,7 @@ def _table(rows: list[list[str]], title: str) -> str:
 def format_result(result: TideResult, name: str = "results") -> str:
     """The tables ``tidecv.TIDE.summarize()`` prints."""
     return "\n".join([
-        f"-- {name} --", "", f"bbox AP @ 50: {result.ap50:.2f}", "",
+        f"-- {name} --", "", f"{result.mode} AP @ 50: {result.ap50:.2f}", "",
         _table([["Type", *MAIN_ERRORS], [" dAP", *(f"{result.main[e]:6.2f}" for e in MAIN_ERRORS)]],
                "Main Errors"), "",
         _table([["Type", *SPECIAL_ERRORS],
