@@ -5,7 +5,7 @@
     out/images/val2017/000000000001.jpg ...
     out/annotations/instances_val2017.json   # info, licenses, images, annotations, categories
     out/predictions.json                     # COCO results list: image_id, category_id, bbox, score
-    out/predictions_segm.json                # the same detections, each with a mask ("segmentation")
+    out/predictions_segm.json                # the same detections, each with a "segmentation" mask
 
 Categories are COCO's real 80 names with their sparse ids (1..90). Object areas follow a
 log-uniform law so the small (< 32²), medium and large (> 96²) scales are all populated; about 1%
