@@ -76,8 +76,9 @@ def random_case(rng: np.random.Generator, max_images: int = 6, max_cats: int = 4
     return gt, results
 
 
-def pycocotools_eval(gt: dict, results: list, params: dict | None = None):
-    """Run pycocotools' COCOeval (bbox) quietly; returns the COCOeval object."""
+def pycocotools_eval(gt: dict, results: list, params: dict | None = None,
+                     iou_type: str = "bbox"):
+    """Run pycocotools' COCOeval (bbox, or ``iou_type``) quietly; returns the COCOeval object."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -86,7 +87,7 @@ def pycocotools_eval(gt: dict, results: list, params: dict | None = None):
         coco_gt.dataset = copy.deepcopy(gt)
         coco_gt.createIndex()
         coco_dt = coco_gt.loadRes(copy.deepcopy(results))
-        ev = COCOeval(coco_gt, coco_dt, "bbox")
+        ev = COCOeval(coco_gt, coco_dt, iou_type)
         for key, value in (params or {}).items():
             setattr(ev.params, key, value)
         ev.evaluate()
