@@ -52,7 +52,7 @@ from ..boxes import iou_block
 from ..errors import run_cli
 from ..runs import check_output_path
 from .coco import CocoDets, CocoGT, cli_parser, load_gt_and_results, one_box_case
-from .rle import Rles, area, rle_iou_block, to_bbox
+from .rle import Rles, area, rle_iou_block, take, to_bbox
 
 MAIN_ERRORS = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")
 SPECIAL_ERRORS = ("FalsePos", "FalseNeg")
@@ -261,17 +261,6 @@ def _prepare(gt: CocoGT, dets: CocoDets, gt_keep: np.ndarray, det_keep: np.ndarr
 
     return (cat_ids, g, starts(g, gt.ann_image_ids), c, starts(c, gt.ann_image_ids), d,
             starts(d, dets.image_ids))
-
-
-def take(rles: Rles, index: np.ndarray) -> Rles:
-    """The masks ``rles[index]`` (int64[K] positions, any order, repeats allowed) as new Rles."""
-    index = np.asarray(index, np.int64)
-    lengths = np.diff(rles.starts)[index]
-    starts = np.zeros(len(index) + 1, np.int64)
-    np.cumsum(lengths, out=starts[1:])
-    source = np.repeat(rles.starts[index] - starts[:-1], lengths) + np.arange(starts[-1])
-    return Rles(heights=rles.heights[index], widths=rles.widths[index], starts=starts,
-                runs=rles.runs[source])
 
 
 def iou_blocks(det_start: np.ndarray, dets: np.ndarray | Rles, gt_start: np.ndarray,

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from cvcore.detection.coco import load_gt, load_results
+from cvcore.detection.rle import take
 from cvcore.detection.tide import (
     MAIN_ERRORS,
     SPECIAL_ERRORS,
     format_result,
     iou_blocks,
     scale_masks,
-    take,
     tide,
     tide_by_scale,
 )
