@@ -111,9 +111,11 @@ def encode(masks: np.ndarray) -> Rles:
 
 
 @numba.njit(cache=True, nogil=True)
-def _decode_kernel(starts, runs, area, n, out):
-    for i in range(n):
-        pos = i * area
+def decode_stream(starts, runs, out):
+    """rleDecode: write the masks' runs one after the other into the flat uint8 ``out`` (each
+    mask starts with zeros); the runs must sum to ``out.size``."""
+    pos = 0
+    for i in range(starts.shape[0] - 1):
         v = np.uint8(0)
         for j in range(starts[i], starts[i + 1]):
             c = np.int64(runs[j])
@@ -132,7 +134,7 @@ def decode(rles: Rles) -> np.ndarray:
         raise ValueError("cannot decode masks of different sizes into one array")
     _check_sums(rles)
     out = np.empty(h * w * n, np.uint8)
-    _decode_kernel(rles.starts, rles.runs, h * w, n, out)
+    decode_stream(rles.starts, rles.runs, out)
     return out.reshape((h, w, n), order="F")
 
 
