@@ -291,10 +291,10 @@ def get_predictions(args: argparse.Namespace, inputs: Inputs, run_dir: Path) -> 
                         args.iou_type)
 
 
-def warm_up() -> None:
-    """Load the COCO AP and TIDE kernels (ECE uses COCO's matching)."""
+def warm_up(masks: bool = False) -> None:
+    """Load the COCO AP and TIDE kernels (ECE uses COCO's matching); TIDE's mask ones too."""
     warm_up_cocoeval()
-    warm_up_tide()
+    warm_up_tide(masks)
 
 
 def scale_counts(gt: CocoGT, dets: CocoDets) -> dict[str, dict[str, int]]:
@@ -367,7 +367,8 @@ def main(args: argparse.Namespace) -> Path:
     masks = ({"gt_masks": gt.segms, "det_masks": dets.segms} if args.iou_type == "segm"
              else {})
 
-    defer_interrupt(warm_up)()  # Numba's kernels load with Ctrl-C held back
+    # Numba's kernels load with Ctrl-C held back
+    defer_interrupt(lambda: warm_up(args.iou_type == "segm"))()
     # closed on the way out too, so "interrupted" or an error is the last line printed
     with tqdm(total=4, desc="evaluate", unit="step") as steps:
         coco = evaluate(gt, dets)

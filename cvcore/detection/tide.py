@@ -52,7 +52,7 @@ from ..boxes import iou_block
 from ..errors import run_cli
 from ..runs import check_output_path
 from .coco import CocoDets, CocoGT, cli_parser, load_gt_and_results, one_box_case
-from .rle import Rles, area, rle_iou_block, take, to_bbox
+from .rle import Rles, area, from_boxes, rle_iou_block, take, to_bbox
 
 MAIN_ERRORS = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")
 SPECIAL_ERRORS = ("FalsePos", "FalseNeg")
@@ -420,10 +420,15 @@ def format_result(result: TideResult, name: str = "results") -> str:
                "Special Error"), ""])
 
 
-def warm_up() -> None:
-    """Load Numba and this module's cached kernels ahead of use (a one-box TIDE run); the CLI
-    does it while its input files are parsed (see coco.load_gt_and_results)."""
-    tide(*one_box_case())
+def warm_up(masks: bool = False) -> None:
+    """Load Numba and this module's cached kernels ahead of use (a one-box TIDE run, and with
+    ``masks`` the same box as a mask); the CLI does it while its input files are parsed (see
+    coco.load_gt_and_results)."""
+    gt, dets = one_box_case()
+    tide(gt, dets)
+    if masks:
+        tide(gt, dets, gt_masks=from_boxes(gt.boxes, 10, 10),
+             det_masks=from_boxes(dets.boxes, 10, 10))
 
 
 def parse_args(argv=None, prog: str = "python -m cvcore.tide") -> argparse.Namespace:
