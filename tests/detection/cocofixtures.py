@@ -118,7 +118,7 @@ def tidecv_eval(gt: dict, results: list, mask: bool = False):
             gt_data.add_ground_truth(ann["image_id"], ann["category_id"], ann["bbox"], shape)
     preds = Data("preds")
     for det in results:
-        preds.add_detection(det["image_id"], det["category_id"], det["score"], det["bbox"],
+        preds.add_detection(det["image_id"], det["category_id"], det["score"], det.get("bbox"),
                             det["segmentation"] if mask else None)
     tide = TIDE()
     with contextlib.redirect_stdout(io.StringIO()):

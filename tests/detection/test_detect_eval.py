@@ -186,6 +186,23 @@ def test_segm_outputs_and_numbers(synthetic_coco, tmp_path):
     assert report.startswith("# Instance segmentation evaluation") and "mask IoU 0.5" in report
 
 
+def test_segm_real_coco_equals_pycocotools_and_tidecv(shared_data, tmp_path):
+    """Real COCO masks (polygons, crowd RLE) and real segm results (compressed RLE, no bbox)."""
+    folder = shared_data / "coco_val2014_100"
+    gt_path = folder / "instances_val2014_100.json"
+    res_path = folder / "instances_val2014_fakesegm100_results.json"
+    run_dir = run_main("--iou-type", "segm", "--gt", gt_path, "--dets", res_path,
+                       "--out", tmp_path)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    expected = json.loads((folder / "expected_stats.json").read_text())["segm"]
+    np.testing.assert_allclose(list(metrics["coco"].values()), expected, rtol=0, atol=1e-12)
+    ap, main, special = tidecv_eval(json.loads(gt_path.read_text()),
+                                    json.loads(res_path.read_text()), mask=True)
+    assert metrics["tide"]["all"]["ap50"] == pytest.approx(ap, abs=1e-9)
+    assert metrics["tide"]["all"]["main"] == pytest.approx(main, abs=1e-9)
+    assert metrics["tide"]["all"]["special"] == pytest.approx(special, abs=1e-9)
+
+
 def test_segm_ultralytics_path_with_random_yolov8n_seg(tmp_path):
     """A YOLOv8n-seg built from its yaml (random weights, offline): RLE masks at the original
     image size that pycocotools reads, and our segm stats on them equal its own."""
