@@ -38,6 +38,7 @@ full unpickling for files one trusts.
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -51,7 +52,6 @@ from cvcore.detection.coco import (
     defer_interrupt,
     load_gt,
     load_results,
-    read_json,
 )
 from cvcore.detection.cocoeval import STAT_NAMES, CocoEvalResult, evaluate, summary_lines
 from cvcore.detection.cocoeval import warm_up as warm_up_cocoeval
@@ -266,7 +266,10 @@ def load_dets(path: Path, gt: CocoGT, iou_type: str) -> CocoDets:
     one without as its box, which in a mask evaluation is an error in the file."""
     if iou_type == "bbox":
         return load_results(path, gt)
-    records = read_json(path)
+    try:  # parsed here once, to look at the records before the loader's rule applies
+        records = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return load_results(path, gt, iou_type)  # raises the loader's one-line error
     if isinstance(records, list):
         missing = next((i for i, r in enumerate(records)
                         if isinstance(r, dict) and "segmentation" not in r), None)
