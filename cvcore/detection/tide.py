@@ -1,9 +1,15 @@
-"""TIDE error breakdown (Bolya et al., ECCV 2020) with tidecv 1.0.1's numbers, box mode.
+"""TIDE error breakdown (Bolya et al., ECCV 2020) with tidecv 1.0.1's numbers, box and mask mode.
 
 ``tide(gt, dets) -> TideResult`` gives AP@50 and, for each error type, the AP@50 gained by fixing
 only that type (dAP), exactly as ``tidecv.TIDE().evaluate(gt, preds, mode=TIDE.BOX)`` and
-``get_main_errors()`` / ``get_special_errors()`` do. ``tide_by_scale`` adds the same breakdown per
-object scale, which tidecv 1.0.1 does not implement.
+``get_main_errors()`` / ``get_special_errors()`` do. ``tide(gt, dets, gt_masks=, det_masks=)`` is
+``mode=TIDE.MASK``: the same rules on mask IoU (pycocotools' ``iou`` on RLEs, crowd regions'
+masks as intersection over the detection's mask area), ground-truth masks built as tidecv's COCO
+loader builds them (polygons merged, RLE as is: :func:`cvcore.detection.rle.from_segmentations`).
+``tide_by_scale`` adds the same breakdown per object scale, which tidecv 1.0.1 does not implement.
+
+Both modes share one matching kernel: IoUs come in per-image blocks (:func:`iou_blocks`,
+detections x ground truth, and detections x crowd regions) computed by type beforehand.
 
 tidecv's rules, reproduced (they differ from pycocotools' in several places):
 
@@ -29,8 +35,9 @@ tidecv's rules, reproduced (they differ from pycocotools' in several places):
   follows tidecv's (a fixed run lists error detections before the true positives).
 
 Per scale (our extension): small (w·h <= 32²), medium (32² < w·h <= 96²) and large (w·h > 96²),
-using TIDE's own area qualifiers on box areas. Ground truth and predictions are both filtered by
-their box area into the scale and TIDE runs on what is left; crowd regions stay in every scale.
+using TIDE's own area qualifiers on box areas (in mask mode too: they read the box). Ground
+truth and predictions are both filtered by their box area into the scale and TIDE runs on what
+is left; crowd regions stay in every scale.
 This is the reference report's hand filtering made a rule: running tidecv on the filtered files
 gives the same numbers (tested).
 
