@@ -76,8 +76,9 @@ def random_case(rng: np.random.Generator, max_images: int = 6, max_cats: int = 4
     return gt, results
 
 
-def pycocotools_eval(gt: dict, results: list, params: dict | None = None):
-    """Run pycocotools' COCOeval (bbox) quietly; returns the COCOeval object."""
+def pycocotools_eval(gt: dict, results: list, params: dict | None = None,
+                     iou_type: str = "bbox"):
+    """Run pycocotools' COCOeval (``iou_type``) quietly; returns the COCOeval object."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -86,13 +87,108 @@ def pycocotools_eval(gt: dict, results: list, params: dict | None = None):
         coco_gt.dataset = copy.deepcopy(gt)
         coco_gt.createIndex()
         coco_dt = coco_gt.loadRes(copy.deepcopy(results))
-        ev = COCOeval(coco_gt, coco_dt, "bbox")
+        ev = COCOeval(coco_gt, coco_dt, iou_type)
         for key, value in (params or {}).items():
             setattr(ev.params, key, value)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
     return ev
+
+
+def random_keypoints_case(rng: np.random.Generator, n_kp: int = 17, max_images: int = 5,
+                          max_cats: int = 2, many_dets: bool = False) -> tuple[dict, list]:
+    """A small person-keypoints ground truth and results with the cases OKS must handle:
+    people with no visible keypoint (pycocotools' box-distance rule), ``num_keypoints`` 0
+    (ignored) even when keypoints are visible, crowd regions, integer and fractional
+    coordinates, duplicated people (OKS ties), exact copies (OKS 1), areas on the 32² / 96²
+    edges, tied scores, results with a ``bbox`` (area w * h) or with keypoints only (box and
+    area from the keypoints), and optionally more than 20 detections per image."""
+    n_img = int(rng.integers(1, max_images + 1))
+    n_cat = int(rng.integers(1, max_cats + 1))
+    image_ids = rng.choice(np.arange(1, 60), n_img, replace=False)
+    cat_ids = rng.choice(np.arange(1, 91), n_cat, replace=False)
+    images = [{"id": int(i), "width": 640, "height": 480} for i in image_ids]
+    categories = [{"id": int(c), "name": f"c{c}", "keypoints": [f"k{j}" for j in range(n_kp)],
+                   "skeleton": []} for c in cat_ids]
+    integer = rng.random() < 0.4
+
+    def person():
+        w, h = 2 ** rng.uniform(2, 8, 2)
+        x, y = rng.uniform(0, 300, 2)
+        return [float(x), float(y), float(w), float(h)]
+
+    def points(box, spread=1.0):
+        xs = box[0] + rng.uniform(-0.1, 1.1, n_kp) * box[2] * spread
+        ys = box[1] + rng.uniform(-0.1, 1.1, n_kp) * box[3] * spread
+        if integer:
+            xs, ys = np.round(xs), np.round(ys)
+        return xs, ys
+
+    anns = []
+    for image_id in image_ids:
+        if rng.random() < 0.15:
+            continue
+        for _ in range(int(rng.integers(0, 7))):
+            if anns and rng.random() < 0.1:  # a duplicate person: OKS ties
+                ann = dict(anns[-1], id=len(anns) + 1, image_id=int(image_id))
+                anns.append(ann)
+                continue
+            box = person()
+            xs, ys = points(box)
+            v = rng.choice([0, 1, 2], n_kp, p=[0.3, 0.2, 0.5])
+            kind = rng.random()
+            if kind < 0.15:
+                v[:] = 0  # nobody visible: OKS by distance to the extended box
+            crowd = rng.random() < 0.08
+            if crowd:
+                v[:] = 0
+            xs, ys = np.where(v > 0, xs, 0), np.where(v > 0, ys, 0)
+            kp = [float(c) if not integer else int(c)
+                  for trip in zip(xs, ys, v, strict=True) for c in trip]
+            n_vis = int((v > 0).sum())
+            if rng.random() < 0.05:
+                n_vis = 0  # num_keypoints says 0 although keypoints are visible: ignored
+            area = box[2] * box[3] * rng.uniform(0.4, 0.9)
+            if rng.random() < 0.1:
+                area = float(rng.choice([32 ** 2, 96 ** 2]))
+            anns.append({"id": len(anns) + 1, "image_id": int(image_id),
+                         "category_id": int(rng.choice(cat_ids)), "bbox": box, "area": area,
+                         "iscrowd": int(crowd), "keypoints": kp, "num_keypoints": n_vis})
+    with_box = rng.random() < 0.5
+    results = []
+    score_levels = rng.random(4)
+    for image_id in image_ids:
+        if rng.random() < 0.15:
+            continue
+        own = [a for a in anns if a["image_id"] == image_id]
+        n = int(rng.integers(15, 40)) if many_dets and rng.random() < 0.5 else int(
+            rng.integers(0, 8))
+        for _ in range(n):
+            if own and rng.random() < 0.7:
+                src = own[int(rng.integers(len(own)))]
+                kp = np.array(src["keypoints"], np.float64).reshape(-1, 3)
+                if rng.random() < 0.8:
+                    kp[:, :2] += rng.normal(0, 1, (n_kp, 2)) * np.sqrt(src["area"]) * rng.choice(
+                        [0.02, 0.1, 0.3])
+                    if integer:
+                        kp[:, :2] = np.round(kp[:, :2])
+                box = src["bbox"]
+                cat = src["category_id"] if rng.random() < 0.85 else int(rng.choice(cat_ids))
+            else:
+                box = person()
+                kp = np.stack([*points(box), np.ones(n_kp)], axis=1)
+                cat = int(rng.choice(cat_ids))
+            kp[:, 2] = 1
+            det = {"image_id": int(image_id), "category_id": cat,
+                   "keypoints": [float(c) for c in kp.ravel()],
+                   "score": float(rng.choice(score_levels)) if rng.random() < 0.3
+                   else float(rng.random())}
+            if with_box:
+                det["bbox"] = [float(c) for c in box]
+            results.append(det)
+    gt = {"images": images, "categories": categories, "annotations": anns}
+    return gt, results
 
 
 def tidecv_eval(gt: dict, results: list):
