@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import warnings
 
 import numpy as np
 
@@ -186,6 +187,121 @@ def random_keypoints_case(rng: np.random.Generator, n_kp: int = 17, max_images: 
                    else float(rng.random())}
             if with_box:
                 det["bbox"] = [float(c) for c in box]
+            results.append(det)
+    gt = {"images": images, "categories": categories, "annotations": anns}
+    return gt, results
+
+
+def mask_counts(mask: np.ndarray) -> list[int]:
+    """COCO's uncompressed RLE counts of a binary mask (column-major runs, zeros first)."""
+    flat = mask.ravel(order="F").astype(np.int8)
+    change = np.flatnonzero(np.diff(flat)) + 1
+    edges = np.concatenate([[0], change, [len(flat)]])
+    runs = np.diff(edges).tolist()
+    return ([0] + runs) if len(flat) and flat[0] else runs
+
+
+def compressed_rle(mask: np.ndarray) -> dict:
+    """COCO compressed RLE of a binary mask as a JSON-ready dict (pycocotools encodes it)."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode()}
+
+
+def random_segm_case(rng: np.random.Generator, max_images: int = 4,
+                     max_cats: int = 3) -> tuple[dict, list]:
+    """A small instance-segmentation ground truth and results with the cases mask AP must
+    handle: polygon ground truth (several parts, points outside the image), compressed RLE
+    ground truth, uncompressed-RLE crowd regions, empty masks, images without objects or
+    results, overlapping masks, exact copies (IoU 1) and duplicates (ties), areas on the 32² /
+    96² edges, tied scores, and results by each of loadRes' rules: compressed RLE alone (area
+    of the mask), with a ``bbox`` (area w * h), or a ``bbox`` without mask (its box as mask)."""
+    n_img = int(rng.integers(1, max_images + 1))
+    n_cat = int(rng.integers(1, max_cats + 1))
+    image_ids = rng.choice(np.arange(1, 60), n_img, replace=False)
+    cat_ids = rng.choice(np.arange(1, 91), n_cat, replace=False)
+    sizes = {int(i): (int(rng.integers(20, 90)), int(rng.integers(20, 90))) for i in image_ids}
+    images = [{"id": i, "height": h, "width": w} for i, (h, w) in sizes.items()]
+    categories = [{"id": int(c), "name": f"c{c}"} for c in cat_ids]
+
+    def polygon(h, w):
+        cx, cy = rng.uniform(-5, w + 5), rng.uniform(-5, h + 5)
+        n = int(rng.integers(3, 9))
+        angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+        radius = rng.uniform(1, max(h, w) / 2) * rng.uniform(0.5, 1, n)
+        pts = np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], axis=1)
+        if rng.random() < 0.3:
+            pts = np.round(pts)
+        return [float(v) for v in pts.ravel()]
+
+    def blob(h, w):
+        mask = np.zeros((h, w), np.uint8)
+        for _ in range(int(rng.integers(1, 3))):
+            y0, x0 = int(rng.integers(0, h)), int(rng.integers(0, w))
+            mask[y0:y0 + int(rng.integers(0, h)), x0:x0 + int(rng.integers(0, w))] = 1
+        return mask
+
+    from pycocotools import mask as mask_utils
+
+    anns, gt_masks = [], {}
+    for image_id, (h, w) in sizes.items():
+        if rng.random() < 0.15:
+            continue
+        for _ in range(int(rng.integers(0, 7))):
+            kind = rng.random()
+            crowd = rng.random() < 0.1
+            if crowd:
+                mask = blob(h, w)
+                segm = {"size": [h, w], "counts": mask_counts(mask)}
+            elif kind < 0.55:
+                segm = [polygon(h, w) for _ in range(int(rng.integers(1, 3)))]
+                with warnings.catch_warnings():  # pycocotools' decode vs NumPy 2's copy rule
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    mask = mask_utils.decode(
+                        mask_utils.merge(mask_utils.frPyObjects(segm, h, w)))
+            else:
+                mask = blob(h, w)
+                segm = compressed_rle(mask)
+            area = float(mask.sum()) * rng.choice([1.0, rng.uniform(0.5, 1.5)])
+            if rng.random() < 0.1:
+                area = float(rng.choice([32 ** 2, 96 ** 2]))
+            ys, xs = np.nonzero(mask)
+            box = ([float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
+                    float(ys.max() - ys.min() + 1)] if len(xs) else [0.0, 0.0, 0.0, 0.0])
+            ann = {"id": len(anns) + 1, "image_id": image_id,
+                   "category_id": int(rng.choice(cat_ids)), "segmentation": segm,
+                   "area": area, "bbox": box, "iscrowd": int(crowd)}
+            anns.append(ann)
+            gt_masks[ann["id"]] = mask
+    rule = rng.choice(["segm", "segm", "bbox", "bbox-only"])
+    results = []
+    score_levels = rng.random(4)
+    for image_id, (h, w) in sizes.items():
+        if rng.random() < 0.15:
+            continue
+        own = [a for a in anns if a["image_id"] == image_id]
+        for _ in range(int(rng.integers(0, 10))):
+            if own and rng.random() < 0.7:
+                src = own[int(rng.integers(len(own)))]
+                mask = gt_masks[src["id"]].copy()
+                if rng.random() < 0.7:  # shift and grow or shrink
+                    mask = np.roll(mask, tuple(rng.integers(-3, 4, 2)), axis=(0, 1))
+                    if rng.random() < 0.5:
+                        mask[int(rng.integers(0, h)):, :int(rng.integers(0, w))] ^= 1
+                cat = src["category_id"] if rng.random() < 0.85 else int(rng.choice(cat_ids))
+            else:
+                mask, cat = blob(h, w), int(rng.choice(cat_ids))
+            det = {"image_id": image_id, "category_id": cat,
+                   "score": float(rng.choice(score_levels)) if rng.random() < 0.3
+                   else float(rng.random())}
+            ys, xs = np.nonzero(mask)
+            box = ([float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
+                    float(ys.max() - ys.min() + 1)] if len(xs) else [0.0, 0.0, 1.0, 1.0])
+            if rule != "bbox-only":
+                det["segmentation"] = compressed_rle(mask)
+            if rule != "segm":
+                det["bbox"] = box
             results.append(det)
     gt = {"images": images, "categories": categories, "annotations": anns}
     return gt, results
