@@ -285,10 +285,11 @@ def random_segm_case(rng: np.random.Generator, max_images: int = 4,
             if own and rng.random() < 0.7:
                 src = own[int(rng.integers(len(own)))]
                 mask = gt_masks[src["id"]].copy()
-                if rng.random() < 0.7:  # shift and grow or shrink
-                    mask = np.roll(mask, tuple(rng.integers(-3, 4, 2)), axis=(0, 1))
+                if rng.random() < 0.6:  # shift, and flip a patch
+                    mask = np.roll(mask, tuple(rng.integers(-2, 3, 2)), axis=(0, 1))
                     if rng.random() < 0.5:
-                        mask[int(rng.integers(0, h)):, :int(rng.integers(0, w))] ^= 1
+                        y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
+                        mask[y:y + int(rng.integers(1, 8)), x:x + int(rng.integers(1, 8))] ^= 1
                 cat = src["category_id"] if rng.random() < 0.85 else int(rng.choice(cat_ids))
             else:
                 mask, cat = blob(h, w), int(rng.choice(cat_ids))
