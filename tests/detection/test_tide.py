@@ -194,15 +194,15 @@ def assert_mask_mode_same_as_tidecv(gt, results, by_scale=False):
 
 
 def test_mask_mode_random_cases_equal_tidecv():
-    """60 seeded random cases with polygons (one or two parts), crowd regions as uncompressed
+    """40 seeded random cases with polygons (one or two parts), crowd regions as uncompressed
     RLE, detections' compressed RLE (some empty), >100 detections per image in some."""
     rng = np.random.default_rng(900)
     compared = 0
-    for case in range(60):
+    for case in range(40):
         gt, results = random_mask_case(rng, many_dets=case % 8 == 0)
         if results and assert_mask_mode_same_as_tidecv(gt, results) is not None:
             compared += 1
-    assert compared >= 45
+    assert compared >= 30
 
 
 def test_mask_mode_synthetic_coco_equals_tidecv(tmp_path):
