@@ -60,6 +60,7 @@ from cvcore.detection.tide import (
     MAIN_ERRORS,
     SPECIAL_ERRORS,
     TideResult,
+    mask_args,
     scale_masks,
     tide_by_scale,
 )
@@ -296,7 +297,7 @@ def get_predictions(args: argparse.Namespace, inputs: Inputs, run_dir: Path) -> 
 
 def warm_up(masks: bool = False) -> None:
     """Load the COCO AP and TIDE kernels (ECE uses COCO's matching); TIDE's mask ones too."""
-    warm_up_cocoeval()
+    warm_up_cocoeval("segm" if masks else "bbox")
     warm_up_tide(masks)
 
 
@@ -367,8 +368,6 @@ def main(args: argparse.Namespace) -> Path:
     save_args(run_dir, args)
     gt = inputs.gt
     dets = get_predictions(args, inputs, run_dir)
-    masks = ({"gt_masks": gt.segms, "det_masks": dets.segms} if args.iou_type == "segm"
-             else {})
 
     # Numba's kernels load with Ctrl-C held back
     defer_interrupt(lambda: warm_up(args.iou_type == "segm"))()
@@ -378,7 +377,7 @@ def main(args: argparse.Namespace) -> Path:
         names = dict(zip(gt.cat_ids.tolist(), gt.cat_names, strict=True))
         per_cat = coco.per_category_ap(names)
         steps.update()
-        tide = tide_by_scale(gt, dets, **masks)
+        tide = tide_by_scale(gt, dets, **mask_args(gt, dets))
         steps.update()
         ece = ece_by_scale(gt, dets, args.ece_min_score)
         counts = scale_counts(gt, dets)

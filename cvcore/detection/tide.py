@@ -41,7 +41,9 @@ is left; crowd regions stay in every scale.
 This is the reference report's hand filtering made a rule: running tidecv on the filtered files
 gives the same numbers (tested).
 
-CLI: ``python -m cvcore.tide GT.json RESULTS.json [--json OUT] [--by-scale]``.
+CLI: ``python -m cvcore.tide GT.json RESULTS.json [--json OUT] [--by-scale] [--iou-type segm]``;
+with ``segm`` the results are read by pycocotools' ``loadRes`` rule (cvcore.detection.coco: a
+detection without a ``segmentation`` is its box as a polygon, where tidecv would fail).
 Scores may be any finite number (only their order counts). Bad input (see cvcore.detection.coco; an
 ``--json`` path that is a folder) is one ``error:`` line and exit code 2 before any work; Ctrl-C
 prints ``interrupted`` (exit 130).
@@ -438,10 +440,18 @@ def warm_up(masks: bool = False) -> None:
              det_masks=from_boxes(dets.boxes, 10, 10))
 
 
+def mask_args(gt: CocoGT, dets: CocoDets) -> dict:
+    """``tide`` / ``tide_by_scale`` keyword arguments for what ``gt`` was loaded for: the masks
+    (mask mode) when it was loaded for 'segm', none (box mode) otherwise."""
+    return ({"gt_masks": gt.segms, "det_masks": dets.segms} if gt.iou_type == "segm" else {})
+
+
 def parse_args(argv=None, prog: str = "python -m cvcore.tide") -> argparse.Namespace:
     parser = cli_parser(prog, "TIDE error breakdown, tidecv's numbers.",
                         "write ap50, main and special dAPs here")
     parser.add_argument("--by-scale", action="store_true", help="also per object scale")
+    parser.add_argument("--iou-type", choices=("bbox", "segm"), default="bbox",
+                        help="compare boxes (tidecv's TIDE.BOX) or masks (TIDE.MASK)")
     return parser.parse_args(argv)
 
 
@@ -451,8 +461,12 @@ def main(args: argparse.Namespace) -> None:
     from ..atomic import write_json
 
     check_output_path(args.json)
-    gt, dets = load_gt_and_results(args.gt, args.results, meanwhile=warm_up)
-    results = tide_by_scale(gt, dets) if args.by_scale else {"all": tide(gt, dets)}
+    segm = args.iou_type == "segm"
+    gt, dets = load_gt_and_results(args.gt, args.results, meanwhile=lambda: warm_up(segm),
+                                   iou_type=args.iou_type)
+    masks = mask_args(gt, dets)
+    results = (tide_by_scale(gt, dets, **masks) if args.by_scale
+               else {"all": tide(gt, dets, **masks)})
     name = Path(args.results).stem
     for scale, result in results.items():
         print(format_result(result, name if scale == "all" else f"{name} ({scale})"))

@@ -281,3 +281,18 @@ def test_iou_blocks_are_pycocotools_iou():
             assert flat.reshape(len(d), len(a)).tolist() == np.asarray(ref_boxes).tolist()
             checked += int(np.asarray(ref_masks).max() > 0)
     assert checked >= 2
+
+
+def test_cli_mask_mode(tmp_path, capsys):
+    from cvcore.detection.tide import main, parse_args
+
+    gt, results = random_mask_case(np.random.default_rng(31))
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "r.json").write_text(json.dumps(results))
+    main(parse_args([str(tmp_path / "gt.json"), str(tmp_path / "r.json"), "--iou-type", "segm",
+                     "--json", str(tmp_path / "t.json")]))
+    assert "mask AP @ 50:" in capsys.readouterr().out
+    data = json.loads((tmp_path / "t.json").read_text())
+    ap, main_errors, special = tidecv_eval(gt, results, mask=True)
+    assert data["mode"] == "mask" and data["ap50"] == pytest.approx(ap, abs=TOL)
+    assert data["main"] == pytest.approx(main_errors, abs=TOL)
