@@ -149,6 +149,13 @@ def test_known_strings():
     assert rle.from_strings([ref["counts"]], 1, int(runs.sum())).runs.tolist() == runs.tolist()
 
 
+def test_unknown_image_size_takes_the_rle_size():
+    got = rle.from_segmentations([{"size": [2, 3], "counts": [1, 4, 1]}], -1, -1)
+    assert (got.heights[0], got.widths[0], rle.area(got)[0]) == (2, 3, 4)
+    with pytest.raises(ValueError, match="image size"):
+        rle.from_segmentations([[[0, 0, 1, 0, 1, 1]]], -1, -1)
+
+
 @pytest.mark.parametrize("segm, message", [
     ([[1, 2, 3, 4, 5, 6, 7]], "odd number of coordinates"),
     ([[1, 2, 3, 4]], "fewer than 3 points"),
