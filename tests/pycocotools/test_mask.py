@@ -170,3 +170,28 @@ def test_area_of_many_masks():
     masks[:2, :, ::2] = 1
     got = mine.area(mine.encode(masks))
     assert got.dtype == np.uint32 and got.tolist() == [10, 0] * 150
+
+
+def test_real_segm_results_against_ground_truth(shared_data):
+    import json
+
+    from pycocotools.coco import COCO
+
+    folder = shared_data / "coco_val2014_100"
+    coco = COCO()
+    coco.dataset = json.loads((folder / "instances_val2014_100.json").read_text())
+    coco.createIndex()
+    results = json.loads((folder / "instances_val2014_fakesegm100_results.json").read_text())
+    pairs = 0
+    for image_id in sorted({r["image_id"] for r in results}):
+        dt = [r["segmentation"] for r in results if r["image_id"] == image_id]
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=image_id))
+        gt = [coco.annToRLE(a) for a in anns]
+        crowd = [a["iscrowd"] for a in anns]
+        same(mine.iou(dt, gt, crowd), ref.iou(dt, gt, crowd))
+        same(mine.area(dt), ref.area(dt))
+        same(mine.toBbox(dt), ref.toBbox(dt))
+        same(mine.merge(dt), ref.merge(dt))
+        pairs += len(dt) * len(gt)
+    same(mine.decode(dt), ref.decode(dt))
+    assert pairs > 1000
