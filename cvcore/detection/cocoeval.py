@@ -277,14 +277,14 @@ def _oks_means(term_start, values, ious):
 
 @numba.njit(cache=True, nogil=True)
 def _match_kernel(group_det_start, group_gt_start, iou_start, ious, gt_crowd, gt_ignore,
-                  iou_thrs, matched, det_ignored_by_gt, match_gt):
+                  gt_rows, iou_thrs, matched, det_ignored_by_gt, match_gt):
     """Greedy COCO matching on precomputed similarity blocks (see above).
 
     group_*_start: int64[G + 1] offsets of each group's detections (sorted by score) and ground
     truth (file order); gt_crowd: bool[N] may be matched any number of times; gt_ignore:
-    bool[A, N]. Writes matched[A, T, D], det_ignored_by_gt[A, T, D] (matched to an ignored
-    ground truth) and match_gt[A, T, D] (the matched ground truth's position in the grouped
-    order, left alone when unmatched).
+    bool[A, N]; gt_rows: int64[N] their CocoGT rows. Writes matched[A, T, D],
+    det_ignored_by_gt[A, T, D] (matched to an ignored ground truth) and match_gt[A, T, D] (the
+    matched ground truth's CocoGT row, left alone when unmatched).
     """
     n_area, n_thr = gt_ignore.shape[0], iou_thrs.shape[0]
     for grp in range(group_det_start.shape[0] - 1):
@@ -324,7 +324,7 @@ def _match_kernel(group_det_start, group_gt_start, iou_start, ious, gt_crowd, gt
                     taken[m] = True
                     matched[a, t, d0 + d] = True
                     det_ignored_by_gt[a, t, d0 + d] = gt_ignore[a, g0 + m]
-                    match_gt[a, t, d0 + d] = g0 + m
+                    match_gt[a, t, d0 + d] = gt_rows[g0 + m]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -474,15 +474,15 @@ def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
     gt_ignore = ignore[None] | (gt_area[None] < area_rng[:, :1]) | (gt_area[None] > area_rng[:, 1:])
     matched = np.zeros((n_area, n_thr, len(d_idx)), np.bool_)
     ignored = np.zeros_like(matched)
-    match_pos = np.full(matched.shape, -1, np.int64)
+    match_gt = np.full(matched.shape, -1, np.int64)
     # pycocotools' computeOks reads the groups of category -1 when use_cats is off: nothing
     # is ever matched then (kept, since its numbers are what this module reproduces).
     if p.iou_type != "keypoints" or p.use_cats:
         iou_start = np.zeros(n_groups + 1, np.int64)
         np.cumsum(np.diff(det_start) * np.diff(gt_start), out=iou_start[1:])
         ious = _similarities(gt, dets, p, g_idx, d_idx, gt_start, det_start, iou_start, crowd)
-        _match_kernel(det_start, gt_start, iou_start, ious, crowd, gt_ignore,
-                      np.asarray(p.iou_thrs, np.float64), matched, ignored, match_pos)
+        _match_kernel(det_start, gt_start, iou_start, ious, crowd, gt_ignore, g_idx,
+                      np.asarray(p.iou_thrs, np.float64), matched, ignored, match_gt)
     det_area = dets.areas[d_idx]
     out_of_range = (det_area[None] < area_rng[:, :1]) | (det_area[None] > area_rng[:, 1:])
     ignored |= ~matched & out_of_range[:, None, :]
@@ -491,7 +491,7 @@ def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
                    gt_index=g_idx,
                    gt_cat=g_cat[g_idx] if p.use_cats else np.zeros(len(g_idx), np.int64),
                    gt_ignore=gt_ignore, matched=matched, ignored=ignored,
-                   match_gt=np.append(g_idx, -1)[match_pos])  # -1 picks the appended -1
+                   match_gt=match_gt)
 
 
 def _similarities(gt: CocoGT, dets: CocoDets, p: Params, g_idx: np.ndarray, d_idx: np.ndarray,
