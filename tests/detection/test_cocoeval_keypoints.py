@@ -180,3 +180,20 @@ def test_empty_results_and_empty_ground_truth():
         g = load_gt({**GT_HEAD, "annotations": anns}, "keypoints")
         stats = evaluate(g, load_results([], g)).stats
         assert stats[0] == expected and set(stats) <= {0.0, -1.0}
+
+
+def test_oks_mean_sums_in_numpys_order():
+    """The OKS mean adds its terms as np.sum does (pairwise, 8 accumulators, halves above
+    128), so it is np.sum's value to the last bit where a plain loop is not."""
+    from cvcore.detection.cocoeval import _numpy_sum
+    rng = np.random.default_rng(3300)
+    loop_differs = 0
+    for n in list(range(1, 40)) + [127, 128, 129, 200, 300, 1000]:
+        for _ in range(20):
+            a = rng.random(n) * 10.0 ** rng.uniform(-8, 8, n)
+            assert _numpy_sum(a, 0, n) == np.sum(a)
+            total = 0.0
+            for x in a.tolist():  # left to right
+                total += x
+            loop_differs += total != np.sum(a)
+    assert loop_differs > 50  # the order matters
