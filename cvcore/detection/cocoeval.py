@@ -33,8 +33,6 @@ The rules reproduced, with pycocotools' traps kept on purpose:
   and never trades a non-ignored match for an ignored one; crowd IoU is intersection over the
   detection's area (boxes and masks); unmatched detections outside the area range are ignored
   (detection areas follow loadRes, see :mod:`.coco`: ``w * h`` when the results carry boxes);
-- keypoints with ``use_cats=0``: pycocotools' computeOks looks the groups up under category -1
-  and so compares nothing: every detection is unmatched, as there;
 - per category, area range and max-dets: detections of all images concatenated in image order and
   stably sorted by score; precision ``tp / (tp + fp + eps)`` with ``eps = np.spacing(1)``, made
   monotone from the right, read at the recall thresholds with ``searchsorted(side="left")``;
@@ -50,7 +48,9 @@ stats pycocotools would logically give instead of its crash (#450); a ground-tru
 id 0 is matched like any other, whereas pycocotools counts a detection matched to it as a false
 positive because it stores matches as ids and tests them for truth (#664). With fewer than three
 ``max_dets`` pycocotools' ``summarize`` crashes; we read the last one where it would index past the
-end.
+end. Keypoints with ``use_cats=0``: pycocotools' ``computeOks`` looks each image's objects up under
+category -1 and finds none, so it matches no detection (a perfect result scores AP 0); we pool the
+categories as its ``computeIoU`` does for boxes and masks (the tests fix the oracle the same way).
 
 CLI: ``python -m cvcore.cocoeval GT.json RESULTS.json [--iou-type {bbox,segm,keypoints}]
 [--json OUT]`` prints the lines of ``summarize()`` for that type; ``--json`` writes
@@ -497,14 +497,11 @@ def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
     matched = np.zeros((n_area, n_thr, len(d_idx)), np.bool_)
     ignored = np.zeros_like(matched)
     match_gt = np.full(matched.shape, -1, np.int64)
-    # pycocotools' computeOks reads the groups of category -1 when use_cats is off: nothing
-    # is ever matched then (kept, since its numbers are what this module reproduces).
-    if p.iou_type != "keypoints" or p.use_cats:
-        iou_start = np.zeros(n_groups + 1, np.int64)
-        np.cumsum(np.diff(det_start) * np.diff(gt_start), out=iou_start[1:])
-        ious = _similarities(gt, dets, p, g_idx, d_idx, gt_start, det_start, iou_start, crowd)
-        _match_kernel(det_start, gt_start, iou_start, ious, crowd, gt_ignore, g_idx,
-                      np.asarray(p.iou_thrs, np.float64), matched, ignored, match_gt)
+    iou_start = np.zeros(n_groups + 1, np.int64)
+    np.cumsum(np.diff(det_start) * np.diff(gt_start), out=iou_start[1:])
+    ious = _similarities(gt, dets, p, g_idx, d_idx, gt_start, det_start, iou_start, crowd)
+    _match_kernel(det_start, gt_start, iou_start, ious, crowd, gt_ignore, g_idx,
+                  np.asarray(p.iou_thrs, np.float64), matched, ignored, match_gt)
     det_area = dets.areas[d_idx]
     out_of_range = (det_area[None] < area_rng[:, :1]) | (det_area[None] > area_rng[:, 1:])
     ignored |= ~matched & out_of_range[:, None, :]
