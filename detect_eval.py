@@ -38,8 +38,7 @@ full unpickling for files one trusts.
 from __future__ import annotations
 
 import argparse
-import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -262,26 +261,8 @@ def read_inputs(args: argparse.Namespace) -> Inputs:
 
 
 def load_dets(path: Path, gt: CocoGT, iou_type: str) -> CocoDets:
-    """The results file read for ``iou_type``. For segm every detection must carry a
-    ``segmentation``: pycocotools (and cvcore.detection.coco, which follows it) would evaluate
-    one without as its box, which in a mask evaluation is an error in the file."""
-    if iou_type == "bbox":
-        return load_results(path, gt)
-    try:  # parsed here once, to look at the records before the loader's rule applies
-        records = json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):
-        return load_results(path, gt, iou_type)  # raises the loader's one-line error
-    if isinstance(records, list):
-        missing = next((i for i, r in enumerate(records)
-                        if isinstance(r, dict) and "segmentation" not in r), None)
-        if missing is not None:
-            raise InputError(f"detection #{missing} has no 'segmentation' (--iou-type segm "
-                             "compares masks)", path)
-    try:
-        dets = load_results(records, gt, iou_type)
-    except InputError as err:  # it was read from the list: name the file
-        raise InputError(err.problem, path) from None
-    return replace(dets, source=str(path))
+    """The results file read for ``iou_type`` (segm: every detection needs a ``segmentation``)."""
+    return load_results(path, gt, iou_type)
 
 
 def get_predictions(args: argparse.Namespace, inputs: Inputs, run_dir: Path) -> CocoDets:

@@ -234,7 +234,7 @@ def random_segm_case(rng: np.random.Generator, max_images: int = 4,
     ground truth, uncompressed-RLE crowd regions, empty masks, images without objects or
     results, overlapping masks, exact copies (IoU 1) and duplicates (ties), areas on the 32² /
     96² edges, tied scores, and results by each of loadRes' rules: compressed RLE alone (area
-    of the mask), with a ``bbox`` (area w * h), or a ``bbox`` without mask (its box as mask)."""
+    of the mask) or with a ``bbox`` (area w * h). (A ``bbox`` without mask is refused in segm.)"""
     n_img = int(rng.integers(1, max_images + 1))
     n_cat = int(rng.integers(1, max_cats + 1))
     image_ids = rng.choice(np.arange(1, 60), n_img, replace=False)
@@ -292,7 +292,7 @@ def random_segm_case(rng: np.random.Generator, max_images: int = 4,
                    "area": area, "bbox": box, "iscrowd": int(crowd)}
             anns.append(ann)
             gt_masks[ann["id"]] = mask
-    rule = rng.choice(["segm", "segm", "bbox", "bbox-only"])
+    rule = rng.choice(["segm", "segm", "bbox"])
     results = []
     score_levels = rng.random(4)
     for image_id, (h, w) in sizes.items():
@@ -317,8 +317,7 @@ def random_segm_case(rng: np.random.Generator, max_images: int = 4,
             ys, xs = np.nonzero(mask)
             box = ([float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
                     float(ys.max() - ys.min() + 1)] if len(xs) else [0.0, 0.0, 1.0, 1.0])
-            if rule != "bbox-only":
-                det["segmentation"] = compressed_rle(mask)
+            det["segmentation"] = compressed_rle(mask)
             if rule != "segm":
                 det["bbox"] = box
             results.append(det)

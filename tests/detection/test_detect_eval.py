@@ -245,7 +245,7 @@ def test_segm_bad_input_one_line_exit_2(synthetic_coco, tmp_path):
               synthetic_coco / "annotations" / "instances_val2017.json",
               "--dets", tmp_path / "r.json", "--out", tmp_path / "o")
     assert out.returncode == 2 and out.stderr == (
-        f"error: {tmp_path / 'r.json'}: detection #3 has no 'segmentation' (--iou-type segm "
+        f"error: {tmp_path / 'r.json'}: detection #3 has no 'segmentation' (segm evaluation "
         "compares masks)\n")
     assert not (tmp_path / "o").exists()
 
