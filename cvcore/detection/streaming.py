@@ -207,7 +207,7 @@ class StreamingCocoEval:
         elif self.iou_type == "keypoints":
             kp = _to_numpy(values, "keypoints")
             if kp.ndim == 2 and kp.shape[1] % 3 == 0:
-                kp = kp.reshape(len(kp), -1, 3)
+                kp = kp.reshape(len(kp), kp.shape[1] // 3, 3)
             kp = _floats(kp, "keypoints", (n, None, 3), n)
         _check_known(image, self.gt.image_ids, "image_ids", "image", _SOURCE)
         _check_known(cat, self.gt.cat_ids, "labels", "category", _SOURCE)
