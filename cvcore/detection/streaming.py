@@ -35,8 +35,15 @@ import numpy as np
 
 from ..errors import InputError
 from . import rle
-from .coco import (CocoDets, CocoGT, _check_iou_type, _check_keypoint_counts, _check_known,
-                   _index_of, load_gt)
+from .coco import (
+    CocoDets,
+    CocoGT,
+    _check_iou_type,
+    _check_keypoint_counts,
+    _check_known,
+    _index_of,
+    load_gt,
+)
 from .cocoeval import CocoEvalResult, Params, evaluate
 
 _SOURCE = "StreamingCocoEval.update"

@@ -18,8 +18,12 @@ from cvcore.detection.cocoeval import evaluate
 from cvcore.detection.streaming import StreamingCocoEval
 from cvcore.errors import InputError
 from tests.conftest import REPO
-from tests.detection.cocofixtures import (pycocotools_eval, random_case,
-                                          random_keypoints_case, random_segm_case)
+from tests.detection.cocofixtures import (
+    pycocotools_eval,
+    random_case,
+    random_keypoints_case,
+    random_segm_case,
+)
 
 ARRAYS = ("stats", "precision", "recall", "scores")
 
