@@ -36,6 +36,7 @@ import numpy as np
 from ..errors import InputError
 from . import rle
 from .coco import (
+    _INT64_BOUND,
     CocoDets,
     CocoGT,
     _check_iou_type,
@@ -47,7 +48,6 @@ from .coco import (
 from .cocoeval import CocoEvalResult, Params, evaluate
 
 _SOURCE = "StreamingCocoEval.update"
-_INT64_BOUND = 2.0 ** 63
 
 # The state's arrays by iou_type, in a fixed order (sync gathers them in it): name, dtype and
 # the shape of one row (the first axis is the detections, or runs / keypoint rows).
@@ -87,7 +87,7 @@ def _ids(x: Any, name: str, n: int | None) -> np.ndarray:
         raise InputError(f"{name} has shape {list(a.shape)}, needs [{n if n is not None else 'N'}]"
                          " (one id per detection)", _SOURCE)
     if a.dtype.kind == "f":
-        bad = ~(np.isfinite(a) & (a == np.floor(a)) & (np.abs(a) < _INT64_BOUND))
+        bad = ~(np.isfinite(a) & (a == np.floor(a)) & (a >= -_INT64_BOUND) & (a < _INT64_BOUND))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputError(f"{name} #{i} is not an integer id: {a[i]}", _SOURCE)
@@ -191,10 +191,19 @@ class StreamingCocoEval:
         self.params = params
         self.box_format = box_format
         self._chunks: list[dict[str, np.ndarray]] = []
+        self._synced = False
 
     def reset(self) -> None:
         """Forget every detection (the ground truth and parameters stay)."""
         self._chunks = []
+        self._synced = False
+
+    def _check_not_synced(self, what: str) -> None:
+        # After sync() this rank holds every rank's detections: adding more and syncing again
+        # would count the other ranks' twice.
+        if self._synced:
+            raise ValueError(f"{what} after sync(): call reset() first (sync() gathered every "
+                             "rank's detections here)")
 
     def __len__(self) -> int:
         """The number of detections added (or merged) so far."""
@@ -205,6 +214,7 @@ class StreamingCocoEval:
         keypoints by ``iou_type``, see the module docstring), ``scores`` float[N] (any finite
         numbers: only their order counts), ``labels`` int[N] category ids. NumPy arrays or
         torch tensors (copied to the CPU). Nothing is added when any of it is bad."""
+        self._check_not_synced("update()")
         score = _floats(scores, "scores", (None,), -1)
         n = len(score)
         image = _ids(image_ids, "image_ids", n)
@@ -250,6 +260,7 @@ class StreamingCocoEval:
 
     def merge(self, other_states: list[dict[str, np.ndarray]]) -> None:
         """Append the detections of other evaluators' :meth:`state`, in the order given."""
+        self._check_not_synced("merge()")
         fields = _fields(self.iou_type)
         for state in other_states:
             if set(state) != {name for name, _, _ in fields}:
@@ -260,16 +271,19 @@ class StreamingCocoEval:
 
     def sync(self) -> None:
         """Under torch.distributed (every rank calls it): replace this rank's detections by all
-        ranks', rank 0's first. A no-op without an initialised process group or with one
-        process. Arrays travel as padded tensors through ``all_gather`` (sizes first), never
-        pickled; on an NCCL group through the current CUDA device."""
+        ranks', rank 0's first. A no-op without an initialised process group, with one process,
+        or when already synced (until :meth:`reset`; updates in between are refused). Arrays
+        travel as padded tensors through ``all_gather`` (sizes first), never pickled; on an
+        NCCL group through the current CUDA device."""
         import torch.distributed as dist
 
-        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        if (self._synced or not (dist.is_available() and dist.is_initialized())
+                or dist.get_world_size() == 1):
             return
         states = _all_gather_states(self.state(), _fields(self.iou_type))
         self.reset()
         self.merge(states)
+        self._synced = True
 
     def detections(self) -> CocoDets:
         """All detections as the :class:`~.coco.CocoDets` loading them from a file would give

@@ -42,6 +42,13 @@ def main(folder: Path) -> None:
                       state["scores"][a:b], state["cat_ids"][a:b])
         own = len(ev)
         ev.sync()
+        ev.sync()  # a second sync without updates changes nothing
+        try:
+            ev.update(state["image_ids"][:0], values(state, spec["iou_type"], 0, 0),
+                      state["scores"][:0], state["cat_ids"][:0])
+            raise AssertionError("update after sync was accepted")
+        except ValueError as err:
+            assert "reset()" in str(err), err
         result = ev.compute()
         if rank == 0:
             gathered = {f"state_{k}": v for k, v in ev.state().items()}
