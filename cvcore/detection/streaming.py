@@ -2,7 +2,8 @@
 
 ``StreamingCocoEval(gt, iou_type)`` is used the way torchmetrics' ``MeanAveragePrecision`` or
 hotcoco's ``StreamingEval`` are: ``update(image_ids, values, scores, labels)`` once per validation
-batch with the model's output as NumPy arrays or (CPU) torch tensors, one row per detection;
+batch with the model's output as NumPy arrays or torch tensors (copied to the CPU), one row per
+detection;
 ``sync()`` under torch.distributed; ``compute()`` -> :class:`~.cocoeval.CocoEvalResult`;
 ``reset()`` before the next epoch.
 
@@ -20,6 +21,11 @@ its box ``toBbox``; keypoints' box and area span all their keypoints. ``compute(
 :func:`.cocoeval.evaluate` on all updates concatenated in order (after ``sync()``: rank 0's, then
 rank 1's, ...), so its numbers are exactly the batch evaluation's, pycocotools' to the last bit.
 Detections are stored as a few flat arrays (masks as their runs), never as Python objects or JSON.
+
+Speed (2 cores): 5000 images, 100k boxes in 313 updates of 16 images take ~0.05 s to add and
+~0.3 s to compute, as evaluate() alone (pycocotools: ~30-45 s); 10k dense 240 x 320 masks (768 MB
+as bool) take ~0.5 s to encode in 63 updates and are kept as 5.6 MB; sync() of 100k boxes over 2
+gloo ranks ~0.04 s.
 
 Bad input raises :class:`~cvcore.errors.InputError` naming the argument: wrong shape or length,
 non-numeric, NaN/inf, negative box sizes, fractional ids, unknown image or category ids, masks
