@@ -3,8 +3,7 @@
 ``StreamingCocoEval(gt, iou_type)`` is used the way torchmetrics' ``MeanAveragePrecision`` or
 hotcoco's ``StreamingEval`` are: ``update(image_ids, values, scores, labels)`` once per validation
 batch with the model's output as NumPy arrays or torch tensors (copied to the CPU), one row per
-detection;
-``sync()`` under torch.distributed; ``compute()`` -> :class:`~.cocoeval.CocoEvalResult`;
+detection; ``sync()`` under torch.distributed; ``compute()`` -> :class:`~.cocoeval.CocoEvalResult`;
 ``reset()`` before the next epoch.
 
 ``values`` is, by ``iou_type``:
