@@ -199,6 +199,12 @@ def _boxes(records: list, what: str, source: str) -> np.ndarray:
     """The records' ``bbox`` fields as float64[N, 4]: finite, non-negative sizes, and finite
     corners and areas."""
     boxes = _column(records, "bbox", what, source, shape=(4,)) if records else np.zeros((0, 4))
+    return check_boxes(boxes, what, source)
+
+
+def check_boxes(boxes: np.ndarray, what: str, source: str) -> np.ndarray:
+    """float64[N, 4] xywh boxes as they are, or an InputError naming the first that is not
+    finite, has a negative size, or whose corner or area overflows float64."""
     bad = ~np.isfinite(boxes).all(axis=1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -465,15 +471,23 @@ def _read_results(results: str | os.PathLike | list, iou_type: str = "bbox") -> 
         empty = np.flatnonzero(np.diff(starts) == 0)
         if len(empty):
             raise InputError(f"detection #{empty[0]} has no keypoints", source)
-        lo = np.minimum.reduceat(keypoints[:, :2], starts[:-1], axis=0)
-        hi = np.maximum.reduceat(keypoints[:, :2], starts[:-1], axis=0)
-        boxes = np.concatenate([lo, hi - lo], axis=1)
-        areas = (hi[:, 0] - lo[:, 0]) * (hi[:, 1] - lo[:, 1])
+        boxes, areas = keypoint_extents(keypoints, starts)
     dets = CocoDets(ids=np.arange(1, len(data) + 1, dtype=np.int64), image_ids=image_ids,
                     cat_ids=cat_ids, boxes=boxes, scores=scores, areas=areas, source=source,
                     iou_type=iou_type, keypoints=keypoints if iou_type == "keypoints" else None,
                     keypoint_starts=starts if iou_type == "keypoints" else None)
     return _Parsed(dets, segms, has_box)
+
+
+def keypoint_extents(keypoints: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """loadRes' keypoint rule: each detection's box (float64[M, 4] xywh) spans all its keypoints,
+    visible or not, and its area (float64[M]) is that box's width times height. keypoints:
+    float64[P, 3] (x, y, v); starts: int64[M + 1] offsets, no detection empty."""
+    if len(starts) < 2:
+        return np.zeros((0, 4)), np.zeros(0)
+    lo = np.minimum.reduceat(keypoints[:, :2], starts[:-1], axis=0)
+    hi = np.maximum.reduceat(keypoints[:, :2], starts[:-1], axis=0)
+    return np.concatenate([lo, hi - lo], axis=1), (hi[:, 0] - lo[:, 0]) * (hi[:, 1] - lo[:, 1])
 
 
 def _against_gt(parsed: _Parsed, gt: CocoGT) -> CocoDets:

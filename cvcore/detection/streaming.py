@@ -48,6 +48,8 @@ from .coco import (
     _check_keypoint_counts,
     _check_known,
     _index_of,
+    check_boxes,
+    keypoint_extents,
     load_gt,
 )
 from .cocoeval import CocoEvalResult, Params, evaluate
@@ -120,22 +122,11 @@ def _floats(x: Any, name: str, shape: tuple, n: int) -> np.ndarray:
 
 
 def _box_rows(values: Any, n: int, box_format: str) -> np.ndarray:
-    """float64[N, 4] xywh, non-negative sizes, finite corners and areas (as coco.py checks
-    boxes of a results file)."""
+    """float64[N, 4] xywh, checked as coco.py checks the boxes of a results file."""
     boxes = _floats(values, "boxes", (n, 4), n)
     if box_format == "xyxy":
         boxes = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
-    bad = (boxes[:, 2:] < 0).any(axis=1)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"boxes #{i} has a negative size (xywh {boxes[i].tolist()})", _SOURCE)
-    with np.errstate(over="ignore"):
-        bad = ~(np.isfinite(boxes[:, :2] + boxes[:, 2:]).all(axis=1)
-                & np.isfinite(boxes[:, 2] * boxes[:, 3]))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"boxes #{i} is too large for float64 {boxes[i].tolist()}", _SOURCE)
-    return boxes
+    return check_boxes(boxes, "boxes", _SOURCE)
 
 
 def _mask_rles(values: Any, n: int, heights: np.ndarray, widths: np.ndarray) -> rle.Rles:
@@ -249,8 +240,9 @@ class StreamingCocoEval:
             counts = np.full(n, k, np.int64)
             starts = np.arange(n + 1, dtype=np.int64) * k
             _check_keypoint_counts(starts, cat, self.gt, "keypoints", _SOURCE)
-            chunk.update(_keypoint_box_fields(kp), keypoint_counts=counts,
-                         keypoints=kp.reshape(-1, 3))
+            flat = kp.reshape(-1, 3)
+            boxes, areas = keypoint_extents(flat, starts)
+            chunk.update(boxes=boxes, areas=areas, keypoint_counts=counts, keypoints=flat)
         self._chunks.append(chunk)
 
     def state(self) -> dict[str, np.ndarray]:
@@ -313,15 +305,6 @@ class StreamingCocoEval:
         """COCO AP of every detection so far: :func:`~.cocoeval.evaluate` on them (call
         :meth:`sync` first under torch.distributed)."""
         return evaluate(self.gt, self.detections(), self.params or Params(iou_type=self.iou_type))
-
-
-def _keypoint_box_fields(kp: np.ndarray) -> dict[str, np.ndarray]:
-    """loadRes' keypoint rule for float64[N, K, 3] keypoints: the box spans all keypoints
-    (visible or not) and the area is its width times height (the same float operations as
-    coco.py's results reader)."""
-    lo, hi = kp[:, :, :2].min(axis=1), kp[:, :, :2].max(axis=1)
-    return {"boxes": np.concatenate([lo, hi - lo], axis=1),
-            "areas": (hi[:, 0] - lo[:, 0]) * (hi[:, 1] - lo[:, 1])}
 
 
 def _all_gather_states(state: dict[str, np.ndarray], fields: tuple) -> list[dict]:
