@@ -1,12 +1,15 @@
-"""COCO bbox AP, whole process: cvcore.cocoeval vs pycocotools vs faster-coco-eval.
+"""COCO AP (bbox, segm, keypoints), whole process: cvcore vs hotcoco, faster-coco-eval, pycocotools.
 
-    python bench/bench_cocoeval.py [--images 5000] [--scale 10] [--skip-pycocotools]
+    python bench/bench_cocoeval.py [--iou-types bbox segm keypoints] [--images 5000] [--scale 10]
+                                   [--skip-pycocotools]
 
-Builds a val2017-sized synthetic set once (5000 images, ~36k objects, ~130k detections with
-realistic errors) under bench/_work/, then times each tool as a fresh process (JSON parsing,
-imports and compilation included: what a user waits for), checks that all give the same 12 stats,
-and prints the table. ``--scale`` also times cvcore on a set that many times larger and reports
-the growth (it must stay linear). Needs ``pip install -e .[bench]`` (faster-coco-eval).
+Builds val2017-sized synthetic sets once under bench/_work/ (``python -m cvcore.synth coco``:
+5000 images, ~36k objects with polygon masks, ~130k detections with boxes and RLE masks;
+``coco-keypoints``: ~11k people, ~17k pose results), then times each tool as a fresh process
+(JSON parsing, imports and compilation included: what a user waits for), checks that all give
+the same stats, and prints one table per IoU type. ``--scale`` also times cvcore (bbox) on a set
+that many times larger and reports the growth (it must stay linear). Needs
+``pip install -e .[bench]`` (hotcoco, faster-coco-eval).
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ import sys
 
 from _timing import WORK, print_table, python_process, run_process
 
+# Each peer: load the ground truth and results, evaluate, write the stats (argv: GT RES OUT TYPE).
 PYCOCOTOOLS = """
 import json, sys
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 gt = COCO(sys.argv[1]); dt = gt.loadRes(sys.argv[2])
-ev = COCOeval(gt, dt, "bbox"); ev.evaluate(); ev.accumulate(); ev.summarize()
+ev = COCOeval(gt, dt, sys.argv[4]); ev.evaluate(); ev.accumulate(); ev.summarize()
 json.dump(list(ev.stats), open(sys.argv[3], "w"))
 """
 
@@ -30,59 +34,80 @@ FASTER_COCO_EVAL = """
 import json, sys
 from faster_coco_eval import COCO, COCOeval_faster
 gt = COCO(sys.argv[1]); dt = gt.loadRes(sys.argv[2])
-ev = COCOeval_faster(gt, dt, "bbox"); ev.evaluate(); ev.accumulate(); ev.summarize()
+ev = COCOeval_faster(gt, dt, sys.argv[4]); ev.evaluate(); ev.accumulate(); ev.summarize()
 json.dump(list(ev.stats), open(sys.argv[3], "w"))
 """
 
+HOTCOCO = """
+import json, sys
+from hotcoco import COCO, COCOeval
+gt = COCO(sys.argv[1]); dt = gt.loadRes(sys.argv[2])
+ev = COCOeval(gt, dt, sys.argv[4]); ev.evaluate(); ev.accumulate(); ev.summarize()
+json.dump([float(s) for s in ev.stats], open(sys.argv[3], "w"))
+"""
 
-def dataset(num_images: int):
-    """The synthetic set (made once, in a child process so this one stays small: a child's
-    peak RSS counts the memory it inherits)."""
-    out = WORK / f"coco_{num_images}"
-    gt, res = out / "annotations" / "instances_val2017.json", out / "predictions.json"
+PEERS = [("hotcoco 1.3.0", HOTCOCO), ("faster-coco-eval 1.8.0", FASTER_COCO_EVAL)]
+
+
+def dataset(num_images: int, iou_type: str):
+    """The synthetic set's (ground truth, results) paths, made once, in a child process so this
+    one stays small (a child's peak RSS counts the memory it inherits)."""
+    kind = "coco-keypoints" if iou_type == "keypoints" else "coco"
+    out = WORK / f"{kind}_{num_images}"
+    if iou_type == "keypoints":
+        gt = out / "annotations/person_keypoints_val2017.json"
+        res = out / "keypoint_predictions.json"
+    else:
+        gt, res = out / "annotations/instances_val2017.json", out / "predictions.json"
     if not res.exists():
-        run_process([sys.executable, "-m", "cvcore.synth", "coco", str(out), "--num-images",
-                     str(num_images), "--no-images"])
+        run_process([sys.executable, "-m", "cvcore.synth", kind, str(out), "--num-images",
+                     str(num_images), *(["--no-images"] if kind == "coco" else [])])
     return gt, res
 
 
-def time_cvcore(gt, res, stats_path):
+def time_cvcore(gt, res, iou_type, stats_path):
     return run_process([sys.executable, "-m", "cvcore.cocoeval", str(gt), str(res),
-                        "--json", str(stats_path)])
+                        "--iou-type", iou_type, "--json", str(stats_path)])
 
 
-def main(args: argparse.Namespace) -> None:
-    gt, res = dataset(args.images)
+def bench_type(args: argparse.Namespace, iou_type: str) -> None:
+    gt, res = dataset(args.images, iou_type)
     n_gt = len(json.loads(gt.read_text())["annotations"])
     n_det = len(json.loads(res.read_text()))
-    print(f"{args.images} images, {n_gt} objects, {n_det} detections")
-    stats = {}
-    rows = []
-    time_cvcore(gt, res, WORK / "warm.json")  # the Numba cache is built once per install
-    rows.append(("cvcore.cocoeval", *time_cvcore(gt, res, WORK / "stats_cvcore.json")))
-    stats["cvcore.cocoeval"] = json.loads((WORK / "stats_cvcore.json").read_text())["stats"]
-    tools = [("faster-coco-eval 1.8.0", FASTER_COCO_EVAL)]
-    if not args.skip_pycocotools:
-        tools.append(("pycocotools 2.0.11", PYCOCOTOOLS))
+    print(f"\n{iou_type}: {args.images} images, {n_gt} objects, {n_det} detections")
+    stats, rows = {}, []
+    ours = "cvcore.cocoeval"
+    time_cvcore(gt, res, iou_type, WORK / "warm.json")  # the Numba cache is built once per install
+    rows.append((ours, *time_cvcore(gt, res, iou_type, WORK / "stats_cvcore.json")))
+    stats[ours] = json.loads((WORK / "stats_cvcore.json").read_text())["stats"]
+    tools = list(PEERS) + ([] if args.skip_pycocotools else [("pycocotools 2.0.11", PYCOCOTOOLS)])
     for name, code in tools:
         path = WORK / f"stats_{name.split()[0]}.json"
-        rows.append((name, *run_process(python_process(code, str(gt), str(res), str(path)))))
+        rows.append((name, *run_process(python_process(code, str(gt), str(res), str(path),
+                                                       iou_type))))
         stats[name] = json.loads(path.read_text())
     for name, values in stats.items():
-        worst = max(abs(a - b) for a, b in zip(values, stats["cvcore.cocoeval"], strict=True))
+        worst = max(abs(a - b) for a, b in zip(values, stats[ours], strict=True))
         print(f"{name}: max |stat difference| vs cvcore = {worst:.3g}")
-    print_table(f"COCO bbox eval, {args.images} images, whole process", rows, "cvcore.cocoeval")
-    if args.scale > 1:
-        big_gt, big_res = dataset(args.images * args.scale)
-        t_big, m_big = time_cvcore(big_gt, big_res, WORK / "stats_big.json")
+    print_table(f"COCO {iou_type} eval, {args.images} images, whole process", rows, ours)
+    if args.scale > 1 and iou_type == "bbox":
+        big_gt, big_res = dataset(args.images * args.scale, iou_type)
+        t_big, m_big = time_cvcore(big_gt, big_res, iou_type, WORK / "stats_big.json")
         t_small = rows[0][1]
         print(f"\nscaling: {args.images * args.scale} images took {t_big:.2f} s / {m_big:.0f} MiB"
               f" = {t_big / t_small:.2f}x the time of {args.images} (linear would be "
               f"{args.scale}x)")
 
 
+def main(args: argparse.Namespace) -> None:
+    for iou_type in args.iou_types:
+        bench_type(args, iou_type)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iou-types", nargs="+", default=["bbox", "segm", "keypoints"],
+                        choices=["bbox", "segm", "keypoints"])
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--skip-pycocotools", action="store_true")

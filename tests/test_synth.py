@@ -15,6 +15,7 @@ from PIL import Image
 from cvcore.synth.camvid import PALETTE, make_camvid
 from cvcore.synth.classify import CLASSES, make_classify
 from cvcore.synth.coco import make_coco
+from cvcore.synth.keypoints import make_coco_keypoints
 from cvcore.synth.mot import make_mot
 from tests.conftest import REPO
 
@@ -145,7 +146,7 @@ def test_cli_writes_and_reports(tmp_path):
     assert len(data["images"]) == 3
 
 
-@pytest.mark.parametrize("kind", ["classify", "camvid", "coco", "mot"])
+@pytest.mark.parametrize("kind", ["classify", "camvid", "coco", "coco-keypoints", "mot"])
 def test_cli_rejects_bad_kind_cleanly(kind, tmp_path):
     result = subprocess.run([sys.executable, "-m", "cvcore.synth", kind + "x", str(tmp_path)],
                             capture_output=True, text=True, cwd=REPO)
@@ -172,3 +173,26 @@ def test_cli_bad_arguments_one_line_and_nothing_written(case, tmp_path):
     assert str(named) in lines[0] and "Traceback" not in result.stderr + result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
     assert blocker.read_text() == "x"
+
+
+def test_coco_keypoints_is_evaluable_and_deterministic(tmp_path):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    out = make_coco_keypoints(tmp_path / "a", seed=2, num_images=200)
+    again = make_coco_keypoints(tmp_path / "b", seed=2, num_images=200)
+    gt_path = out / "annotations" / "person_keypoints_val2017.json"
+    res_path = out / "keypoint_predictions.json"
+    assert gt_path.read_bytes() == (again / gt_path.relative_to(out)).read_bytes()
+    data = json.loads(gt_path.read_text())
+    num_keypoints = np.array([a["num_keypoints"] for a in data["annotations"]])
+    assert len(data["annotations"]) > 200 and (num_keypoints == 0).any()
+    assert all(len(a["keypoints"]) == 51 for a in data["annotations"])
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(gt_path))
+        ev = COCOeval(gt, gt.loadRes(str(res_path)), "keypoints")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    # Informative, not trivial: AP well inside (0, 1), AP50 above AP75.
+    assert 0.2 < ev.stats[0] < 0.6 and ev.stats[1] > ev.stats[2]

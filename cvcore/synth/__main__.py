@@ -1,4 +1,4 @@
-"""``python -m cvcore.synth {classify,camvid,coco,mot} OUT [--seed S] [options]``."""
+"""``python -m cvcore.synth {classify,camvid,coco,coco-keypoints,mot} OUT [--seed S] [options]``."""
 
 from __future__ import annotations
 
@@ -10,19 +10,21 @@ from ..runs import check_output_path
 from .camvid import make_camvid
 from .classify import make_classify
 from .coco import make_coco
+from .keypoints import make_coco_keypoints
 from .mot import make_mot
 
 
 def parse_args(argv=None, prog: str = "python -m cvcore.synth") -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
-    parser.add_argument("kind", choices=["classify", "camvid", "coco", "mot"])
+    parser.add_argument("kind", choices=["classify", "camvid", "coco", "coco-keypoints", "mot"])
     parser.add_argument("out", help="output directory (created)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per-class", type=int, default=80, help="classify: images per class")
     parser.add_argument("--img-size", type=int, default=96, help="classify: square image side")
     parser.add_argument("--size", type=int, nargs=2, default=(160, 120), metavar=("W", "H"),
                         help="camvid: image size (960 720 for CamVid's full resolution)")
-    parser.add_argument("--num-images", type=int, default=60, help="coco: number of images")
+    parser.add_argument("--num-images", type=int, default=60,
+                        help="coco, coco-keypoints: number of images")
     parser.add_argument("--no-images", action="store_true",
                         help="coco/mot: write annotations only (benchmarks)")
     parser.add_argument("--frames", type=int, default=60, help="mot: frames per sequence")
@@ -34,6 +36,7 @@ def check_args(args: argparse.Namespace) -> None:
     check_output_path(args.out, folder=True)
     sizes = {"classify": {"--per-class": args.per_class, "--img-size": args.img_size},
              "camvid": {"--size": min(args.size)}, "coco": {"--num-images": args.num_images},
+             "coco-keypoints": {"--num-images": args.num_images},
              "mot": {"--frames": args.frames}}[args.kind]
     minimum = {"--img-size": 16, "--size": 16}
     for name, value in sizes.items():
@@ -51,6 +54,8 @@ def main(args: argparse.Namespace) -> None:
     elif args.kind == "coco":
         out = make_coco(args.out, args.seed, num_images=args.num_images,
                         write_images=not args.no_images)
+    elif args.kind == "coco-keypoints":
+        out = make_coco_keypoints(args.out, args.seed, num_images=args.num_images)
     else:
         out = make_mot(args.out, args.seed, frames=args.frames, write_images=not args.no_images)
     print(f"synthetic {args.kind} data (seed {args.seed}) in {out} "
