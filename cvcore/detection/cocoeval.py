@@ -133,12 +133,13 @@ def _mean_defined(values: np.ndarray) -> float:
 
 @numba.njit(cache=True, nogil=True)
 def _match_kernel(group_det_start, group_gt_start, det_boxes, gt_boxes, gt_crowd, gt_ignore,
-                  iou_thrs, matched, det_ignored_by_gt):
+                  iou_thrs, matched, det_ignored_by_gt, match_gt):
     """Greedy COCO matching.
 
     group_*_start: int64[G + 1] offsets of each group's detections (sorted by score) and ground
-    truth (file order); gt_ignore: bool[A, N]. Writes matched[A, T, D] and
-    det_ignored_by_gt[A, T, D] (matched to an ignored ground truth).
+    truth (file order); gt_ignore: bool[A, N]. Writes matched[A, T, D],
+    det_ignored_by_gt[A, T, D] (matched to an ignored ground truth) and match_gt[A, T, D] (the
+    matched ground truth's position in the grouped order, left alone when unmatched).
     """
     n_area, n_thr = gt_ignore.shape[0], iou_thrs.shape[0]
     for grp in range(group_det_start.shape[0] - 1):
@@ -178,6 +179,7 @@ def _match_kernel(group_det_start, group_gt_start, det_boxes, gt_boxes, gt_crowd
                     taken[m] = True
                     matched[a, t, d0 + d] = True
                     det_ignored_by_gt[a, t, d0 + d] = gt_ignore[a, g0 + m]
+                    match_gt[a, t, d0 + d] = g0 + m
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +271,11 @@ class Matches:
     """Per-detection matching results for the kept detections (those within max(max_dets)).
 
     det_index: int64[D] rows of the CocoDets, grouped by (category, image), by score in a group;
-    rank: int64[D] position within its image x category group; matched, ignored: bool[A, T, D].
+    rank: int64[D] position within its image x category group; det_img, det_cat: int64[D]
+    positions in ``p.img_ids`` / ``p.cat_ids`` (0 without categories); gt_index: int64[N] rows
+    of the CocoGT evaluated, grouped the same way, with gt_cat and gt_ignore: bool[A, N];
+    matched, ignored: bool[A, T, D]; match_gt: int64[A, T, D] the CocoGT row each detection
+    matched (crowd and ignored ground truth included), -1 when unmatched.
     """
 
     det_index: np.ndarray
@@ -281,6 +287,7 @@ class Matches:
     gt_ignore: np.ndarray
     matched: np.ndarray
     ignored: np.ndarray
+    match_gt: np.ndarray
 
 
 def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
@@ -316,8 +323,9 @@ def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
     gt_ignore = crowd[None] | (gt_area[None] < area_rng[:, :1]) | (gt_area[None] > area_rng[:, 1:])
     matched = np.zeros((n_area, n_thr, len(d_idx)), np.bool_)
     ignored = np.zeros_like(matched)
+    match_pos = np.full(matched.shape, -1, np.int64)
     _match_kernel(det_start, gt_start, dets.boxes[d_idx], gt.boxes[g_idx], crowd, gt_ignore,
-                  np.asarray(p.iou_thrs, np.float64), matched, ignored)
+                  np.asarray(p.iou_thrs, np.float64), matched, ignored, match_pos)
     det_area = dets.areas[d_idx]
     out_of_range = (det_area[None] < area_rng[:, :1]) | (det_area[None] > area_rng[:, 1:])
     ignored |= ~matched & out_of_range[:, None, :]
@@ -325,37 +333,59 @@ def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
                    det_cat=d_cat[d_idx] if p.use_cats else np.zeros(len(d_idx), np.int64),
                    gt_index=g_idx,
                    gt_cat=g_cat[g_idx] if p.use_cats else np.zeros(len(g_idx), np.int64),
-                   gt_ignore=gt_ignore, matched=matched, ignored=ignored)
+                   gt_ignore=gt_ignore, matched=matched, ignored=ignored,
+                   match_gt=np.append(g_idx, -1)[match_pos])  # -1 picks the appended -1
+
+
+def count_positives(m: Matches, p: Params) -> np.ndarray:
+    """int64[K, A]: non-ignored ground truth per category and area range (pycocotools' npig)."""
+    n_cat = len(p.cat_ids) if p.use_cats else 1
+    return np.stack([np.bincount(m.gt_cat[~m.gt_ignore[a]], minlength=n_cat)
+                     for a in range(len(p.area_rng))], axis=1).astype(np.int64).reshape(n_cat, -1)
+
+
+def accumulate(det_cat: np.ndarray, det_img: np.ndarray, rank: np.ndarray, score: np.ndarray,
+               matched: np.ndarray, ignored: np.ndarray, n_positive: np.ndarray,
+               p: Params) -> CocoEvalResult:
+    """``COCOeval.accumulate()`` + ``summarize()`` on plain arrays.
+
+    Per kept detection (D of them, any order): det_cat int64[D] position in ``p.cat_ids`` (0
+    without categories), det_img int64[D] position in ``p.img_ids``, rank int64[D] position in
+    its image x category group by score, score float64[D]; matched, ignored: bool[A, T, D]
+    (a matched detection counts as a true positive unless ignored); n_positive int64[K, A]
+    non-ignored ground truth. ``p`` must come from :func:`resolve_params`. Detections of a
+    category are ranked by score, stably, in image order then rank, as pycocotools concatenates
+    its per-image lists; detections with ``rank >= max_dets[m]`` do not count at ``m``.
+    """
+    cat_ids = np.array(p.cat_ids, np.int64)
+    n_area, n_thr = len(p.area_rng), len(p.iou_thrs)
+    n_cat = len(cat_ids) if p.use_cats else 1
+    det_cat, det_img, rank = (np.asarray(a, np.int64) for a in (det_cat, det_img, rank))
+    score = np.asarray(score, np.float64)
+    n_positive = np.asarray(n_positive, np.int64).reshape(n_cat, n_area)
+    acc = np.lexsort((rank, det_img, -score, det_cat))
+    shape = (n_thr, len(p.rec_thrs), n_cat, n_area, len(p.max_dets))
+    precision, scores = -np.ones(shape), -np.ones(shape)
+    recall = -np.ones((n_thr, n_cat, n_area, len(p.max_dets)))
+    precision[:, :, n_positive > 0] = 0.0  # undefined stays -1; unreached recall is 0
+    scores[:, :, n_positive > 0] = 0.0
+    _accumulate_kernel(_starts(det_cat[acc], n_cat), rank[acc], score[acc],
+                       np.ascontiguousarray(np.asarray(matched, np.bool_)[:, :, acc]),
+                       np.ascontiguousarray(np.asarray(ignored, np.bool_)[:, :, acc]),
+                       n_positive, np.array(p.max_dets, np.int64),
+                       np.asarray(p.rec_thrs, np.float64), precision, recall, scores)
+    result = CocoEvalResult(params=p, cat_ids=cat_ids if p.use_cats else np.array([-1]),
+                            precision=precision, recall=recall, scores=scores, stats=np.zeros(12))
+    result.stats = _summary_stats(result)
+    return result
 
 
 def evaluate(gt: CocoGT, dets: CocoDets, params: Params | None = None) -> CocoEvalResult:
     """COCO bbox evaluation; see the module docstring for the exact rules."""
     p = resolve_params(params, gt)
     m = match(gt, dets, p)
-    cat_ids = np.array(p.cat_ids, np.int64)
-    n_area, n_thr = len(p.area_rng), len(p.iou_thrs)
-    n_cat = len(cat_ids) if p.use_cats else 1
-    scores_kept = dets.scores[m.det_index]
-
-    # Accumulation order: category, then score (stable: image order, then rank in image).
-    acc = np.lexsort((m.rank, m.det_img, -scores_kept, m.det_cat))
-    n_positive = np.stack([np.bincount(m.gt_cat[~m.gt_ignore[a]], minlength=n_cat)
-                           for a in range(n_area)], axis=1).astype(np.int64)
-    shape = (n_thr, len(p.rec_thrs), n_cat, n_area, len(p.max_dets))
-    precision, scores = -np.ones(shape), -np.ones(shape)
-    recall = -np.ones((n_thr, n_cat, n_area, len(p.max_dets)))
-    n_positive_cats = n_positive.reshape(n_cat, n_area)
-    precision[:, :, n_positive_cats > 0] = 0.0  # undefined stays -1; unreached recall is 0
-    scores[:, :, n_positive_cats > 0] = 0.0
-    _accumulate_kernel(_starts(m.det_cat[acc], n_cat), m.rank[acc], scores_kept[acc],
-                       np.ascontiguousarray(m.matched[:, :, acc]),
-                       np.ascontiguousarray(m.ignored[:, :, acc]), n_positive,
-                       np.array(p.max_dets, np.int64), np.asarray(p.rec_thrs, np.float64),
-                       precision, recall, scores)
-    result = CocoEvalResult(params=p, cat_ids=cat_ids if p.use_cats else np.array([-1]),
-                            precision=precision, recall=recall, scores=scores, stats=np.zeros(12))
-    result.stats = _summary_stats(result)
-    return result
+    return accumulate(m.det_cat, m.det_img, m.rank, dets.scores[m.det_index], m.matched,
+                      m.ignored, count_positives(m, p), p)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -266,3 +266,49 @@ def test_cli_scores_outside_0_1_give_pycocotools_numbers(tmp_path):
     assert out.returncode == 0, out.stderr
     stats = json.loads((tmp_path / "m.json").read_text())["stats"]
     np.testing.assert_allclose(stats, pycocotools_eval(gt, results).stats, rtol=0, atol=1e-12)
+
+
+def test_match_gt_reproduces_pycocotools_dt_matches():
+    """Matches.match_gt names the ground-truth row each kept detection took: as annotation ids it
+    equals pycocotools' evalImgs dtMatches (0 = unmatched) at every area range and threshold."""
+    from cvcore.detection.cocoeval import match, resolve_params
+    rng = np.random.default_rng(77)
+    checked = 0
+    for _ in range(30):
+        gt, results = random_case(rng)
+        if not results:
+            continue
+        ref = pycocotools_eval(gt, results)
+        g = load_gt(gt)
+        d = load_results(results, g)
+        p = resolve_params(None, g)
+        m = match(g, d, p)
+        ours_ids = np.append(g.ann_ids, 0)[m.match_gt]  # -1 -> 0 as pycocotools
+        n_img = len(p.img_ids)
+        for e_index, e in enumerate(ref.evalImgs):
+            if e is None:
+                continue
+            k, rest = divmod(e_index, len(p.area_rng) * n_img)
+            a, i = divmod(rest, n_img)
+            rows = np.flatnonzero((m.det_cat == k) & (m.det_img == i))
+            rows = rows[np.argsort(m.rank[rows])]
+            assert (d.ids[m.det_index[rows]] == e["dtIds"]).all()
+            np.testing.assert_array_equal(ours_ids[a][:, rows], e["dtMatches"])
+            checked += 1
+    assert checked > 500
+
+
+def test_accumulate_from_plain_arrays_equals_evaluate():
+    from cvcore.detection.cocoeval import accumulate, count_positives, match, resolve_params
+    gt, results = random_case(np.random.default_rng(78))
+    g = load_gt(gt)
+    d = load_results(results, g)
+    p = resolve_params(None, g)
+    m = match(g, d, p)
+    shuffle = np.random.default_rng(0).permutation(len(m.det_index))  # any order will do
+    got = accumulate(m.det_cat[shuffle], m.det_img[shuffle], m.rank[shuffle],
+                     d.scores[m.det_index][shuffle], m.matched[:, :, shuffle],
+                     m.ignored[:, :, shuffle], count_positives(m, p), p)
+    ref = pycocotools_eval(gt, results)
+    np.testing.assert_allclose(got.precision, ref.eval["precision"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got.stats, ref.stats, rtol=0, atol=1e-12)
