@@ -169,7 +169,8 @@ class _Run:
         n_groups = self.n_cat * self.n_img
         m = self.m
         self.gt_img = gt_img[m.gt_index]
-        self.det_start = np.searchsorted(m.det_cat * self.n_img + m.det_img, np.arange(n_groups + 1))
+        self.det_start = np.searchsorted(m.det_cat * self.n_img + m.det_img,
+                                         np.arange(n_groups + 1))
         self.gt_start = np.searchsorted(m.gt_cat * self.n_img + self.gt_img,
                                         np.arange(n_groups + 1))
         known = (dt_cat >= 0) if self.use_cats else np.isin(dt_cat, np.arange(len(p.catIds)))
@@ -298,8 +299,8 @@ class _Table:
             s = np.asarray(e["dtScores"], np.float64).reshape(-1)
             counts.append(len(s))
             scores.append(s)
-            matched.append(np.asarray(e["dtMatches"]).reshape(-1, len(s)) != 0)
-            ignored.append(np.asarray(e["dtIgnore"]).reshape(-1, len(s)).astype(bool))
+            matched.append(np.asarray(e["dtMatches"]) != 0)  # T x D, as pycocotools makes it
+            ignored.append(np.asarray(e["dtIgnore"]).astype(bool))
             positives.append(int(np.count_nonzero(np.asarray(e["gtIgnore"]) == 0)))
         counts = np.array(counts, np.int64)
         start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -439,19 +440,31 @@ class COCOeval:
         self.eval = {}
         print(f"DONE (t={time.time() - start:0.2f}s).")
 
+    def _single(self, imgId, catId, aRng=None, maxDet=None) -> _Run | None:
+        """A run on one image and category, as pycocotools' computeIoU/evaluateImg see it: the
+        annotations evaluate() selected, read with the live ``params`` (so after accumulate()
+        without categories, catIds is [-1] and nothing is found). None when nothing is."""
+        pe, p = self._paramsEval, copy.deepcopy(self.params)
+        if imgId not in set(pe.imgIds) or (p.useCats and catId not in set(pe.catIds)):
+            return None
+        p.imgIds = [imgId]
+        if aRng is not None:
+            p.areaRng, p.maxDets = [list(aRng)], [maxDet]
+        if p.useCats:
+            p.catIds = [catId]
+        return _Run(self.cocoGt, self.cocoDt, p)
+
     def computeIoU(self, imgId, catId):
         """IoU of one image and category's detections (by score, at most maxDets[-1]) with its
         ground truth, float64[D, G], or [] (as pycocotools) when either is empty."""
-        return self._run.iou(imgId, catId)
+        run = self._single(imgId, catId)
+        return [] if run is None else run.iou(imgId, catId)
 
     def evaluateImg(self, imgId, catId, aRng, maxDet) -> dict | None:
         """pycocotools' per-image dict for one image, category (-1 without categories), area
         range and detection cap; None when the image has no ground truth or detection of it."""
-        p = copy.deepcopy(self._paramsEval)
-        p.imgIds, p.areaRng, p.maxDets = [imgId], [list(aRng)], [maxDet]
-        if p.useCats:
-            p.catIds = [catId]
-        result = _Run(self.cocoGt, self.cocoDt, p).entry(0, 0, 0)
+        run = self._single(imgId, catId, aRng, maxDet)
+        result = None if run is None else run.entry(0, 0, 0)
         if result is not None:
             result["aRng"] = aRng
         return result
