@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import gc
 import time
 from collections import defaultdict
 
@@ -118,6 +119,13 @@ def _column(anns: list[dict], key: str, dtype=np.float64, width: int | None = No
     return values.reshape(len(anns), width) if width else values.reshape(len(anns))
 
 
+def _objects(values: list) -> np.ndarray:
+    """A 1-D object array of the values themselves (ids keep their Python type)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
 class _Run:
     """The ground truth and detections one ``evaluate()`` selected, as arrays, and the engine's
     matching of them at every area range and IoU threshold (``p`` is ``_paramsEval``).
@@ -180,6 +188,8 @@ class _Run:
         # Grouped position of each ground-truth row, to turn match_gt rows into list positions.
         self.gt_pos = np.empty(len(gts), np.int64)
         self.gt_pos[m.gt_index] = np.arange(len(m.gt_index))
+        self.kept_dt_ids = _objects(self.dt_ids)[m.det_index]
+        self.kept_scores = self.dets.scores[m.det_index]
 
     @property
     def n_entries(self) -> int:
@@ -202,58 +212,93 @@ class _Run:
             ignored=m.ignored.transpose(1, 0, 2).reshape(n_thr, -1)[:, order],
             n_positive=np.bincount(gt_entry[~m.gt_ignore], minlength=self.n_entries))
 
-    def entry(self, k: int, a: int, i: int) -> dict | None:
-        """pycocotools' evaluateImg dict for category position k (0 without categories), area
-        range a and image position i, or None."""
+    def _area_details(self, a: int) -> tuple:
+        """evalImgs arrays of area range ``a`` for every group at once (per-entry slices of them
+        are the dicts' values): ground truth in each group ignored-last (stable, as pycocotools
+        sorts it) with ids and ignore flags, dtMatches / dtIgnore [T, D] over the kept
+        detections and gtMatches [T, N] over that ground-truth order."""
+        m = self.m
+        n_gt = len(m.gt_index)
+        ignore = m.gt_ignore[a]
+        group = m.gt_cat * self.n_img + self.gt_img
+        order = np.lexsort((ignore, group))  # by group, then non-ignored first, stable
+        gt_ids = _objects(self.gt_ids)[m.gt_index[order]]
+        placed = np.empty(n_gt, np.int64)  # grouped position -> ignored-last position
+        placed[order] = np.arange(n_gt)
+        match_row = m.match_gt[a]
+        hit = match_row >= 0
+        dt_matches = np.zeros(match_row.shape)
+        dt_matches[hit] = np.asarray(self.gt_ids, np.float64)[match_row[hit]]
+        gt_matches = np.zeros((match_row.shape[0], n_gt))
+        t_hit, d_hit = np.nonzero(hit)  # by threshold, then score order
+        cell = t_hit * n_gt + placed[self.gt_pos[match_row[hit]]]
+        # A crowd region matched by several detections keeps the last (lowest-scored) one.
+        last = len(cell) - 1 - np.unique(cell[::-1], return_index=True)[1]
+        gt_matches.flat[cell[last]] = np.asarray(self.dt_ids, np.float64)[
+            m.det_index[d_hit[last]]]
+        low, high = self.p.areaRng[a][0], self.p.areaRng[a][1]
+        det_area = self.dets.areas[m.det_index]
+        outside = (det_area < low) | (det_area > high)
+        # pycocotools tests matches as ids: "unmatched" is dtMatches == 0 (cocoapi #664).
+        dt_ignore = m.ignored[a] | ((dt_matches == 0) & outside[None])
+        return gt_ids, ignore[order].astype(np.int64), dt_matches, gt_matches, dt_ignore
+
+    def _entry(self, k: int, a: int, i: int, details: tuple,
+               det_lists: tuple | None = None) -> dict | None:
+        """One evalImgs dict from ``_area_details(a)``; ``det_lists``: the group's dtIds and
+        dtScores lists when the caller already has them (they are copied)."""
         g = k * self.n_img + i
         if not self.present[g]:
             return None
-        p, m = self.p, self.m
-        d0, d1 = self.det_start[g], self.det_start[g + 1]
-        g0, g1 = self.gt_start[g], self.gt_start[g + 1]
-        n_thr = m.matched.shape[1]
-        # Ground truth ignored in this area range goes last (stable), as pycocotools sorts it.
-        ignore = m.gt_ignore[a, g0:g1]
-        order = np.argsort(ignore, kind="stable")
-        place = np.empty(len(order), np.int64)
-        place[order] = np.arange(len(order))
-        gt_ids = [self.gt_ids[r] for r in m.gt_index[g0:g1][order]]
-        dt_rows = m.det_index[d0:d1]
-        dt_ids = np.array([self.dt_ids[r] for r in dt_rows], dtype=object)
-        match_row = m.match_gt[a, :, d0:d1]
-        hit = match_row >= 0
-        dt_matches = np.zeros((n_thr, d1 - d0))
-        dt_matches[hit] = [self.gt_ids[r] for r in match_row[hit]]
-        gt_matches = np.zeros((n_thr, g1 - g0))
-        t_hit, d_hit = np.nonzero(hit)
-        if len(t_hit):
-            # A crowd region matched by several detections keeps the last (lowest-scored) one.
-            cell = t_hit * (g1 - g0) + place[self.gt_pos[match_row[hit]] - g0]
-            last = len(cell) - 1 - np.unique(cell[::-1], return_index=True)[1]
-            gt_matches.flat[cell[last]] = dt_ids[d_hit[last]].astype(np.float64)
-        low, high = p.areaRng[a][0], p.areaRng[a][1]
-        det_area = self.dets.areas[dt_rows]
-        outside = (det_area < low) | (det_area > high)
-        # pycocotools tests matches as ids: "unmatched" is dtMatches == 0 (cocoapi #664).
-        dt_ignore = m.ignored[a, :, d0:d1] | ((dt_matches == 0) & outside[None])
+        p = self.p
+        d0, d1 = int(self.det_start[g]), int(self.det_start[g + 1])
+        g0, g1 = int(self.gt_start[g]), int(self.gt_start[g + 1])
+        gt_ids, gt_ignore, dt_matches, gt_matches, dt_ignore = details
+        if det_lists is None:
+            det_lists = (self.kept_dt_ids[d0:d1].tolist(), self.kept_scores[d0:d1].tolist())
         return {
             "image_id": p.imgIds[i],
             "category_id": p.catIds[k] if self.use_cats else -1,
             "aRng": p.areaRng[a],
             "maxDet": p.maxDets[-1],
-            "dtIds": dt_ids.tolist(),
-            "gtIds": gt_ids,
-            "dtMatches": dt_matches,
-            "gtMatches": gt_matches,
-            "dtScores": self.dets.scores[dt_rows].tolist(),
-            "gtIgnore": np.array(ignore[order].astype(np.int64).tolist()),
-            "dtIgnore": dt_ignore,
+            "dtIds": det_lists[0][:],
+            "gtIds": gt_ids[g0:g1].tolist(),
+            "dtMatches": dt_matches[:, d0:d1],
+            "gtMatches": gt_matches[:, g0:g1],
+            "dtScores": det_lists[1][:],
+            # pycocotools builds this from a Python list: float64 when empty.
+            "gtIgnore": gt_ignore[g0:g1] if g1 > g0 else np.array([]),
+            "dtIgnore": dt_ignore[:, d0:d1],
         }
 
+    def entry(self, k: int, a: int, i: int) -> dict | None:
+        """pycocotools' evaluateImg dict for category position k (0 without categories), area
+        range a and image position i, or None."""
+        return self._entry(k, a, i, self._area_details(a))
+
     def eval_imgs(self) -> list:
+        """pycocotools' evalImgs: entries in (category, area range, image) order."""
         n_area = len(self.p.areaRng)
-        return [self.entry(k, a, i) for k in range(self.n_cat) for a in range(n_area)
-                for i in range(self.n_img)]
+        out = [None] * self.n_entries
+        groups = np.flatnonzero(self.present).tolist()
+        starts = self.det_start.tolist()
+        det_lists = {g: (self.kept_dt_ids[starts[g]:starts[g + 1]].tolist(),
+                         self.kept_scores[starts[g]:starts[g + 1]].tolist()) for g in groups}
+        # Hundreds of thousands of new dicts and lists would set off the cyclic garbage
+        # collector again and again, each pass scanning everything built so far.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for a in range(n_area):
+                details = self._area_details(a)
+                for g in groups:
+                    k, i = divmod(g, self.n_img)
+                    out[(k * n_area + a) * self.n_img + i] = self._entry(k, a, i, details,
+                                                                         det_lists[g])
+        finally:
+            if collecting:
+                gc.enable()
+        return out
 
     def iou(self, img_id, cat_id):
         """pycocotools' computeIoU / computeOks result for one image and category: [] when
