@@ -1,18 +1,33 @@
 """COCO detection files as NumPy arrays, checked the way a user needs them checked.
 
-``load_gt(path_or_dict) -> CocoGT`` reads an ``instances_*.json`` ground truth;
-``load_results(path_or_list, gt) -> CocoDets`` reads detections in COCO's results format (a JSON
-list of ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``), as pycocotools'
-``COCO.loadRes`` does for boxes: detection ``area`` is ``w * h`` and ids are ``1..M`` in file
-order. Everything downstream (AP, TIDE, ECE) works on these arrays.
+``load_gt(path_or_dict, iou_type) -> CocoGT`` reads an ``instances_*.json`` (or
+``person_keypoints_*.json``) ground truth; ``load_results(path_or_list, gt, iou_type) -> CocoDets``
+reads detections in COCO's results format (a JSON list of ``{"image_id", "category_id", "score"}``
+with a ``bbox``, ``segmentation`` or ``keypoints``). Everything downstream (AP, TIDE, ECE) works
+on these arrays. ``iou_type`` ('bbox', 'segm' or 'keypoints') says what the evaluation compares:
+masks (:class:`~cvcore.detection.rle.Rles`) are read only for 'segm' and keypoints only for
+'keypoints', so a bbox evaluation costs what it always did.
+
+Results follow pycocotools' ``COCO.loadRes`` to the letter, its trap included: the rule for all
+detections is chosen from the *first* one. If it has a non-empty ``bbox``, every detection needs
+one, ``area`` is ``w * h`` (in segm evaluation too) and a detection without ``segmentation`` gets
+its box as a polygon; otherwise, if it has a ``segmentation``, ``area`` is the mask's area and a
+missing ``bbox`` is the mask's bounding box; otherwise, if it has ``keypoints``, ``bbox`` and
+``area`` span all keypoints (visible or not). Ids are ``1..M`` in file order. Segmentations are
+polygons, uncompressed or compressed RLE (pycocotools' ``annToRLE`` with the image's size; its
+segmentation rule reads compressed RLE only and crashes on the others, which we accept).
+Keypoints are ``3 * len(category["keypoints"])`` numbers (x, y, visibility).
 
 Bad input raises :class:`~cvcore.errors.InputError` naming the file and the problem: malformed
 JSON, records that are not objects, missing keys, non-numeric or NaN/inf values, ids that are not
 whole numbers or do not fit int64, numbers beyond float64 (JSON allows ``10**400``), a bbox that
 is not 4 numbers or whose corner or area overflows float64, negative box or image sizes,
-duplicate ids, annotations or detections that refer to unknown image or category ids.
-pycocotools asserts on unknown result image ids and silently skips unknown category ids; we
-reject both.
+duplicate ids, annotations or detections that refer to unknown image or category ids; for segm
+a missing segmentation, a malformed polygon or RLE (``annotation #i: <problem>``), or a mask whose
+size differs from its image's (pycocotools would compare the runs of differently sized masks); for
+keypoints a missing ``keypoints`` or ``num_keypoints``, or a length that does not match the
+category's keypoint names. pycocotools asserts on unknown result image ids and silently skips
+unknown category ids; we reject both.
 
 Scores: any finite number. COCO AP and TIDE only rank them (pycocotools and tidecv accept any
 score); ECE needs probabilities, which :func:`cvcore.calibration.check_probabilities` checks.
@@ -24,17 +39,23 @@ import argparse
 import json
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from ..errors import InputError, one_line
+
+if TYPE_CHECKING:
+    from .rle import Rles
+
+IOU_TYPES = ("bbox", "segm", "keypoints")
 
 
 @dataclass(frozen=True)
@@ -58,11 +79,23 @@ class CocoGT:
     areas: np.ndarray          # float64[N]
     iscrowd: np.ndarray        # bool[N]
     source: str = "<dict>"
+    iou_type: str = "bbox"
+    # segm only: the annotations' masks (pycocotools' annToRLE), N of them.
+    segms: Rles | None = None
+    # keypoints only: keypoints[keypoint_starts[n]:keypoint_starts[n + 1]] are annotation n's
+    # (x, y, visibility) rows, float64[P, 3]; num_keypoints int64[N] is the file's field;
+    # cat_keypoints int64[K] the number of keypoint names of each category (-1: no list).
+    keypoints: np.ndarray | None = None
+    keypoint_starts: np.ndarray | None = None
+    num_keypoints: np.ndarray | None = None
+    cat_keypoints: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class CocoDets:
-    """Detections (M of them) in file order; ``ids`` are 1..M and ``areas`` are ``w * h``."""
+    """Detections (M of them) in file order; ``ids`` are 1..M; ``boxes`` and ``areas`` follow
+    loadRes' rule (see the module docstring); ``segms`` (segm) and ``keypoints`` with
+    ``keypoint_starts`` (keypoints) as in :class:`CocoGT`."""
 
     ids: np.ndarray            # int64[M]
     image_ids: np.ndarray      # int64[M]
@@ -71,6 +104,10 @@ class CocoDets:
     scores: np.ndarray         # float64[M]
     areas: np.ndarray          # float64[M]
     source: str = "<list>"
+    iou_type: str = "bbox"
+    segms: Rles | None = None
+    keypoints: np.ndarray | None = None
+    keypoint_starts: np.ndarray | None = None
 
 
 def _read_json(path: str | os.PathLike) -> Any:
@@ -194,8 +231,98 @@ def _check_unique(ids: np.ndarray, what: str, source: str) -> None:
         raise InputError(f"duplicate {what} id {int(values[counts > 1][0])}", source)
 
 
-def load_gt(gt: str | os.PathLike | dict) -> CocoGT:
-    """Read a COCO ground-truth file (or an already-parsed dict)."""
+def _check_iou_type(iou_type: str) -> None:
+    if iou_type not in IOU_TYPES:
+        raise ValueError(f"iou_type must be one of {IOU_TYPES}, not {iou_type!r}")
+
+
+def _index_of(ids: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Position of each id in ``known`` (unique; every id is known, as checked before)."""
+    order = np.argsort(known, kind="stable")
+    return order[np.searchsorted(known, ids, sorter=order)] if len(ids) else np.zeros(0, np.int64)
+
+
+def _field(records: list, key: str, what: str, source: str) -> list:
+    """``[r[key] for r in records]`` as they are (records are objects, checked before)."""
+    try:
+        return [r[key] for r in records]
+    except KeyError:
+        i = next(i for i, r in enumerate(records) if key not in r)
+        raise InputError(f"{what} #{i} has no {key!r}", source) from None
+
+
+def _masks(segms: list, heights: np.ndarray, widths: np.ndarray, what: str,
+           source: str) -> Rles:
+    """The segmentations as masks by pycocotools' annToRLE rule (polygons and uncompressed RLE
+    take the image's ``heights`` / ``widths``; -1 means unknown: RLEs keep their own size,
+    polygons are an error). A malformed one, or an RLE whose size differs from its image's
+    (pycocotools would give it IoU -1 with everything), is ``<what> #i: <problem>``."""
+    from . import rle
+
+    failures = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+    try:
+        return rle.from_segmentations(segms, heights, widths)
+    except failures as err:
+        for i in range(len(segms)):  # the slow way, only to name the bad one
+            try:
+                rle.from_segmentations(segms[i:i + 1], heights[i:i + 1], widths[i:i + 1])
+            except failures as one:
+                problem = (re.sub(r"^segmentation \d+: ", "", one_line(one))
+                           if isinstance(one, ValueError)
+                           else f"malformed segmentation {_show(segms[i])} ({one_line(one)})")
+                raise InputError(f"{what} #{i}: {problem}", source) from None
+        raise InputError(f"{what}s: {one_line(err)}", source) from None
+
+
+def _keypoints(records: list, what: str, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """The records' ``keypoints`` lists as (float64[P, 3] rows x, y, visibility, int64[N + 1]
+    offsets of each record's rows), finite numbers in threes."""
+    values = _field(records, "keypoints", what, source)
+    lengths = np.array([len(v) if isinstance(v, list) else -1 for v in values], np.int64)
+    bad = (lengths < 0) | (lengths % 3 != 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{what} #{i} has a bad 'keypoints': {_show(values[i])} (needs a list "
+                         "of x, y, visibility triples)", source)
+    starts = np.zeros(len(values) + 1, np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    flat = [x for v in values for x in v]
+    array = np.array(flat)
+    if array.dtype.kind not in "biuf":  # a string, a list or a number beyond float64 somewhere
+        j = next(j for j, x in enumerate(flat) if _number_problem(x, False))
+        i = int(np.searchsorted(starts, j, side="right") - 1)
+        raise InputError(f"{what} #{i} has a bad 'keypoints' value {_show(flat[j])} "
+                         f"({_number_problem(flat[j], False)})", source)
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        j = int(np.flatnonzero(~np.isfinite(array))[0])
+        i = int(np.searchsorted(starts, j, side="right") - 1)
+        raise InputError(f"{what} #{i} has a non-finite keypoint value {array[j]}", source)
+    return array.reshape(-1, 3), starts // 3
+
+
+def _check_keypoint_counts(starts: np.ndarray, cat_ids: np.ndarray, gt: CocoGT, what: str,
+                           source: str) -> None:
+    """Each record has as many keypoints as its category names (COCO's format; pycocotools
+    would fail on a broadcast or compare the wrong keypoints)."""
+    expected = gt.cat_keypoints[_index_of(cat_ids, gt.cat_ids)]
+    count = np.diff(starts)
+    bad = count != expected
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        if expected[i] < 0:
+            raise InputError(f"{what} #{i} has keypoints but its category {cat_ids[i]} has no "
+                             "'keypoints' list of names", source)
+        raise InputError(f"{what} #{i} has {3 * count[i]} keypoint numbers, category "
+                         f"{cat_ids[i]} needs {3 * expected[i]} (x, y, visibility for each of "
+                         f"its {expected[i]} keypoints)", source)
+
+
+def load_gt(gt: str | os.PathLike | dict, iou_type: str = "bbox") -> CocoGT:
+    """Read a COCO ground-truth file (or an already-parsed dict) for a ``iou_type`` evaluation:
+    'segm' adds the masks (images need ``height`` and ``width``), 'keypoints' the keypoints,
+    ``num_keypoints`` and each category's number of keypoint names."""
+    _check_iou_type(iou_type)
     source = "<dict>" if isinstance(gt, dict) else str(gt)
     data = gt if isinstance(gt, dict) else _read_json(gt)
     if not isinstance(data, dict):
@@ -225,55 +352,151 @@ def load_gt(gt: str | os.PathLike | dict) -> CocoGT:
     _check_known(ann_cat_ids, cat_ids, "annotation", "category", source)
     # Truthy iscrowd marks a crowd region, as pycocotools tests it.
     iscrowd = np.array([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool)
-    widths, heights = (_column(images, key, "image", source, np.int64, default=0)
+    size_default = _REQUIRED if iou_type == "segm" else 0  # masks need the image's size
+    widths, heights = (_column(images, key, "image", source, np.int64, default=size_default)
                        for key in ("width", "height"))
     negative = (widths < 0) | (heights < 0)
     if negative.any():
         i = int(np.flatnonzero(negative)[0])
         raise InputError(f"image #{i} has a negative size {widths[i]} x {heights[i]}", source)
-    return CocoGT(
+    ground_truth = CocoGT(
         image_ids=image_ids, widths=widths, heights=heights,
         file_names=[str(im.get("file_name", "")) for im in images],
         cat_ids=cat_ids, cat_names=[str(c.get("name", c["id"])) for c in categories],
         ann_ids=ann_ids, ann_image_ids=ann_image_ids, ann_cat_ids=ann_cat_ids,
-        boxes=boxes, areas=areas, iscrowd=iscrowd, source=source)
+        boxes=boxes, areas=areas, iscrowd=iscrowd, source=source, iou_type=iou_type)
+    if iou_type == "segm":
+        img = _index_of(ann_image_ids, image_ids)
+        segms = _masks(_field(anns, "segmentation", "annotation", source), heights[img],
+                       widths[img], "annotation", source)
+        return replace(ground_truth, segms=segms)
+    if iou_type == "keypoints":
+        cat_keypoints = np.array([len(c["keypoints"]) if isinstance(c.get("keypoints"), list)
+                                  else -1 for c in categories], np.int64)
+        keypoints, starts = _keypoints(anns, "annotation", source)
+        ground_truth = replace(
+            ground_truth, keypoints=keypoints, keypoint_starts=starts,
+            num_keypoints=_column(anns, "num_keypoints", "annotation", source, np.int64),
+            cat_keypoints=cat_keypoints)
+        _check_keypoint_counts(starts, ann_cat_ids, ground_truth, "annotation", source)
+    return ground_truth
 
 
-def load_results(results: str | os.PathLike | list, gt: CocoGT) -> CocoDets:
-    """Read COCO bbox results (a JSON list, a path to one, or a parsed list) against ``gt``.
+def load_results(results: str | os.PathLike | list, gt: CocoGT,
+                 iou_type: str | None = None) -> CocoDets:
+    """Read COCO results (a JSON list, a path to one, or a parsed list) against ``gt``, for an
+    ``iou_type`` evaluation (default: the one ``gt`` was loaded for).
 
     An empty list is valid: every metric is then undefined or zero, as pycocotools would say
     had it not crashed on it (cocoapi issue #450).
     """
-    return _against_gt(_read_results(results), gt)
+    return _against_gt(_read_results(results, iou_type or gt.iou_type), gt)
 
 
-def _read_results(results: str | os.PathLike | list) -> CocoDets:
+# Placeholder for a detection without a box where boxes are optional (keeps indices in errors).
+_NO_BOX = {"bbox": [0.0, 0.0, 0.0, 0.0]}
+
+
+class _Parsed(NamedTuple):
+    """What the results file says before it meets the ground truth: the detections, their raw
+    segmentations when masks are needed (they need the images' sizes), and under loadRes'
+    segmentation rule which detections came with their own box."""
+
+    dets: CocoDets
+    segms: list | None
+    has_box: np.ndarray | None
+
+
+def _results_rule(data: list, source: str) -> str:
+    """pycocotools' loadRes picks one rule for all detections from the first one."""
+    if not data:
+        return "bbox"
+    first = data[0]
+    if not isinstance(first, dict):
+        raise InputError("detection #0 is not a JSON object", source)
+    if "bbox" in first and first["bbox"] != []:
+        return "bbox"
+    for rule, key in (("segm", "segmentation"), ("keypoints", "keypoints")):
+        if key in first:
+            return rule
+    raise InputError("detection #0 has no 'bbox', 'segmentation' or 'keypoints' (the first "
+                     "detection decides which one all detections use, as in pycocotools)",
+                     source)
+
+
+def _read_results(results: str | os.PathLike | list, iou_type: str = "bbox") -> _Parsed:
     """The results as arrays, checked on their own (not yet against a ground truth)."""
+    _check_iou_type(iou_type)
     source = "<list>" if isinstance(results, list) else str(results)
     data = results if isinstance(results, list) else _read_json(results)
     if not isinstance(data, list):
         raise InputError("results must be a JSON list of detections", source)
-    boxes = _boxes(data, "detection", source)
+    rule = _results_rule(data, source)
     scores = _column(data, "score", "detection", source)
     if not np.isfinite(scores).all():
         i = int(np.flatnonzero(~np.isfinite(scores))[0])
         raise InputError(f"detection #{i} has a non-finite score {scores[i]}", source)
-    return CocoDets(ids=np.arange(1, len(data) + 1, dtype=np.int64),
-                    image_ids=_column(data, "image_id", "detection", source, np.int64),
-                    cat_ids=_column(data, "category_id", "detection", source, np.int64),
-                    boxes=boxes, scores=scores, areas=boxes[:, 2] * boxes[:, 3], source=source)
+    image_ids = _column(data, "image_id", "detection", source, np.int64)
+    cat_ids = _column(data, "category_id", "detection", source, np.int64)
+    keypoints = starts = segms = has_box = None
+    if iou_type == "keypoints" or rule == "keypoints":
+        keypoints, starts = _keypoints(data, "detection", source)
+    if rule == "bbox":
+        boxes = _boxes(data, "detection", source)
+        areas = boxes[:, 2] * boxes[:, 3]
+        if iou_type == "segm":  # loadRes gives a detection without a mask its box as polygon
+            segms = [d["segmentation"] if "segmentation" in d
+                     else [[x, y, x, y + h, x + w, y + h, x + w, y]]
+                     for d, (x, y, w, h) in zip(data, boxes.tolist(), strict=True)]
+    elif rule == "segm":  # area of the mask, bbox of the mask unless one is given
+        segms = _field(data, "segmentation", "detection", source)
+        has_box = np.array(["bbox" in d for d in data], bool)
+        boxes = _boxes([d if given else _NO_BOX for d, given in zip(data, has_box, strict=True)],
+                       "detection", source)
+        areas = np.zeros(len(data))  # from the masks, once the images' sizes are known
+    else:  # bbox and area span all keypoints
+        empty = np.flatnonzero(np.diff(starts) == 0)
+        if len(empty):
+            raise InputError(f"detection #{empty[0]} has no keypoints", source)
+        lo = np.minimum.reduceat(keypoints[:, :2], starts[:-1], axis=0)
+        hi = np.maximum.reduceat(keypoints[:, :2], starts[:-1], axis=0)
+        boxes = np.concatenate([lo, hi - lo], axis=1)
+        areas = (hi[:, 0] - lo[:, 0]) * (hi[:, 1] - lo[:, 1])
+    dets = CocoDets(ids=np.arange(1, len(data) + 1, dtype=np.int64), image_ids=image_ids,
+                    cat_ids=cat_ids, boxes=boxes, scores=scores, areas=areas, source=source,
+                    iou_type=iou_type, keypoints=keypoints if iou_type == "keypoints" else None,
+                    keypoint_starts=starts if iou_type == "keypoints" else None)
+    return _Parsed(dets, segms, has_box)
 
 
-def _against_gt(dets: CocoDets, gt: CocoGT) -> CocoDets:
+def _against_gt(parsed: _Parsed, gt: CocoGT) -> CocoDets:
+    dets = parsed.dets
     _check_known(dets.image_ids, gt.image_ids, "detection", "image", dets.source)
     _check_known(dets.cat_ids, gt.cat_ids, "detection", "category", dets.source)
-    return dets
+    if dets.iou_type != "bbox" and gt.iou_type != dets.iou_type:
+        raise ValueError(f"the ground truth was loaded for {gt.iou_type!r}, not for "
+                         f"{dets.iou_type!r}: load_gt(..., iou_type={dets.iou_type!r})")
+    if dets.iou_type == "keypoints":
+        _check_keypoint_counts(dets.keypoint_starts, dets.cat_ids, gt, "detection", dets.source)
+    if parsed.segms is None:
+        return dets
+    from . import rle
+
+    if dets.iou_type == "segm":
+        img = _index_of(dets.image_ids, gt.image_ids)
+        heights, widths = gt.heights[img], gt.widths[img]
+    else:  # only the area and box of these masks count: pycocotools reads them as they are
+        heights = widths = np.full(len(parsed.segms), -1, np.int64)
+    masks = _masks(parsed.segms, heights, widths, "detection", dets.source)
+    if parsed.has_box is not None:
+        dets = replace(dets, areas=rle.area(masks).astype(np.float64),
+                       boxes=np.where(parsed.has_box[:, None], dets.boxes, rle.to_bbox(masks)))
+    return replace(dets, segms=masks) if dets.iou_type == "segm" else dets
 
 
 def load_gt_and_results(gt: str | os.PathLike, results: str | os.PathLike,
-                        meanwhile: Callable[[], object] | None = None
-                        ) -> tuple[CocoGT, CocoDets]:
+                        meanwhile: Callable[[], object] | None = None,
+                        iou_type: str = "bbox") -> tuple[CocoGT, CocoDets]:
     """Both files, parsed in two worker processes while this one runs ``meanwhile`` (e.g.
     loading the Numba kernels).
 
@@ -287,8 +510,8 @@ def load_gt_and_results(gt: str | os.PathLike, results: str | os.PathLike,
     if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         if meanwhile is not None:
             meanwhile()
-        ground_truth = load_gt(gt)
-        return ground_truth, load_results(results, ground_truth)
+        ground_truth = load_gt(gt, iou_type)
+        return ground_truth, load_results(results, ground_truth, iou_type)
     # Blocked signals stay blocked across fork: a Ctrl-C arriving while the workers start is
     # delivered here when the mask is restored, never in a worker.
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -297,13 +520,13 @@ def load_gt_and_results(gt: str | os.PathLike, results: str | os.PathLike,
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     with pool:  # terminate()s the workers on every exit, Ctrl-C included
-        gt_job = pool.apply_async(load_gt, (gt,))
-        results_job = pool.apply_async(_read_results, (results,))
+        gt_job = pool.apply_async(load_gt, (gt, iou_type))
+        results_job = pool.apply_async(_read_results, (results, iou_type))
         if meanwhile is not None:
             meanwhile()
         ground_truth = gt_job.get()
-        dets = results_job.get()
-    return ground_truth, _against_gt(dets, ground_truth)
+        parsed = results_job.get()
+    return ground_truth, _against_gt(parsed, ground_truth)
 
 
 def defer_interrupt(work: Callable[[], object]) -> Callable[[], object]:

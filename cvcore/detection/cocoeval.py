@@ -50,7 +50,9 @@ import numpy as np
 from ..boxes import iou_block
 from ..errors import InputError, run_cli
 from ..runs import check_output_path
-from .coco import CocoDets, CocoGT, cli_parser, load_gt_and_results, one_box_case
+from . import rle
+from .coco import IOU_TYPES, CocoDets, CocoGT, cli_parser, load_gt_and_results, one_box_case
+from .rle import rle_iou_block
 
 AREA_LABELS = ("all", "small", "medium", "large")
 EPS = float(np.spacing(1))  # pycocotools' guard in tp / (tp + fp + eps)
@@ -65,23 +67,47 @@ def default_rec_thrs() -> np.ndarray:
     return np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
 
 
+def default_kpt_oks_sigmas() -> np.ndarray:
+    """COCO's per-keypoint OKS sigmas for its 17 person keypoints (nose, eyes, ears, shoulders,
+    elbows, wrists, hips, knees, ankles), as pycocotools divides them by 10."""
+    return np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07,
+                     .87, .87, .89, .89]) / 10.0
+
+
 @dataclass
 class Params:
-    """pycocotools' ``Params`` for bbox (``iouThrs`` -> ``iou_thrs`` and so on).
+    """pycocotools' ``Params`` (``iouThrs`` -> ``iou_thrs`` and so on) for one ``iou_type``.
 
     ``img_ids`` / ``cat_ids`` default to all of the ground truth's (sorted); ``area_rng`` are
-    inclusive [min, max] areas in pixels², labelled by ``area_lbl``.
+    inclusive [min, max] areas in pixels², labelled by ``area_lbl``. ``max_dets``, ``area_rng``
+    and ``area_lbl`` left None take pycocotools' defaults for the type: bbox and segm [1, 10, 100]
+    and all/small/medium/large; keypoints [20] and all/medium/large.
+    ``kpt_oks_sigmas`` float64[k] (keypoints only): one sigma per keypoint.
     """
 
     iou_thrs: np.ndarray = field(default_factory=default_iou_thrs)
     rec_thrs: np.ndarray = field(default_factory=default_rec_thrs)
-    max_dets: list[int] = field(default_factory=lambda: [1, 10, 100])
-    area_rng: list[list[float]] = field(default_factory=lambda: [
-        [0 ** 2, 1e5 ** 2], [0 ** 2, 32 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e5 ** 2]])
-    area_lbl: list[str] = field(default_factory=lambda: list(AREA_LABELS))
+    max_dets: list[int] | None = None
+    area_rng: list[list[float]] | None = None
+    area_lbl: list[str] | None = None
     use_cats: bool = True
     cat_ids: list[int] | None = None
     img_ids: list[int] | None = None
+    iou_type: str = "bbox"
+    kpt_oks_sigmas: np.ndarray = field(default_factory=default_kpt_oks_sigmas)
+
+    def __post_init__(self):
+        if self.iou_type not in IOU_TYPES:
+            raise ValueError(f"iou_type must be one of {IOU_TYPES}, not {self.iou_type!r}")
+        keypoints = self.iou_type == "keypoints"
+        if self.max_dets is None:
+            self.max_dets = [20] if keypoints else [1, 10, 100]
+        if self.area_rng is None:
+            self.area_rng = ([[0 ** 2, 1e5 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e5 ** 2]]
+                             if keypoints else [[0 ** 2, 1e5 ** 2], [0 ** 2, 32 ** 2],
+                                                [32 ** 2, 96 ** 2], [96 ** 2, 1e5 ** 2]])
+        if self.area_lbl is None:
+            self.area_lbl = ["all", "medium", "large"] if keypoints else list(AREA_LABELS)
 
 
 @dataclass
@@ -129,17 +155,136 @@ def _mean_defined(values: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
+# Similarity blocks: for every image x category group with detections and ground truth, the
+# detection x ground-truth IoU (boxes, masks) or OKS (keypoints), stored one group after another,
+# row-major: the value of pair (d, g) of group ``grp`` is ious[iou_start[grp] + d * ng + g].
+
+@numba.njit(cache=True, nogil=True)
+def _box_ious(det_start, gt_start, iou_start, det_boxes, gt_boxes, gt_crowd, ious):
+    """Box IoU blocks (pycocotools' bbIou; crowd: intersection over the detection's area)."""
+    for grp in range(det_start.shape[0] - 1):
+        d0, d1 = det_start[grp], det_start[grp + 1]
+        g0, g1 = gt_start[grp], gt_start[grp + 1]
+        if d1 > d0 and g1 > g0:
+            block = iou_block(det_boxes, d0, d1, gt_boxes, g0, g1, gt_crowd)
+            ious[iou_start[grp]:iou_start[grp + 1]] = block.ravel()
+
+
+@numba.njit(cache=True, nogil=True)
+def _mask_ious(det_start, gt_start, iou_start, det_starts, det_runs, gt_starts, gt_runs,
+               gt_crowd, det_area, gt_area, det_box, gt_box, ious):
+    """Mask IoU blocks (pycocotools' rleIou: bounding boxes first, crowd: intersection over the
+    detection's area); masks, areas and boxes are in the grouped orders."""
+    for grp in range(det_start.shape[0] - 1):
+        d0, d1 = det_start[grp], det_start[grp + 1]
+        g0, g1 = gt_start[grp], gt_start[grp + 1]
+        if d1 > d0 and g1 > g0:
+            block = rle_iou_block(det_starts, det_runs, d0, d1, gt_starts, gt_runs, g0, g1,
+                                  gt_crowd, det_area, gt_area, det_box, gt_box)
+            ious[iou_start[grp]:iou_start[grp + 1]] = block.ravel()
+
+
+@numba.njit(cache=True, nogil=True)
+def _oks_exponents(det_start, gt_start, det_kp, det_kp_start, gt_kp, gt_kp_start, gt_boxes,
+                   gt_areas, variances, n_visible, term_start):
+    """pycocotools' computeOks up to its ``np.exp``: for every pair in the blocks' order, the
+    exponents e = (dx² + dy²) / var / (area + eps) / 2 it averages exp(-e) over.
+
+    Keypoints are (x, y, visibility) rows; det_kp_start / gt_kp_start: int64[rows + 1] offsets
+    of each detection's / ground truth's rows; variances: (2 sigma)², k of them; n_visible:
+    int64[ground truth] keypoints with visibility > 0. With visible keypoints, dx, dy are the
+    offsets of those keypoints; with none, they are the distances of every detected keypoint
+    outside the ground-truth box extended by its width / height on each side. term_start:
+    int64[pairs + 1] offsets of each pair's exponents (filled here). Returns float64[terms].
+    """
+    k = variances.shape[0]
+    n_pair = 0
+    n_term = 0
+    for grp in range(det_start.shape[0] - 1):
+        nd = det_start[grp + 1] - det_start[grp]
+        for g in range(gt_start[grp], gt_start[grp + 1]):
+            n_term += nd * (n_visible[g] if n_visible[g] > 0 else k)
+            n_pair += nd
+    terms = np.empty(n_term)
+    t = 0
+    pair = 0
+    for grp in range(det_start.shape[0] - 1):
+        g0, g1 = gt_start[grp], gt_start[grp + 1]
+        for d in range(det_start[grp], det_start[grp + 1]):
+            dk = det_kp_start[d]
+            for g in range(g0, g1):
+                term_start[pair] = t
+                pair += 1
+                gk = gt_kp_start[g]
+                scale = gt_areas[g] + EPS
+                if n_visible[g] > 0:
+                    for j in range(k):
+                        if gt_kp[gk + j, 2] > 0:
+                            dx = det_kp[dk + j, 0] - gt_kp[gk + j, 0]
+                            dy = det_kp[dk + j, 1] - gt_kp[gk + j, 1]
+                            terms[t] = (dx * dx + dy * dy) / variances[j] / scale / 2
+                            t += 1
+                else:
+                    x0 = gt_boxes[g, 0] - gt_boxes[g, 2]
+                    x1 = gt_boxes[g, 0] + gt_boxes[g, 2] * 2
+                    y0 = gt_boxes[g, 1] - gt_boxes[g, 3]
+                    y1 = gt_boxes[g, 1] + gt_boxes[g, 3] * 2
+                    for j in range(k):
+                        xd, yd = det_kp[dk + j, 0], det_kp[dk + j, 1]
+                        dx = max(0.0, x0 - xd) + max(0.0, xd - x1)
+                        dy = max(0.0, y0 - yd) + max(0.0, yd - y1)
+                        terms[t] = (dx * dx + dy * dy) / variances[j] / scale / 2
+                        t += 1
+    term_start[pair] = t
+    return terms
+
+
+@numba.njit(cache=True, nogil=True)
+def _numpy_sum(a, lo, hi):
+    """``np.sum(a[lo:hi])`` to the last bit: NumPy's pairwise summation (8 accumulators per
+    block of up to 128, blocks split in halves that are multiples of 8)."""
+    n = hi - lo
+    if n < 8:
+        res = 0.0
+        for i in range(lo, hi):
+            res += a[i]
+        return res
+    if n > 128:
+        half = n // 2
+        half -= half % 8
+        return _numpy_sum(a, lo, lo + half) + _numpy_sum(a, lo + half, hi)
+    r = a[lo:lo + 8].copy()
+    body = n - n % 8
+    for i in range(8, body, 8):
+        for j in range(8):
+            r[j] += a[lo + i + j]
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for i in range(lo + body, hi):
+        res += a[i]
+    return res
+
+
+@numba.njit(cache=True, nogil=True)
+def _oks_means(term_start, values, ious):
+    """OKS of each pair: the mean of its exp(-e) values, summed as ``np.sum`` sums."""
+    for pair in range(term_start.shape[0] - 1):
+        lo, hi = term_start[pair], term_start[pair + 1]
+        ious[pair] = _numpy_sum(values, lo, hi) / (hi - lo)
+
+
+# ---------------------------------------------------------------------------------------------
 # Matching: one image x category group at a time, every area range and IoU threshold.
 
 @numba.njit(cache=True, nogil=True)
-def _match_kernel(group_det_start, group_gt_start, det_boxes, gt_boxes, gt_crowd, gt_ignore,
+def _match_kernel(group_det_start, group_gt_start, iou_start, ious, gt_crowd, gt_ignore,
                   iou_thrs, matched, det_ignored_by_gt, match_gt):
-    """Greedy COCO matching.
+    """Greedy COCO matching on precomputed similarity blocks (see above).
 
     group_*_start: int64[G + 1] offsets of each group's detections (sorted by score) and ground
-    truth (file order); gt_ignore: bool[A, N]. Writes matched[A, T, D],
-    det_ignored_by_gt[A, T, D] (matched to an ignored ground truth) and match_gt[A, T, D] (the
-    matched ground truth's position in the grouped order, left alone when unmatched).
+    truth (file order); gt_crowd: bool[N] may be matched any number of times; gt_ignore:
+    bool[A, N]. Writes matched[A, T, D], det_ignored_by_gt[A, T, D] (matched to an ignored
+    ground truth) and match_gt[A, T, D] (the matched ground truth's position in the grouped
+    order, left alone when unmatched).
     """
     n_area, n_thr = gt_ignore.shape[0], iou_thrs.shape[0]
     for grp in range(group_det_start.shape[0] - 1):
@@ -148,7 +293,7 @@ def _match_kernel(group_det_start, group_gt_start, det_boxes, gt_boxes, gt_crowd
         nd, ng = d1 - d0, g1 - g0
         if nd == 0 or ng == 0:
             continue
-        ious = iou_block(det_boxes, d0, d1, gt_boxes, g0, g1, gt_crowd)
+        block = ious[iou_start[grp]:iou_start[grp + 1]]
         order = np.empty(ng, np.int64)
         taken = np.empty(ng, np.bool_)
         for a in range(n_area):
@@ -170,9 +315,9 @@ def _match_kernel(group_det_start, group_gt_start, det_boxes, gt_boxes, gt_crowd
                             continue
                         if m > -1 and not gt_ignore[a, g0 + m] and gt_ignore[a, g0 + g]:
                             break
-                        if ious[d, g] < best:
+                        if block[d * ng + g] < best:
                             continue
-                        best = ious[d, g]
+                        best = block[d * ng + g]
                         m = g
                     if m == -1:
                         continue
@@ -233,8 +378,9 @@ def _accumulate_kernel(cat_start, det_rank, det_score, matched, ignored, n_posit
 
 
 def resolve_params(params: Params | None, gt: CocoGT) -> Params:
-    """pycocotools' ``evaluate()`` preamble: unique sorted ids, sorted max_dets."""
-    p = params or Params()
+    """pycocotools' ``evaluate()`` preamble: unique sorted ids, sorted max_dets. Without
+    ``params``: the defaults for the type ``gt`` was loaded for."""
+    p = params or Params(iou_type=gt.iou_type)
     iou_thrs = np.asarray(p.iou_thrs, np.float64).ravel()
     rec_thrs = np.asarray(p.rec_thrs, np.float64).ravel()
     area_rng = np.asarray(p.area_rng, np.float64).reshape(-1, 2)
@@ -248,7 +394,8 @@ def resolve_params(params: Params | None, gt: CocoGT) -> Params:
         cat_ids = np.unique(cat_ids)
     return Params(iou_thrs=iou_thrs, rec_thrs=rec_thrs, max_dets=sorted(int(m) for m in p.max_dets),
                   area_rng=area_rng.tolist(), area_lbl=list(p.area_lbl), use_cats=bool(p.use_cats),
-                  cat_ids=cat_ids.tolist(), img_ids=img_ids.tolist())
+                  cat_ids=cat_ids.tolist(), img_ids=img_ids.tolist(), iou_type=p.iou_type,
+                  kpt_oks_sigmas=np.asarray(p.kpt_oks_sigmas, np.float64).ravel())
 
 
 def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -291,8 +438,9 @@ class Matches:
 
 
 def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
-    """COCO's per image x category greedy matching at every area range and IoU threshold.
-    ``p`` must come from :func:`resolve_params`."""
+    """COCO's per image x category greedy matching at every area range and IoU threshold, on
+    box IoU, mask IoU or keypoint OKS by ``p.iou_type``. ``p`` must come from
+    :func:`resolve_params`."""
     img_ids, cat_ids = np.array(p.img_ids, np.int64), np.array(p.cat_ids, np.int64)
     area_rng = np.array(p.area_rng, np.float64)
     n_img, n_area, n_thr = len(img_ids), len(area_rng), len(p.iou_thrs)
@@ -320,12 +468,21 @@ def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
 
     gt_area = gt.areas[g_idx]
     crowd = gt.iscrowd[g_idx]
-    gt_ignore = crowd[None] | (gt_area[None] < area_rng[:, :1]) | (gt_area[None] > area_rng[:, 1:])
+    ignore = crowd.copy()
+    if p.iou_type == "keypoints":  # people without a single labelled keypoint are ignored
+        ignore |= gt.num_keypoints[g_idx] == 0
+    gt_ignore = ignore[None] | (gt_area[None] < area_rng[:, :1]) | (gt_area[None] > area_rng[:, 1:])
     matched = np.zeros((n_area, n_thr, len(d_idx)), np.bool_)
     ignored = np.zeros_like(matched)
     match_pos = np.full(matched.shape, -1, np.int64)
-    _match_kernel(det_start, gt_start, dets.boxes[d_idx], gt.boxes[g_idx], crowd, gt_ignore,
-                  np.asarray(p.iou_thrs, np.float64), matched, ignored, match_pos)
+    # pycocotools' computeOks reads the groups of category -1 when use_cats is off: nothing
+    # is ever matched then (kept, since its numbers are what this module reproduces).
+    if p.iou_type != "keypoints" or p.use_cats:
+        iou_start = np.zeros(n_groups + 1, np.int64)
+        np.cumsum(np.diff(det_start) * np.diff(gt_start), out=iou_start[1:])
+        ious = _similarities(gt, dets, p, g_idx, d_idx, gt_start, det_start, iou_start, crowd)
+        _match_kernel(det_start, gt_start, iou_start, ious, crowd, gt_ignore,
+                      np.asarray(p.iou_thrs, np.float64), matched, ignored, match_pos)
     det_area = dets.areas[d_idx]
     out_of_range = (det_area[None] < area_rng[:, :1]) | (det_area[None] > area_rng[:, 1:])
     ignored |= ~matched & out_of_range[:, None, :]
@@ -335,6 +492,69 @@ def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
                    gt_cat=g_cat[g_idx] if p.use_cats else np.zeros(len(g_idx), np.int64),
                    gt_ignore=gt_ignore, matched=matched, ignored=ignored,
                    match_gt=np.append(g_idx, -1)[match_pos])  # -1 picks the appended -1
+
+
+def _similarities(gt: CocoGT, dets: CocoDets, p: Params, g_idx: np.ndarray, d_idx: np.ndarray,
+                  gt_start: np.ndarray, det_start: np.ndarray, iou_start: np.ndarray,
+                  crowd: np.ndarray) -> np.ndarray:
+    """The similarity blocks (float64[iou_start[-1]]) of the grouped ground truth (CocoGT rows
+    ``g_idx``) and kept detections (CocoDets rows ``d_idx``) for ``p.iou_type``."""
+    ious = np.zeros(iou_start[-1])
+    if p.iou_type == "bbox":
+        _box_ious(det_start, gt_start, iou_start, dets.boxes[d_idx], gt.boxes[g_idx], crowd,
+                  ious)
+    elif p.iou_type == "segm":
+        gt_masks = _needs(gt.segms, gt, "segm")
+        det_masks = _needs(dets.segms, dets, "segm")
+        gt_masks, det_masks = rle.take(gt_masks, g_idx), rle.take(det_masks, d_idx)
+        _mask_ious(det_start, gt_start, iou_start, det_masks.starts, det_masks.runs,
+                   gt_masks.starts, gt_masks.runs, crowd, rle.area(det_masks),
+                   rle.area(gt_masks), rle.to_bbox(det_masks), rle.to_bbox(gt_masks), ious)
+    else:
+        gt_kp, gt_kp_start = _keypoint_rows(gt, g_idx, p, gt_start, det_start)
+        det_kp, det_kp_start = _keypoint_rows(dets, d_idx, p, det_start, gt_start)
+        visible = np.concatenate([[0], np.cumsum(gt_kp[:, 2] > 0)]).astype(np.int64)
+        n_visible = visible[gt_kp_start[1:]] - visible[gt_kp_start[:-1]]
+        sigmas = np.asarray(p.kpt_oks_sigmas, np.float64).ravel()
+        term_start = np.zeros(len(ious) + 1, np.int64)
+        terms = _oks_exponents(det_start, gt_start, det_kp, det_kp_start, gt_kp, gt_kp_start,
+                               gt.boxes[g_idx], gt.areas[g_idx], (sigmas * 2) ** 2,
+                               n_visible, term_start)
+        # NumPy's exp, not the C library's (Numba's): they differ in the last bit of 1 value in
+        # 20, and pycocotools' OKS is made with NumPy's.
+        _oks_means(term_start, np.exp(-terms), ious)
+    return ious
+
+
+def _needs(value, source: CocoGT | CocoDets, iou_type: str):
+    """``value`` (masks or keypoints), or a clear error when it was not loaded."""
+    if value is None:
+        raise InputError(f"loaded without what a {iou_type} evaluation compares: load it with "
+                         f"iou_type={iou_type!r}", source.source)
+    return value
+
+
+def _keypoint_rows(data: CocoGT | CocoDets, rows: np.ndarray, p: Params,
+                   own_start: np.ndarray, other_start: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The keypoint rows (float64[P, 3]) of ``data``'s ``rows`` in that order and their
+    offsets int64[len(rows) + 1]; every row that meets a counterpart in its group must have one
+    keypoint per sigma (pycocotools would fail to broadcast)."""
+    keypoints = _needs(data.keypoints, data, "keypoints")
+    starts = data.keypoint_starts
+    count = starts[rows + 1] - starts[rows]
+    compared = np.repeat(np.diff(other_start) > 0, np.diff(own_start))
+    k = len(np.asarray(p.kpt_oks_sigmas).ravel())
+    bad = compared & (count != k)
+    if bad.any():
+        i = int(rows[np.flatnonzero(bad)[0]])
+        what = "annotation" if isinstance(data, CocoGT) else "detection"
+        raise InputError(f"{what} #{i} has {count[bad][0]} keypoints but kpt_oks_sigmas has {k}",
+                         data.source)
+    new_starts = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum(count, out=new_starts[1:])
+    gather = np.repeat(starts[rows] - new_starts[:-1], count) + np.arange(new_starts[-1])
+    return np.ascontiguousarray(keypoints[gather]), new_starts
 
 
 def count_positives(m: Matches, p: Params) -> np.ndarray:
@@ -375,7 +595,7 @@ def accumulate(det_cat: np.ndarray, det_img: np.ndarray, rank: np.ndarray, score
                        n_positive, np.array(p.max_dets, np.int64),
                        np.asarray(p.rec_thrs, np.float64), precision, recall, scores)
     result = CocoEvalResult(params=p, cat_ids=cat_ids if p.use_cats else np.array([-1]),
-                            precision=precision, recall=recall, scores=scores, stats=np.zeros(12))
+                            precision=precision, recall=recall, scores=scores, stats=np.zeros(0))
     result.stats = _summary_stats(result)
     return result
 
@@ -391,27 +611,45 @@ def evaluate(gt: CocoGT, dets: CocoDets, params: Params | None = None) -> CocoEv
 # ---------------------------------------------------------------------------------------------
 # Summary, exactly as COCOeval.summarize() computes and prints it.
 
-_SUMMARY = [  # (name, is AP, IoU threshold, area label, index into max_dets or the literal 100)
+_SUMMARY = [  # (name, is AP, IoU threshold, area label, index into max_dets or a literal)
     ("AP", True, None, "all", "100"), ("AP50", True, .5, "all", 2),
     ("AP75", True, .75, "all", 2), ("APs", True, None, "small", 2),
     ("APm", True, None, "medium", 2), ("APl", True, None, "large", 2),
     ("AR1", False, None, "all", 0), ("AR10", False, None, "all", 1),
     ("AR100", False, None, "all", 2), ("ARs", False, None, "small", 2),
     ("ARm", False, None, "medium", 2), ("ARl", False, None, "large", 2)]
-# The names of the 12 stats (CocoEvalResult.stats), in order.
+_SUMMARY_KEYPOINTS = [  # summarize()'s _summarizeKps: every line reads maxDets=20 literally
+    ("AP", True, None, "all", "20"), ("AP50", True, .5, "all", "20"),
+    ("AP75", True, .75, "all", "20"), ("APm", True, None, "medium", "20"),
+    ("APl", True, None, "large", "20"), ("AR", False, None, "all", "20"),
+    ("AR50", False, .5, "all", "20"), ("AR75", False, .75, "all", "20"),
+    ("ARm", False, None, "medium", "20"), ("ARl", False, None, "large", "20")]
+# The names of the 12 bbox / segm stats (CocoEvalResult.stats), in order.
 STAT_NAMES = tuple(name for name, *_ in _SUMMARY)
+# The names of the 10 keypoints stats.
+KEYPOINT_STAT_NAMES = tuple(name for name, *_ in _SUMMARY_KEYPOINTS)
+
+
+def _summary_table(p: Params) -> list:
+    return _SUMMARY_KEYPOINTS if p.iou_type == "keypoints" else _SUMMARY
+
+
+def stat_names(iou_type: str = "bbox") -> tuple[str, ...]:
+    """The names of the summary stats of an ``iou_type`` evaluation, in order."""
+    return KEYPOINT_STAT_NAMES if iou_type == "keypoints" else STAT_NAMES
 
 
 def _summary_max_dets(p: Params, which) -> int:
-    if which == "100":  # pycocotools passes the literal default here (cocoapi #558)
-        return 100
+    if isinstance(which, str):  # pycocotools passes a literal here (for "100": cocoapi #558)
+        return int(which)
     return p.max_dets[min(which, len(p.max_dets) - 1)]
 
 
 def _summary_stats(r: CocoEvalResult) -> np.ndarray:
     p = r.params
-    stats = np.zeros(12)
-    for i, (_, is_ap, iou, area, which) in enumerate(_SUMMARY):
+    table = _summary_table(p)
+    stats = np.zeros(len(table))
+    for i, (_, is_ap, iou, area, which) in enumerate(table):
         aind = [j for j, lbl in enumerate(p.area_lbl) if lbl == area]
         mind = [j for j, m in enumerate(p.max_dets) if m == _summary_max_dets(p, which)]
         s = r.precision if is_ap else r.recall
@@ -423,10 +661,10 @@ def _summary_stats(r: CocoEvalResult) -> np.ndarray:
 
 
 def summary_lines(r: CocoEvalResult) -> list[str]:
-    """The 12 lines ``COCOeval.summarize()`` prints."""
+    """The lines ``COCOeval.summarize()`` prints (12; 10 for keypoints)."""
     p = r.params
     lines = []
-    for stat, (_, is_ap, iou, area, which) in zip(r.stats, _SUMMARY, strict=True):
+    for stat, (_, is_ap, iou, area, which) in zip(r.stats, _summary_table(p), strict=True):
         title, kind = ("Average Precision", "(AP)") if is_ap else ("Average Recall", "(AR)")
         iou_str = (f"{p.iou_thrs[0]:0.2f}:{p.iou_thrs[-1]:0.2f}" if iou is None
                    else f"{iou:0.2f}")
@@ -437,29 +675,54 @@ def summary_lines(r: CocoEvalResult) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 
-def warm_up() -> None:
-    """Load Numba and this module's cached kernels ahead of use (a one-box evaluation); the CLI
-    does it while its input files are parsed (see coco.load_gt_and_results)."""
-    evaluate(*one_box_case())
+def _tiny_case(iou_type: str) -> tuple[CocoGT, CocoDets]:
+    """One image, one object, one detection on it, for ``iou_type``: the smallest input that
+    runs every kernel of that evaluation."""
+    if iou_type == "bbox":
+        return one_box_case()
+    from .coco import load_gt, load_results
+
+    ann = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4], "area": 16,
+           "segmentation": [[0, 0, 4, 0, 4, 4, 0, 4]], "keypoints": [1, 1, 2] * 17,
+           "num_keypoints": 17}
+    gt = load_gt({"images": [{"id": 1, "height": 8, "width": 8}],
+                  "categories": [{"id": 1, "keypoints": [str(i) for i in range(17)]}],
+                  "annotations": [ann]}, iou_type)
+    det = {"image_id": 1, "category_id": 1, "score": 0.9, "segmentation": ann["segmentation"],
+           "keypoints": ann["keypoints"]}
+    return gt, load_results([det], gt)
+
+
+def warm_up(iou_type: str = "bbox") -> None:
+    """Load Numba and this module's cached kernels ahead of use (a one-object evaluation); the
+    CLI does it while its input files are parsed (see coco.load_gt_and_results)."""
+    gt, dets = _tiny_case(iou_type)
+    evaluate(gt, dets, Params(iou_type=iou_type))
 
 
 def parse_args(argv=None, prog: str = "python -m cvcore.cocoeval") -> argparse.Namespace:
-    return cli_parser(prog, "COCO bbox AP, pycocotools' numbers.",
-                      "write stats and per-category AP here").parse_args(argv)
+    parser = cli_parser(prog, "COCO AP (boxes, masks or keypoints), pycocotools' numbers.",
+                        "write stats and per-category AP here")
+    parser.add_argument("--iou-type", choices=IOU_TYPES, default="bbox",
+                        help="what is compared: boxes, masks (segmentation) or keypoints (OKS)")
+    return parser.parse_args(argv)
 
 
 def main(args: argparse.Namespace) -> None:
     from ..atomic import write_json
 
     check_output_path(args.json)
-    gt, dets = load_gt_and_results(args.gt, args.results, meanwhile=warm_up)
-    result = evaluate(gt, dets)
+    iou_type = args.iou_type
+    gt, dets = load_gt_and_results(args.gt, args.results, meanwhile=lambda: warm_up(iou_type),
+                                   iou_type=iou_type)
+    result = evaluate(gt, dets, Params(iou_type=iou_type))
     print("\n".join(summary_lines(result)))
     if args.json:
         names = dict(zip(gt.cat_ids.tolist(), gt.cat_names, strict=True))
         write_json(args.json, {
+            "iou_type": iou_type,
             "stats": result.stats.tolist(),
-            "stat_names": list(STAT_NAMES),
+            "stat_names": list(stat_names(iou_type)),
             "per_category": result.per_category_ap(names)})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import warnings
 
 import numpy as np
 
@@ -76,8 +77,9 @@ def random_case(rng: np.random.Generator, max_images: int = 6, max_cats: int = 4
     return gt, results
 
 
-def pycocotools_eval(gt: dict, results: list, params: dict | None = None):
-    """Run pycocotools' COCOeval (bbox) quietly; returns the COCOeval object."""
+def pycocotools_eval(gt: dict, results: list, params: dict | None = None,
+                     iou_type: str = "bbox"):
+    """Run pycocotools' COCOeval (``iou_type``) quietly; returns the COCOeval object."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -86,13 +88,224 @@ def pycocotools_eval(gt: dict, results: list, params: dict | None = None):
         coco_gt.dataset = copy.deepcopy(gt)
         coco_gt.createIndex()
         coco_dt = coco_gt.loadRes(copy.deepcopy(results))
-        ev = COCOeval(coco_gt, coco_dt, "bbox")
+        ev = COCOeval(coco_gt, coco_dt, iou_type)
         for key, value in (params or {}).items():
             setattr(ev.params, key, value)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
     return ev
+
+
+def random_keypoints_case(rng: np.random.Generator, n_kp: int = 17, max_images: int = 5,
+                          max_cats: int = 2, many_dets: bool = False) -> tuple[dict, list]:
+    """A small person-keypoints ground truth and results with the cases OKS must handle:
+    people with no visible keypoint (pycocotools' box-distance rule), ``num_keypoints`` 0
+    (ignored) even when keypoints are visible, crowd regions, integer and fractional
+    coordinates, duplicated people (OKS ties), exact copies (OKS 1), areas on the 32² / 96²
+    edges, tied scores, results with a ``bbox`` (area w * h) or with keypoints only (box and
+    area from the keypoints), and optionally more than 20 detections per image."""
+    n_img = int(rng.integers(1, max_images + 1))
+    n_cat = int(rng.integers(1, max_cats + 1))
+    image_ids = rng.choice(np.arange(1, 60), n_img, replace=False)
+    cat_ids = rng.choice(np.arange(1, 91), n_cat, replace=False)
+    images = [{"id": int(i), "width": 640, "height": 480} for i in image_ids]
+    categories = [{"id": int(c), "name": f"c{c}", "keypoints": [f"k{j}" for j in range(n_kp)],
+                   "skeleton": []} for c in cat_ids]
+    integer = rng.random() < 0.4
+
+    def person():
+        w, h = 2 ** rng.uniform(2, 8, 2)
+        x, y = rng.uniform(0, 300, 2)
+        return [float(x), float(y), float(w), float(h)]
+
+    def points(box, spread=1.0):
+        xs = box[0] + rng.uniform(-0.1, 1.1, n_kp) * box[2] * spread
+        ys = box[1] + rng.uniform(-0.1, 1.1, n_kp) * box[3] * spread
+        if integer:
+            xs, ys = np.round(xs), np.round(ys)
+        return xs, ys
+
+    anns = []
+    for image_id in image_ids:
+        if rng.random() < 0.15:
+            continue
+        for _ in range(int(rng.integers(0, 7))):
+            if anns and rng.random() < 0.1:  # a duplicate person: OKS ties
+                ann = dict(anns[-1], id=len(anns) + 1, image_id=int(image_id))
+                anns.append(ann)
+                continue
+            box = person()
+            xs, ys = points(box)
+            v = rng.choice([0, 1, 2], n_kp, p=[0.3, 0.2, 0.5])
+            kind = rng.random()
+            if kind < 0.15:
+                v[:] = 0  # nobody visible: OKS by distance to the extended box
+            crowd = rng.random() < 0.08
+            if crowd:
+                v[:] = 0
+            xs, ys = np.where(v > 0, xs, 0), np.where(v > 0, ys, 0)
+            kp = [float(c) if not integer else int(c)
+                  for trip in zip(xs, ys, v, strict=True) for c in trip]
+            n_vis = int((v > 0).sum())
+            if rng.random() < 0.05:
+                n_vis = 0  # num_keypoints says 0 although keypoints are visible: ignored
+            area = box[2] * box[3] * rng.uniform(0.4, 0.9)
+            if rng.random() < 0.1:
+                area = float(rng.choice([32 ** 2, 96 ** 2]))
+            anns.append({"id": len(anns) + 1, "image_id": int(image_id),
+                         "category_id": int(rng.choice(cat_ids)), "bbox": box, "area": area,
+                         "iscrowd": int(crowd), "keypoints": kp, "num_keypoints": n_vis})
+    with_box = rng.random() < 0.5
+    results = []
+    score_levels = rng.random(4)
+    for image_id in image_ids:
+        if rng.random() < 0.15:
+            continue
+        own = [a for a in anns if a["image_id"] == image_id]
+        n = int(rng.integers(15, 40)) if many_dets and rng.random() < 0.5 else int(
+            rng.integers(0, 8))
+        for _ in range(n):
+            if own and rng.random() < 0.7:
+                src = own[int(rng.integers(len(own)))]
+                kp = np.array(src["keypoints"], np.float64).reshape(-1, 3)
+                if rng.random() < 0.8:
+                    kp[:, :2] += rng.normal(0, 1, (n_kp, 2)) * np.sqrt(src["area"]) * rng.choice(
+                        [0.02, 0.1, 0.3])
+                    if integer:
+                        kp[:, :2] = np.round(kp[:, :2])
+                box = src["bbox"]
+                cat = src["category_id"] if rng.random() < 0.85 else int(rng.choice(cat_ids))
+            else:
+                box = person()
+                kp = np.stack([*points(box), np.ones(n_kp)], axis=1)
+                cat = int(rng.choice(cat_ids))
+            kp[:, 2] = 1
+            det = {"image_id": int(image_id), "category_id": cat,
+                   "keypoints": [float(c) for c in kp.ravel()],
+                   "score": float(rng.choice(score_levels)) if rng.random() < 0.3
+                   else float(rng.random())}
+            if with_box:
+                det["bbox"] = [float(c) for c in box]
+            results.append(det)
+    gt = {"images": images, "categories": categories, "annotations": anns}
+    return gt, results
+
+
+def mask_counts(mask: np.ndarray) -> list[int]:
+    """COCO's uncompressed RLE counts of a binary mask (column-major runs, zeros first)."""
+    flat = mask.ravel(order="F").astype(np.int8)
+    change = np.flatnonzero(np.diff(flat)) + 1
+    edges = np.concatenate([[0], change, [len(flat)]])
+    runs = np.diff(edges).tolist()
+    return ([0] + runs) if len(flat) and flat[0] else runs
+
+
+def compressed_rle(mask: np.ndarray) -> dict:
+    """COCO compressed RLE of a binary mask as a JSON-ready dict (pycocotools encodes it)."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode()}
+
+
+def random_segm_case(rng: np.random.Generator, max_images: int = 4,
+                     max_cats: int = 3) -> tuple[dict, list]:
+    """A small instance-segmentation ground truth and results with the cases mask AP must
+    handle: polygon ground truth (several parts, points outside the image), compressed RLE
+    ground truth, uncompressed-RLE crowd regions, empty masks, images without objects or
+    results, overlapping masks, exact copies (IoU 1) and duplicates (ties), areas on the 32² /
+    96² edges, tied scores, and results by each of loadRes' rules: compressed RLE alone (area
+    of the mask), with a ``bbox`` (area w * h), or a ``bbox`` without mask (its box as mask)."""
+    n_img = int(rng.integers(1, max_images + 1))
+    n_cat = int(rng.integers(1, max_cats + 1))
+    image_ids = rng.choice(np.arange(1, 60), n_img, replace=False)
+    cat_ids = rng.choice(np.arange(1, 91), n_cat, replace=False)
+    sizes = {int(i): (int(rng.integers(20, 90)), int(rng.integers(20, 90))) for i in image_ids}
+    images = [{"id": i, "height": h, "width": w} for i, (h, w) in sizes.items()]
+    categories = [{"id": int(c), "name": f"c{c}"} for c in cat_ids]
+
+    def polygon(h, w):
+        cx, cy = rng.uniform(-5, w + 5), rng.uniform(-5, h + 5)
+        n = int(rng.integers(3, 9))
+        angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+        radius = rng.uniform(1, max(h, w) / 2) * rng.uniform(0.5, 1, n)
+        pts = np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], axis=1)
+        if rng.random() < 0.3:
+            pts = np.round(pts)
+        return [float(v) for v in pts.ravel()]
+
+    def blob(h, w):
+        mask = np.zeros((h, w), np.uint8)
+        for _ in range(int(rng.integers(1, 3))):
+            y0, x0 = int(rng.integers(0, h)), int(rng.integers(0, w))
+            mask[y0:y0 + int(rng.integers(0, h)), x0:x0 + int(rng.integers(0, w))] = 1
+        return mask
+
+    from pycocotools import mask as mask_utils
+
+    anns, gt_masks = [], {}
+    for image_id, (h, w) in sizes.items():
+        if rng.random() < 0.15:
+            continue
+        for _ in range(int(rng.integers(0, 7))):
+            kind = rng.random()
+            crowd = rng.random() < 0.1
+            if crowd:
+                mask = blob(h, w)
+                segm = {"size": [h, w], "counts": mask_counts(mask)}
+            elif kind < 0.55:
+                segm = [polygon(h, w) for _ in range(int(rng.integers(1, 3)))]
+                with warnings.catch_warnings():  # pycocotools' decode vs NumPy 2's copy rule
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    mask = mask_utils.decode(
+                        mask_utils.merge(mask_utils.frPyObjects(segm, h, w)))
+            else:
+                mask = blob(h, w)
+                segm = compressed_rle(mask)
+            area = float(mask.sum()) * rng.choice([1.0, rng.uniform(0.5, 1.5)])
+            if rng.random() < 0.1:
+                area = float(rng.choice([32 ** 2, 96 ** 2]))
+            ys, xs = np.nonzero(mask)
+            box = ([float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
+                    float(ys.max() - ys.min() + 1)] if len(xs) else [0.0, 0.0, 0.0, 0.0])
+            ann = {"id": len(anns) + 1, "image_id": image_id,
+                   "category_id": int(rng.choice(cat_ids)), "segmentation": segm,
+                   "area": area, "bbox": box, "iscrowd": int(crowd)}
+            anns.append(ann)
+            gt_masks[ann["id"]] = mask
+    rule = rng.choice(["segm", "segm", "bbox", "bbox-only"])
+    results = []
+    score_levels = rng.random(4)
+    for image_id, (h, w) in sizes.items():
+        if rng.random() < 0.15:
+            continue
+        own = [a for a in anns if a["image_id"] == image_id]
+        for _ in range(int(rng.integers(0, 10))):
+            if own and rng.random() < 0.7:
+                src = own[int(rng.integers(len(own)))]
+                mask = gt_masks[src["id"]].copy()
+                if rng.random() < 0.6:  # shift, and flip a patch
+                    mask = np.roll(mask, tuple(rng.integers(-2, 3, 2)), axis=(0, 1))
+                    if rng.random() < 0.5:
+                        y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
+                        mask[y:y + int(rng.integers(1, 8)), x:x + int(rng.integers(1, 8))] ^= 1
+                cat = src["category_id"] if rng.random() < 0.85 else int(rng.choice(cat_ids))
+            else:
+                mask, cat = blob(h, w), int(rng.choice(cat_ids))
+            det = {"image_id": image_id, "category_id": cat,
+                   "score": float(rng.choice(score_levels)) if rng.random() < 0.3
+                   else float(rng.random())}
+            ys, xs = np.nonzero(mask)
+            box = ([float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
+                    float(ys.max() - ys.min() + 1)] if len(xs) else [0.0, 0.0, 1.0, 1.0])
+            if rule != "bbox-only":
+                det["segmentation"] = compressed_rle(mask)
+            if rule != "segm":
+                det["bbox"] = box
+            results.append(det)
+    gt = {"images": images, "categories": categories, "annotations": anns}
+    return gt, results
 
 
 def tidecv_eval(gt: dict, results: list):
