@@ -46,8 +46,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..boxes import iou_xywh
 from ..detection import cocoeval as engine
+from ..detection import rle
 from ..detection.coco import CocoDets, CocoGT
 
 
@@ -119,6 +119,36 @@ def _column(anns: list[dict], key: str, dtype=np.float64, width: int | None = No
     return values.reshape(len(anns), width) if width else values.reshape(len(anns))
 
 
+def _masks(coco, anns: list[dict]) -> rle.Rles:
+    """The annotations' masks by pycocotools' annToRLE: polygons and uncompressed RLE on their
+    image's height x width (read for every annotation, as pycocotools reads it), compressed RLE
+    at its own size."""
+    heights, widths = [], []
+    for ann in anns:
+        img = coco.imgs[ann["image_id"]]
+        own = isinstance(ann["segmentation"], dict) and not isinstance(
+            ann["segmentation"]["counts"], list)
+        heights.append(-1 if own else img["height"])
+        widths.append(-1 if own else img["width"])
+    return rle.from_segmentations([ann["segmentation"] for ann in anns],
+                                  np.array(heights, np.int64), np.array(widths, np.int64))
+
+
+def _keypoints(anns: list[dict], ground_truth: bool) -> dict:
+    """The annotations' keypoints as the engine's fields: (x, y, visibility) rows float64[P, 3],
+    each annotation's row offsets, and for ground truth its num_keypoints."""
+    lengths = [len(ann["keypoints"]) for ann in anns]
+    if any(n % 3 for n in lengths):
+        raise ValueError("keypoints must be x, y, visibility triples")
+    starts = np.zeros(len(anns) + 1, np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    rows = np.array([x for ann in anns for x in ann["keypoints"]], np.float64).reshape(-1, 3)
+    fields = {"keypoints": rows, "keypoint_starts": starts // 3}
+    if ground_truth:
+        fields["num_keypoints"] = np.array([ann["num_keypoints"] for ann in anns], np.int64)
+    return fields
+
+
 def _objects(values: list) -> np.ndarray:
     """A 1-D object array of the values themselves (ids keep their Python type)."""
     out = np.empty(len(values), dtype=object)
@@ -155,21 +185,30 @@ class _Run:
         self.gt_ids = [a["id"] for a in gts]
         self.dt_ids = [a["id"] for a in dts]
         iscrowd = np.array([int(a["iscrowd"]) for a in gts], np.int64) != 0
+        kind = self.kind
+        # What pycocotools reads for the iou type: boxes (and, for keypoints, the ground
+        # truth's boxes), masks by annToRLE, or keypoints with num_keypoints.
         self.gt = CocoGT(
             image_ids=np.arange(self.n_img), widths=np.zeros(self.n_img, np.int64),
-            heights=np.zeros(self.n_img, np.int64), file_names=[], cat_ids=np.arange(len(p.catIds)),
-            cat_names=[], ann_ids=np.arange(len(gts)), ann_image_ids=gt_img, ann_cat_ids=gt_cat,
-            boxes=_column(gts, "bbox", width=4) if self.kind == "bbox" else np.zeros((len(gts), 4)),
-            areas=_column(gts, "area"), iscrowd=iscrowd)
+            heights=np.zeros(self.n_img, np.int64), file_names=[],
+            cat_ids=np.arange(len(p.catIds)), cat_names=[], ann_ids=np.arange(len(gts)),
+            ann_image_ids=gt_img, ann_cat_ids=gt_cat,
+            boxes=_column(gts, "bbox", width=4) if kind != "segm" else np.zeros((len(gts), 4)),
+            areas=_column(gts, "area"), iscrowd=iscrowd, iou_type=kind,
+            segms=_masks(coco_gt, gts) if kind == "segm" else None,
+            **(_keypoints(gts, True) if kind == "keypoints" else {}))
         self.dets = CocoDets(
             ids=np.arange(len(dts)), image_ids=dt_img, cat_ids=dt_cat,
-            boxes=_column(dts, "bbox", width=4) if self.kind == "bbox" else np.zeros((len(dts), 4)),
-            scores=_column(dts, "score"), areas=_column(dts, "area"))
+            boxes=_column(dts, "bbox", width=4) if kind == "bbox" else np.zeros((len(dts), 4)),
+            scores=_column(dts, "score"), areas=_column(dts, "area"), iou_type=kind,
+            segms=_masks(coco_dt, dts) if kind == "segm" else None,
+            **(_keypoints(dts, False) if kind == "keypoints" else {}))
         self.engine_params = engine.resolve_params(engine.Params(
             iou_thrs=np.asarray(p.iouThrs, np.float64), rec_thrs=np.asarray(p.recThrs, np.float64),
             max_dets=list(p.maxDets), area_rng=[list(r) for r in p.areaRng],
             area_lbl=[str(a) for a in range(len(p.areaRng))], use_cats=self.use_cats,
-            cat_ids=list(range(len(p.catIds))), img_ids=list(range(self.n_img))), self.gt)
+            cat_ids=list(range(len(p.catIds))), img_ids=list(range(self.n_img)), iou_type=kind,
+            kpt_oks_sigmas=getattr(p, "kpt_oks_sigmas", KPT_OKS_SIGMAS)), self.gt)
         self.m = engine.match(self.gt, self.dets, self.engine_params)
 
         # Offsets of each group's kept detections and ground truth in the engine's grouped order,
@@ -188,6 +227,7 @@ class _Run:
         # Grouped position of each ground-truth row, to turn match_gt rows into list positions.
         self.gt_pos = np.empty(len(gts), np.int64)
         self.gt_pos[m.gt_index] = np.arange(len(m.gt_index))
+        self._similarity = None
         self.kept_dt_ids = _objects(self.dt_ids)[m.det_index]
         self.kept_scores = self.dets.scores[m.det_index]
 
@@ -300,22 +340,37 @@ class _Run:
                 gc.enable()
         return out
 
+    def _blocks(self) -> tuple[np.ndarray, np.ndarray]:
+        """The engine's similarity blocks of every group (IoU or OKS, detections by score x
+        ground truth in grouped order, row-major) and their offsets, computed once."""
+        if self._similarity is None:
+            m = self.m
+            iou_start = np.zeros(len(self.det_start), np.int64)
+            np.cumsum(np.diff(self.det_start) * np.diff(self.gt_start), out=iou_start[1:])
+            values = engine._similarities(
+                self.gt, self.dets, self.engine_params, m.gt_index, m.det_index, self.gt_start,
+                self.det_start, iou_start, self.gt.iscrowd[m.gt_index])
+            self._similarity = iou_start, values
+        return self._similarity
+
     def iou(self, img_id, cat_id):
         """pycocotools' computeIoU / computeOks result for one image and category: [] when
-        pycocotools returns [], else float64[D, G] (detections by score, capped at
-        maxDets[-1]; ground truth in file order)."""
+        pycocotools returns [] (no detections or no ground truth; computeOks also without
+        categories), else float64[D, G] (detections by score, capped at maxDets[-1]; ground
+        truth in file order)."""
         i = self.img_pos.get(img_id)
         k = self.cat_pos.get(cat_id) if self.use_cats else 0
-        if i is None or k is None:
+        if i is None or k is None or (self.kind == "keypoints" and not self.use_cats):
             return []
         g = k * self.n_img + i
         d0, d1 = self.det_start[g], self.det_start[g + 1]
         g0, g1 = self.gt_start[g], self.gt_start[g + 1]
-        if not self.present[g] or d0 == d1 or g0 == g1:
+        if d0 == d1 or g0 == g1:
             return []
-        dt_rows, gt_rows = self.m.det_index[d0:d1], self.m.gt_index[g0:g1]
-        return np.asfortranarray(iou_xywh(self.dets.boxes[dt_rows], self.gt.boxes[gt_rows],
-                                          self.gt.iscrowd[gt_rows]))
+        iou_start, values = self._blocks()
+        block = values[iou_start[g]:iou_start[g + 1]].reshape(d1 - d0, g1 - g0)
+        # maskUtils.iou answers in Fortran order, computeOks in C order.
+        return block.copy() if self.kind == "keypoints" else np.asfortranarray(block)
 
     def ious(self) -> dict:
         cats = self.p.catIds if self.use_cats else [-1]
