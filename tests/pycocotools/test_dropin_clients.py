@@ -19,6 +19,9 @@ from tests.pycocotools.dropinfixtures import (
     dropin_active,
 )
 
+# The real pycocotools.mask (the oracle) warns under NumPy 2 on every decode.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycocotools.*")
+
 
 def _batched_run(gt: dict, results: list, n_ranks: int, batch: int):
     """The evaluator over the images in batches, split over ``n_ranks`` evaluators merged at

@@ -6,10 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from tests.detection.cocofixtures import random_case
+from tests.detection.cocofixtures import random_case, random_segm_case
 from tests.pycocotools.dropinfixtures import BOTH, assert_same_value, coco_from_dict, quiet
 
 INDEX = ("dataset", "anns", "cats", "imgs", "imgToAnns", "catToImgs")
+
+# The real pycocotools.mask (the oracle) warns under NumPy 2 on every decode.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycocotools.*")
 
 
 def _index(coco) -> dict:
@@ -150,3 +153,49 @@ def test_load_res_empty_is_an_empty_result_set():
     res, _ = quiet(coco_from_dict(BOTH["ours"], gt).loadRes, [])
     assert res.dataset["annotations"] == [] and res.anns == {}
     assert len(res.dataset["categories"]) == len(gt["categories"])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_masks_and_segm_results_equal_pycocotools(seed):
+    """annToRLE / annToMask on polygons, uncompressed and compressed RLE; loadRes' segm rule
+    (area = mask area, bbox = toBbox when missing)."""
+    gt, results = random_segm_case(np.random.default_rng(seed))
+    real, ours = (coco_from_dict(api, gt) for api in BOTH.values())
+    kinds = set()
+    for ann in gt["annotations"]:
+        segm = ann["segmentation"]
+        kinds.add("polygon" if isinstance(segm, list) else type(segm["counts"]).__name__)
+        assert_same_value(ours.annToRLE(copy.deepcopy(ann)), real.annToRLE(copy.deepcopy(ann)))
+        mask = ours.annToMask(copy.deepcopy(ann))
+        assert_same_value(mask, real.annToMask(copy.deepcopy(ann)))
+        assert mask.dtype == np.uint8 and mask.shape == (
+            ours.imgs[ann["image_id"]]["height"], ours.imgs[ann["image_id"]]["width"])
+    assert len(kinds) >= 2
+    segm_only = [{k: v for k, v in r.items() if k != "bbox"} for r in results
+                 if "segmentation" in r]
+    if segm_only:
+        (real_res, _), (our_res, _) = (quiet(c.loadRes, copy.deepcopy(segm_only))
+                                       for c in (real, ours))
+        assert_same_value(our_res.dataset["annotations"], real_res.dataset["annotations"])
+        assert isinstance(our_res.anns[1]["bbox"], np.ndarray)
+
+
+def test_show_anns_draws_what_pycocotools_draws():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gt, _ = random_segm_case(np.random.default_rng(7))
+    drawn = []
+    for api in BOTH.values():
+        coco = coco_from_dict(api, gt)
+        plt.figure()
+        coco.showAnns(coco.loadAnns(coco.getAnnIds()), draw_bbox=True)
+        ax = plt.gca()
+        drawn.append(([len(c.get_paths()) for c in ax.collections], len(ax.images)))
+        plt.close("all")
+    assert drawn[1] == drawn[0]
+    assert sum(drawn[0][0]) > 0
+    caption = [{"image_id": 1, "caption": "a cat"}]
+    assert [quiet(api["COCO"]().showAnns, caption)[1] for api in BOTH.values()] == ["a cat\n"] * 2
