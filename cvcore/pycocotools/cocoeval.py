@@ -41,6 +41,7 @@ from __future__ import annotations
 import copy
 import datetime
 import gc
+import itertools
 import time
 from collections import defaultdict
 
@@ -389,29 +390,33 @@ class _Table:
     @classmethod
     def from_dicts(cls, eval_imgs, n_thr: int) -> _Table:
         """From pycocotools-style dicts (None for an empty entry). ``matched`` is
-        ``dtMatches != 0``, pycocotools' own test (see the module docstring)."""
-        counts, scores, matched, ignored, positives = [], [], [], [], []
+        ``dtMatches != 0``, pycocotools' own test (see the module docstring). The loop only
+        collects references; the arithmetic is done once on the concatenations."""
+        n_dets, n_gts, scores, matches, ignores, gt_ignores = [], [], [], [], [], []
         for e in eval_imgs:
             if e is None:
-                counts.append(0)
-                positives.append(0)
+                n_dets.append(0)
+                n_gts.append(0)
                 continue
-            s = np.asarray(e["dtScores"], np.float64).reshape(-1)
-            counts.append(len(s))
-            scores.append(s)
-            matched.append(np.asarray(e["dtMatches"]) != 0)  # T x D, as pycocotools makes it
-            ignored.append(np.asarray(e["dtIgnore"]).astype(bool))
-            positives.append(int(np.count_nonzero(np.asarray(e["gtIgnore"]) == 0)))
-        counts = np.array(counts, np.int64)
-        start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        if matched:
-            n_thr = matched[0].shape[0]
+            n_dets.append(len(e["dtScores"]))
+            n_gts.append(len(e["gtIgnore"]))
+            scores.append(e["dtScores"])
+            matches.append(e["dtMatches"])  # T x D, as pycocotools makes them
+            ignores.append(e["dtIgnore"])
+            gt_ignores.append(e["gtIgnore"])
+        n_dets, n_gts = np.array(n_dets, np.int64), np.array(n_gts, np.int64)
+        start = np.zeros(len(n_dets) + 1, np.int64)
+        np.cumsum(n_dets, out=start[1:])
+        gt_entry = np.repeat(np.arange(len(n_gts)), n_gts)
+        positive = (np.concatenate([np.asarray(g).ravel() for g in gt_ignores]) == 0
+                    if gt_ignores else np.zeros(0, bool))
+        empty = np.zeros((n_thr, 0), bool)
         return cls(
-            start=start, rank=np.arange(start[-1]) - np.repeat(start[:-1], counts),
-            score=np.concatenate(scores) if scores else np.zeros(0),
-            matched=np.concatenate(matched, axis=1) if matched else np.zeros((n_thr, 0), bool),
-            ignored=np.concatenate(ignored, axis=1) if ignored else np.zeros((n_thr, 0), bool),
-            n_positive=np.array(positives, np.int64))
+            start=start, rank=np.arange(start[-1]) - np.repeat(start[:-1], n_dets),
+            score=np.fromiter(itertools.chain.from_iterable(scores), np.float64, start[-1]),
+            matched=np.concatenate(matches, axis=1) != 0 if matches else empty,
+            ignored=np.concatenate(ignores, axis=1).astype(bool) if ignores else empty,
+            n_positive=np.bincount(gt_entry[positive], minlength=len(n_gts)).astype(np.int64))
 
 
 def _accumulate(table: _Table, p: Params, pe: Params):
