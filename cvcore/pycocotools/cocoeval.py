@@ -2,13 +2,14 @@
 cvcore's engine (:mod:`cvcore.detection.cocoeval`), with pycocotools' numbers.
 
 ``evaluate()`` turns the annotations selected by ``params`` (dicts of two :class:`~.coco.COCO`
-objects) into the engine's arrays and runs its matching kernel; ``accumulate()`` runs its
-precision/recall kernel; ``summarize()`` prints pycocotools' lines and sets ``stats``. Everything
-pycocotools exposes is there with its shapes and types: ``params``, ``evalImgs`` (the
-per-(category, area range, image) dicts, or None where an image has neither ground truth nor
-detections of the category), ``eval`` (``params``, ``counts``, ``date``, ``precision``
-[T, R, K, A, M], ``recall`` [T, K, A, M], ``scores`` [T, R, K, A, M]), ``stats``, ``ious`` (keyed
-``(imgId, catId)``), ``_paramsEval``, ``computeIoU``, ``evaluateImg``.
+objects) into the engine's arrays -- boxes for 'bbox', masks by pycocotools' ``annToRLE`` rule
+for 'segm', keypoints with ``num_keypoints`` for 'keypoints' (OKS) -- and runs its matching
+kernel; ``accumulate()`` runs its precision/recall kernel; ``summarize()`` prints pycocotools'
+lines and sets ``stats``. Everything pycocotools exposes is there with its shapes and types:
+``params``, ``evalImgs`` (the per-(category, area range, image) dicts, or None where an image has
+neither ground truth nor detections of the category), ``eval`` (``params``, ``counts``, ``date``,
+``precision`` [T, R, K, A, M], ``recall`` [T, K, A, M], ``scores`` [T, R, K, A, M]), ``stats``,
+``ious`` (keyed ``(imgId, catId)``), ``_paramsEval``, ``computeIoU``, ``evaluateImg``.
 
 ``evalImgs`` and ``ious`` are built only when read (a property): the plain evaluate ->
 accumulate -> summarize path never makes the millions of small dicts and matrices pycocotools
@@ -28,6 +29,11 @@ pycocotools part, and what this module does:
   takes ``matched = dtMatches != 0`` as pycocotools does, because such dicts cannot tell "matched
   to id 0" from "unmatched";
 - no detections at all: see :mod:`.coco` (``loadRes([])``).
+
+pycocotools' own traps are kept because its numbers are the reference: the first summary
+number reads maxDets 100 whatever ``maxDets`` is (cocoapi #558), ``summarize()`` fails with fewer
+than 3 maxDets for boxes and masks, keypoints without categories match nothing (computeOks reads
+category -1), detections of one image are capped at ``maxDets[-1]`` after a stable score sort.
 
 Differences that do not change numbers: ``evaluate()`` does not write pycocotools' scratch
 fields (``ignore``, ``_ignore``, RLE ``segmentation``) into the annotation dicts and leaves
@@ -545,7 +551,7 @@ class COCOeval:
         self.eval = {}
         print(f"DONE (t={time.time() - start:0.2f}s).")
 
-    def _single(self, imgId, catId, aRng=None, maxDet=None) -> _Run | None:
+    def _single(self, imgId, catId, aRng=None, maxDet=None, iouType=None) -> _Run | None:
         """A run on one image and category, as pycocotools' computeIoU/evaluateImg see it: the
         annotations evaluate() selected, read with the live ``params`` (so after accumulate()
         without categories, catIds is [-1] and nothing is found). None when nothing is."""
@@ -553,6 +559,7 @@ class COCOeval:
         if imgId not in set(pe.imgIds) or (p.useCats and catId not in set(pe.catIds)):
             return None
         p.imgIds = [imgId]
+        p.iouType = iouType or p.iouType
         if aRng is not None:
             p.areaRng, p.maxDets = [list(aRng)], [maxDet]
         if p.useCats:
@@ -562,7 +569,15 @@ class COCOeval:
     def computeIoU(self, imgId, catId):
         """IoU of one image and category's detections (by score, at most maxDets[-1]) with its
         ground truth, float64[D, G], or [] (as pycocotools) when either is empty."""
+        if self.params.iouType not in ("segm", "bbox"):
+            raise Exception("unknown iouType for iou computation")
         run = self._single(imgId, catId)
+        return [] if run is None else run.iou(imgId, catId)
+
+    def computeOks(self, imgId, catId):
+        """Object keypoint similarity of one image and category's detections (by score, at most
+        maxDets[-1]) with its ground truth, float64[D, G], or [] when either is empty."""
+        run = self._single(imgId, catId, iouType="keypoints")
         return [] if run is None else run.iou(imgId, catId)
 
     def evaluateImg(self, imgId, catId, aRng, maxDet) -> dict | None:

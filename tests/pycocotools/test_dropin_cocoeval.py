@@ -244,3 +244,25 @@ def test_real_segm_and_keypoints(shared_data, folder, gt_file, res_file, iou_typ
     assert runs[1][1] == runs[0][1]
     assert runs[1][0].stats[0] == pytest.approx(stat0 or runs[0][0].stats[0], abs=1e-15)
     assert runs[1][0].stats[0] > 0.3
+
+
+def test_compute_oks_on_the_real_keypoints(shared_data):
+    folder = shared_data / "coco_peer" / "keypoints"
+    evs = []
+    for api in (REAL, OURS):
+        coco_gt, _ = quiet(api["COCO"], str(folder / "gt_dataset.json"))
+        coco_dt, _ = quiet(coco_gt.loadRes, str(folder / "dt_dataset.json"))
+        ev = api["COCOeval"](coco_gt, coco_dt, "keypoints")
+        quiet(ev.evaluate)
+        evs.append(ev)
+    pairs = [(img, cat) for img in evs[0].params.imgIds for cat in evs[0].params.catIds]
+    compared = 0
+    for img, cat in pairs:
+        want = evs[0].computeOks(img, cat)
+        assert_same_value(evs[1].computeOks(img, cat), want)
+        assert_same_value(evs[1].ious[img, cat], evs[0].ious[img, cat])
+        compared += np.size(want)
+    assert compared > 10
+    for ev in evs:
+        with pytest.raises(Exception, match="unknown iouType"):
+            ev.computeIoU(*pairs[0])
