@@ -688,9 +688,8 @@ def _tiny_case(iou_type: str) -> tuple[CocoGT, CocoDets]:
     gt = load_gt({"images": [{"id": 1, "height": 8, "width": 8}],
                   "categories": [{"id": 1, "keypoints": [str(i) for i in range(17)]}],
                   "annotations": [ann]}, iou_type)
-    det = {"image_id": 1, "category_id": 1, "score": 0.9, "segmentation": ann["segmentation"],
-           "keypoints": ann["keypoints"]}
-    return gt, load_results([det], gt)
+    key = "segmentation" if iou_type == "segm" else "keypoints"
+    return gt, load_results([{"image_id": 1, "category_id": 1, "score": 0.9, key: ann[key]}], gt)
 
 
 def warm_up(iou_type: str = "bbox") -> None:
