@@ -3,6 +3,7 @@
 torchmetrics' MeanAveragePrecision (backend "pycocotools"). Registration never leaks: the
 in-process runs restore the real modules, the import checks run in a fresh interpreter."""
 
+import copy
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 import cvcore.pycocotools.cocoeval
-from tests.detection.cocofixtures import random_case
+from tests.detection.cocofixtures import random_case, random_segm_case
 from tests.pycocotools.dropinfixtures import (
     REAL,
     BatchEvaluator,
@@ -23,17 +24,19 @@ from tests.pycocotools.dropinfixtures import (
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycocotools.*")
 
 
-def _batched_run(gt: dict, results: list, n_ranks: int, batch: int):
+def _batched_run(gt: dict, results: list, n_ranks: int, batch: int, iou_type: str = "bbox"):
     """The evaluator over the images in batches, split over ``n_ranks`` evaluators merged at
     the end as torchvision merges processes; returns the final COCOeval."""
     from pycocotools.coco import COCO
 
     coco_gt = coco_from_dict({"COCO": COCO}, gt)
-    ranks = [BatchEvaluator(coco_gt, "bbox") for _ in range(n_ranks)]
+    ranks = [BatchEvaluator(coco_gt, iou_type) for _ in range(n_ranks)]
     img_ids = [img["id"] for img in gt["images"]]
     for n, start in enumerate(range(0, len(img_ids), batch)):
         ids = img_ids[start:start + batch]
-        ranks[n % n_ranks].update([r for r in results if r["image_id"] in ids], ids)
+        # loadRes edits the result dicts in place (a segm result gets an ndarray bbox)
+        ranks[n % n_ranks].update([copy.deepcopy(r) for r in results if r["image_id"] in ids],
+                                  ids)
     ranks[0].merge(ranks[1:])
     return ranks[0].summarize()
 
@@ -51,16 +54,20 @@ def test_pycocotools_is_real_outside_the_context():
     assert pycocotools.cocoeval.COCOeval is REAL["COCOeval"]
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_torchvision_style_evaluator(seed):
+@pytest.mark.parametrize(("iou_type", "seed"), [("bbox", 0), ("bbox", 1), ("bbox", 2),
+                                                ("segm", 3)])
+def test_torchvision_style_evaluator(iou_type, seed):
     rng = np.random.default_rng(seed)
     checked = 0
     for case in range(6):
-        gt, results = random_case(rng, max_images=10, many_dets=case % 3 == 0)
+        if iou_type == "segm":
+            gt, results = random_segm_case(rng, max_images=8)
+        else:
+            gt, results = random_case(rng, max_images=10, many_dets=case % 3 == 0)
         n_ranks, batch = 1 + case % 3, 1 + case % 4
-        want = _batched_run(gt, results, n_ranks, batch)
+        want = _batched_run(gt, results, n_ranks, batch, iou_type)
         with dropin_active():
-            got = _batched_run(gt, results, n_ranks, batch)
+            got = _batched_run(gt, results, n_ranks, batch, iou_type)
         assert type(got) is cvcore.pycocotools.cocoeval.COCOeval
         assert type(want) is REAL["COCOeval"]
         assert_same_eval(got, want, atol=1e-12)
