@@ -2,6 +2,8 @@
 
 The evaluation core (COCO AP, TIDE, ECE, segmentation and MOT metrics) is NumPy + Numba code that
 reproduces the reference tools' numbers; the reference tools are test dependencies only.
+``init_as_pycocotools()`` makes ``import pycocotools`` give :mod:`cvcore.pycocotools`, a drop-in
+for pycocotools on that core (importing cvcore itself loads neither it nor Numba).
 
 Numba's threading layer is set to ``forksafe`` here, before any parallel kernel runs. By default
 Numba picks GNU OpenMP on Linux, whose thread pool makes every later ``fork()`` abort the process
