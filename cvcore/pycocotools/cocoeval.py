@@ -141,6 +141,23 @@ def _masks(coco, anns: list[dict]) -> rle.Rles:
                                   np.array(heights, np.int64), np.array(widths, np.int64))
 
 
+def _check_mask_sizes(gt: CocoGT, dets: CocoDets) -> None:
+    """Every mask of an image must have one size. pycocotools gives a pair of differently
+    sized masks IoU -1 (never a match) when their boxes overlap; such masks come only from
+    malformed results, so they are refused here instead (ValueError)."""
+    img = np.concatenate([gt.ann_image_ids, dets.image_ids])
+    size = np.concatenate([gt.segms.heights * 2 ** 31 + gt.segms.widths,
+                           dets.segms.heights * 2 ** 31 + dets.segms.widths])
+    low = np.full(len(gt.image_ids), np.iinfo(np.int64).max)
+    high = np.full(len(gt.image_ids), -1)
+    np.minimum.at(low, img, size)
+    np.maximum.at(high, img, size)
+    bad = (high >= 0) & (low != high)
+    if bad.any():
+        raise ValueError(f"masks of different sizes on one image (image #{np.flatnonzero(bad)[0]}"
+                         " of params.imgIds); pycocotools would give them IoU -1")
+
+
 def _keypoints(anns: list[dict], ground_truth: bool) -> dict:
     """The annotations' keypoints as the engine's fields: (x, y, visibility) rows float64[P, 3],
     each annotation's row offsets, and for ground truth its num_keypoints."""
@@ -210,6 +227,8 @@ class _Run:
             scores=_column(dts, "score"), areas=_column(dts, "area"), iou_type=kind,
             segms=_masks(coco_dt, dts) if kind == "segm" else None,
             **(_keypoints(dts, False) if kind == "keypoints" else {}))
+        if kind == "segm":
+            _check_mask_sizes(self.gt, self.dets)
         self.engine_params = engine.resolve_params(engine.Params(
             iou_thrs=np.asarray(p.iouThrs, np.float64), rec_thrs=np.asarray(p.recThrs, np.float64),
             max_dets=list(p.maxDets), area_rng=[list(r) for r in p.areaRng],

@@ -5,6 +5,7 @@ import copy
 
 import numpy as np
 import pytest
+from pycocotools import mask as REAL_MASK
 
 from tests.detection.cocofixtures import random_case, random_keypoints_case, random_segm_case
 from tests.pycocotools.dropinfixtures import (
@@ -266,3 +267,19 @@ def test_compute_oks_on_the_real_keypoints(shared_data):
     for ev in evs:
         with pytest.raises(Exception, match="unknown iouType"):
             ev.computeIoU(*pairs[0])
+
+
+def test_masks_of_different_sizes_on_one_image_are_refused():
+    """pycocotools gives such pairs IoU -1; the drop-in refuses the input (ValueError)."""
+    gt = {"images": [{"id": 1, "height": 10, "width": 10}], "categories": [{"id": 1}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "area": 16, "iscrowd": 0,
+                           "segmentation": [[1, 1, 5, 1, 5, 5, 1, 5]]}]}
+    mask = np.zeros((12, 10), np.uint8, order="F")
+    mask[1:5, 1:5] = 1
+    rle = REAL_MASK.encode(mask)
+    results = [{"image_id": 1, "category_id": 1, "score": 0.5,
+                "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()}}]
+    real = run_eval(REAL, gt, results, "segm")[0]
+    assert real.stats[0] == 0.0  # IoU -1: a false positive
+    with pytest.raises(ValueError, match="different sizes"):
+        run_eval(OURS, gt, results, "segm")
