@@ -1,4 +1,5 @@
-"""``python -m cvcore.cocoeval``: COCO AP (``GT RES [--json OUT]``). The code lives in
+"""``python -m cvcore.cocoeval``: COCO AP for boxes, masks or keypoints
+(``GT RES [--iou-type {bbox,segm,keypoints}] [--json OUT]``). The code lives in
 :mod:`cvcore.detection.cocoeval`; this entry module keeps the documented command line.
 """
 

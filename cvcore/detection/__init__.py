@@ -1,7 +1,8 @@
 """cvcore.detection: evaluating a detector's COCO output (nothing here imports another task).
 
 - :mod:`.coco`: COCO instances and results files as NumPy arrays, with one-line errors
-- :mod:`.cocoeval`: COCO AP, pycocotools' numbers (``evaluate``, ``STAT_NAMES``, CLI)
+- :mod:`.cocoeval`: COCO AP for boxes, masks and keypoints, pycocotools' numbers (``evaluate``,
+  ``match``, ``accumulate``, ``stat_names``, CLI)
 - :mod:`.tide`: TIDE error breakdown, tidecv's numbers (CLI too)
 - :mod:`.ece`: detection calibration (correctness from COCO's matching at IoU 0.5)
 - :mod:`.plots`: TIDE, reliability and PR-curve figures

@@ -23,8 +23,8 @@ JSON, records that are not objects, missing keys, non-numeric or NaN/inf values,
 whole numbers or do not fit int64, numbers beyond float64 (JSON allows ``10**400``), a bbox that
 is not 4 numbers or whose corner or area overflows float64, negative box or image sizes,
 duplicate ids, annotations or detections that refer to unknown image or category ids; for segm
-a missing segmentation, a malformed polygon or RLE (``annotation #i: <problem>``), or a mask whose
-size differs from its image's (pycocotools would compare the runs of differently sized masks); for
+a missing segmentation, a malformed polygon or RLE (``annotation #i: <problem>``), or an RLE whose
+size differs from its image's (pycocotools would give it IoU -1 with everything); for
 keypoints a missing ``keypoints`` or ``num_keypoints``, or a length that does not match the
 category's keypoint names. pycocotools asserts on unknown result image ids and silently skips
 unknown category ids; we reject both.

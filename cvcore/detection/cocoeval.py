@@ -1,21 +1,38 @@
-"""COCO bounding-box AP with pycocotools' numbers, computed by two Numba kernels.
+"""COCO AP for boxes, masks and keypoints with pycocotools' numbers, on a few Numba kernels.
 
-``evaluate(gt, dets, params) -> CocoEvalResult`` reproduces ``COCOeval(gt, dt, "bbox")`` followed
-by ``evaluate(); accumulate(); summarize()``: the 12 summary stats, ``precision[T,R,K,A,M]``,
+``evaluate(gt, dets, params) -> CocoEvalResult`` reproduces ``COCOeval(gt, dt, iou_type)``
+followed by ``evaluate(); accumulate(); summarize()`` for ``params.iou_type`` 'bbox', 'segm' or
+'keypoints': the summary stats (12; 10 for keypoints), ``precision[T,R,K,A,M]``,
 ``recall[T,K,A,M]`` and ``scores[T,R,K,A,M]`` agree with pycocotools to the last bit on the same
-inputs (tested on random cases and on real COCO data).
+inputs (tested on random cases and on real data). The steps are public for the pycocotools
+drop-in: :func:`match` (per-detection matches, incl. the matched ground-truth row) and
+:func:`accumulate` (precision/recall from plain per-detection arrays).
+
+Only the similarity differs between the types; each image x category group gets one block:
+
+- bbox: box IoU (pycocotools' bbIou);
+- segm: mask IoU on run-length masks (:mod:`.rle`, pycocotools' rleIou: boxes first, masks never
+  decoded to pixels); ground truth masks come from ``annToRLE`` with the image's size;
+- keypoints: OKS as ``computeOks``: ``exp(-(dx² + dy²) / (2 sigma)² / (area + eps) / 2)``
+  averaged over the ground truth's visible keypoints; a person with none visible is compared by
+  each detected keypoint's distance outside its box grown by the box's width / height on every
+  side, averaged over all keypoints. ``exp`` is NumPy's and the mean is summed in NumPy's
+  pairwise order, so every OKS is pycocotools' bit for bit.
 
 The rules reproduced, with pycocotools' traps kept on purpose:
 
 - detections of one image and category are sorted by score with a stable sort (file order breaks
   ties) and capped at ``max(max_dets)``; with ``use_cats=0`` the per-image lists are the
   per-category lists concatenated in ``cat_ids`` order before that sort;
-- ground truth is ignored when ``iscrowd`` or when its ``area`` is outside the range; ranges are
-  inclusive at both ends; non-ignored ground truth is tried first (stable order);
+- ground truth is ignored when ``iscrowd`` (keypoints: or ``num_keypoints == 0``) or when its
+  ``area`` field is outside the range; ranges are inclusive at both ends; non-ignored ground
+  truth is tried first (stable order); a crowd region (only it) may be matched any number of
+  times;
 - greedy matching in score order at each IoU threshold (capped at ``1 - 1e-10``): a detection takes
   the unmatched (crowd: any) ground truth of highest IoU >= threshold, the *later* one on ties,
   and never trades a non-ignored match for an ignored one; crowd IoU is intersection over the
-  detection's area; unmatched detections outside the area range are ignored;
+  detection's area (boxes and masks); unmatched detections outside the area range are ignored
+  (detection areas follow loadRes, see :mod:`.coco`: ``w * h`` when the results carry boxes);
 - per category, area range and max-dets: detections of all images concatenated in image order and
   stably sorted by score; precision ``tp / (tp + fp + eps)`` with ``eps = np.spacing(1)``, made
   monotone from the right, read at the recall thresholds with ``searchsorted(side="left")``;
@@ -23,20 +40,24 @@ The rules reproduced, with pycocotools' traps kept on purpose:
 - ``iou_thrs`` and ``rec_thrs`` come from ``np.linspace`` exactly as pycocotools builds them, so
   the 0.9 threshold is 0.8999999999999999 and ten recall thresholds sit one float step above i/100;
 - the first summary stat (AP@[.5:.95]) always reads ``max_dets == 100`` (cocoapi issue #558): with
-  custom ``max_dets`` without 100 it is -1, as in pycocotools.
+  custom ``max_dets`` without 100 it is -1, as in pycocotools; every keypoints stat reads
+  ``max_dets == 20`` the same way.
 
 Where pycocotools is wrong we do the right thing and say so: an empty results list gives the -1/0
 stats pycocotools would logically give instead of its crash (#450); a ground-truth annotation with
 id 0 is matched like any other, whereas pycocotools counts a detection matched to it as a false
 positive because it stores matches as ids and tests them for truth (#664). With fewer than three
 ``max_dets`` pycocotools' ``summarize`` crashes; we read the last one where it would index past the
-end.
+end. Keypoints with ``use_cats=0``: pycocotools' ``computeOks`` looks each image's objects up under
+category -1 and finds none, so it matches no detection (a perfect result scores AP 0); we pool the
+categories as its ``computeIoU`` does for boxes and masks (the tests fix the oracle the same way).
 
-CLI: ``python -m cvcore.cocoeval GT.json RESULTS.json [--json OUT]`` prints the 12 lines in
-``summarize()``'s format; ``--json`` writes ``{"stats": [...], "per_category": [...], ...}``.
-Scores may be any finite number (only their order counts). Bad input (see cvcore.detection.coco; an
-``--json`` path that is a folder) is one ``error:`` line and exit code 2 before any work; Ctrl-C
-prints ``interrupted`` (exit 130).
+CLI: ``python -m cvcore.cocoeval GT.json RESULTS.json [--iou-type {bbox,segm,keypoints}]
+[--json OUT]`` prints the lines of ``summarize()`` for that type; ``--json`` writes
+``{"iou_type", "stats": [...], "stat_names": [...], "per_category": [...]}``. Scores may be any
+finite number (only their order counts). Bad input (see cvcore.detection.coco; an ``--json`` path
+that is a folder) is one ``error:`` line and exit code 2 before any work; Ctrl-C prints
+``interrupted`` (exit 130).
 """
 
 from __future__ import annotations
@@ -114,7 +135,8 @@ class Params:
 class CocoEvalResult:
     """Everything ``COCOeval.accumulate`` + ``summarize`` produce (pycocotools' shapes).
 
-    precision, scores: float64[T, R, K, A, M]; recall: float64[T, K, A, M]; stats: float64[12].
+    precision, scores: float64[T, R, K, A, M]; recall: float64[T, K, A, M]; stats: float64[12]
+    (keypoints: [10]), named by :func:`stat_names`.
     ``cat_ids`` labels the K axis ([-1] when ``use_cats`` is off).
     """
 
@@ -277,14 +299,14 @@ def _oks_means(term_start, values, ious):
 
 @numba.njit(cache=True, nogil=True)
 def _match_kernel(group_det_start, group_gt_start, iou_start, ious, gt_crowd, gt_ignore,
-                  iou_thrs, matched, det_ignored_by_gt, match_gt):
+                  gt_rows, iou_thrs, matched, det_ignored_by_gt, match_gt):
     """Greedy COCO matching on precomputed similarity blocks (see above).
 
     group_*_start: int64[G + 1] offsets of each group's detections (sorted by score) and ground
     truth (file order); gt_crowd: bool[N] may be matched any number of times; gt_ignore:
-    bool[A, N]. Writes matched[A, T, D], det_ignored_by_gt[A, T, D] (matched to an ignored
-    ground truth) and match_gt[A, T, D] (the matched ground truth's position in the grouped
-    order, left alone when unmatched).
+    bool[A, N]; gt_rows: int64[N] their CocoGT rows. Writes matched[A, T, D],
+    det_ignored_by_gt[A, T, D] (matched to an ignored ground truth) and match_gt[A, T, D] (the
+    matched ground truth's CocoGT row, left alone when unmatched).
     """
     n_area, n_thr = gt_ignore.shape[0], iou_thrs.shape[0]
     for grp in range(group_det_start.shape[0] - 1):
@@ -324,7 +346,7 @@ def _match_kernel(group_det_start, group_gt_start, iou_start, ious, gt_crowd, gt
                     taken[m] = True
                     matched[a, t, d0 + d] = True
                     det_ignored_by_gt[a, t, d0 + d] = gt_ignore[a, g0 + m]
-                    match_gt[a, t, d0 + d] = g0 + m
+                    match_gt[a, t, d0 + d] = gt_rows[g0 + m]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -474,15 +496,12 @@ def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
     gt_ignore = ignore[None] | (gt_area[None] < area_rng[:, :1]) | (gt_area[None] > area_rng[:, 1:])
     matched = np.zeros((n_area, n_thr, len(d_idx)), np.bool_)
     ignored = np.zeros_like(matched)
-    match_pos = np.full(matched.shape, -1, np.int64)
-    # pycocotools' computeOks reads the groups of category -1 when use_cats is off: nothing
-    # is ever matched then (kept, since its numbers are what this module reproduces).
-    if p.iou_type != "keypoints" or p.use_cats:
-        iou_start = np.zeros(n_groups + 1, np.int64)
-        np.cumsum(np.diff(det_start) * np.diff(gt_start), out=iou_start[1:])
-        ious = _similarities(gt, dets, p, g_idx, d_idx, gt_start, det_start, iou_start, crowd)
-        _match_kernel(det_start, gt_start, iou_start, ious, crowd, gt_ignore,
-                      np.asarray(p.iou_thrs, np.float64), matched, ignored, match_pos)
+    match_gt = np.full(matched.shape, -1, np.int64)
+    iou_start = np.zeros(n_groups + 1, np.int64)
+    np.cumsum(np.diff(det_start) * np.diff(gt_start), out=iou_start[1:])
+    ious = _similarities(gt, dets, p, g_idx, d_idx, gt_start, det_start, iou_start, crowd)
+    _match_kernel(det_start, gt_start, iou_start, ious, crowd, gt_ignore, g_idx,
+                  np.asarray(p.iou_thrs, np.float64), matched, ignored, match_gt)
     det_area = dets.areas[d_idx]
     out_of_range = (det_area[None] < area_rng[:, :1]) | (det_area[None] > area_rng[:, 1:])
     ignored |= ~matched & out_of_range[:, None, :]
@@ -491,7 +510,7 @@ def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
                    gt_index=g_idx,
                    gt_cat=g_cat[g_idx] if p.use_cats else np.zeros(len(g_idx), np.int64),
                    gt_ignore=gt_ignore, matched=matched, ignored=ignored,
-                   match_gt=np.append(g_idx, -1)[match_pos])  # -1 picks the appended -1
+                   match_gt=match_gt)
 
 
 def _similarities(gt: CocoGT, dets: CocoDets, p: Params, g_idx: np.ndarray, d_idx: np.ndarray,
@@ -601,7 +620,8 @@ def accumulate(det_cat: np.ndarray, det_img: np.ndarray, rank: np.ndarray, score
 
 
 def evaluate(gt: CocoGT, dets: CocoDets, params: Params | None = None) -> CocoEvalResult:
-    """COCO bbox evaluation; see the module docstring for the exact rules."""
+    """COCO evaluation of ``params.iou_type`` (default: the type ``gt`` was loaded for); see
+    the module docstring for the exact rules."""
     p = resolve_params(params, gt)
     m = match(gt, dets, p)
     return accumulate(m.det_cat, m.det_img, m.rank, dets.scores[m.det_index], m.matched,

@@ -91,10 +91,28 @@ def pycocotools_eval(gt: dict, results: list, params: dict | None = None,
         ev = COCOeval(coco_gt, coco_dt, iou_type)
         for key, value in (params or {}).items():
             setattr(ev.params, key, value)
+        if iou_type == "keypoints" and not ev.params.useCats:
+            _pool_keypoint_groups(ev)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
     return ev
+
+
+def _pool_keypoint_groups(ev) -> None:
+    """pycocotools' bug fixed on the oracle: with ``useCats=0`` its computeIoU pools every
+    category's objects of an image, but computeOks looks them up under category -1 and finds
+    none, so no keypoint detection is ever matched. cvcore pools them as computeIoU does; this
+    makes computeOks read the pooled lists (category -1 is not a real id, nothing else reads it).
+    """
+    compute_oks = ev.computeOks
+
+    def pooled(img_id, cat_id):
+        for groups in (ev._gts, ev._dts):
+            groups[img_id, cat_id] = [o for c in ev.params.catIds for o in groups[img_id, c]]
+        return compute_oks(img_id, cat_id)
+
+    ev.computeOks = pooled
 
 
 def random_keypoints_case(rng: np.random.Generator, n_kp: int = 17, max_images: int = 5,

@@ -1,5 +1,9 @@
 """COCO keypoints (OKS) evaluation against pycocotools: random cases, a real set, the traps."""
 
+import contextlib
+import copy
+import io
+
 import numpy as np
 import pytest
 
@@ -37,7 +41,7 @@ def assert_same(gt, results, params=None):
 def param_variant(rng, gt):
     kind = int(rng.integers(0, 7))
     if kind == 0:
-        return {"useCats": 0}  # pycocotools' computeOks then compares nothing (kept)
+        return {"useCats": 0}  # the oracle's computeOks pools categories (its bug fixed)
     if kind == 1:
         return {"maxDets": [5, 20]}
     if kind == 2:
@@ -163,3 +167,51 @@ def test_sigmas_must_fit_the_keypoints():
     res = [{"image_id": 1, "category_id": 1, "keypoints": [1, 2, 1] * 17, "score": 0.5}]
     with pytest.raises(InputError, match="has 17 keypoints but kpt_oks_sigmas has 5"):
         ours(gt, res, {"kpt_oks_sigmas": np.ones(5)})
+
+
+def test_without_categories_keypoints_are_matched_across_categories():
+    """pycocotools' computeOks reads category -1's groups when use_cats is off, so it matches no
+    detection (AP 0 for a perfect result); cvcore pools the categories as computeIoU does."""
+    gt = {**GT_HEAD, "annotations": [_one_person()]}
+    results = [{"image_id": 1, "category_id": 1, "keypoints": gt["annotations"][0]["keypoints"],
+                "score": 0.9}]
+    raw = pycocotools_eval(gt, results, iou_type="keypoints")
+    got, _ = assert_same(gt, results, {"useCats": 0})
+    assert got.stats[0] == pytest.approx(1.0) and raw.stats[0] == pytest.approx(1.0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+
+        coco = COCO()
+        coco.dataset = copy.deepcopy(gt)
+        coco.createIndex()
+        unfixed = COCOeval(coco, coco.loadRes(copy.deepcopy(results)), "keypoints")
+        unfixed.params.useCats = 0
+        unfixed.evaluate()
+        unfixed.accumulate()
+        unfixed.summarize()
+    assert unfixed.stats[0] == 0.0  # the bug, still there in pycocotools 2.0.11
+
+
+def test_empty_results_and_empty_ground_truth():
+    for anns, expected in (([_one_person()], 0.0), ([], -1.0)):
+        g = load_gt({**GT_HEAD, "annotations": anns}, "keypoints")
+        stats = evaluate(g, load_results([], g)).stats
+        assert stats[0] == expected and set(stats) <= {0.0, -1.0}
+
+
+def test_oks_mean_sums_in_numpys_order():
+    """The OKS mean adds its terms as np.sum does (pairwise, 8 accumulators, halves above
+    128), so it is np.sum's value to the last bit where a plain loop is not."""
+    from cvcore.detection.cocoeval import _numpy_sum
+    rng = np.random.default_rng(3300)
+    loop_differs = 0
+    for n in list(range(1, 40)) + [127, 128, 129, 200, 300, 1000]:
+        for _ in range(20):
+            a = rng.random(n) * 10.0 ** rng.uniform(-8, 8, n)
+            assert _numpy_sum(a, 0, n) == np.sum(a)
+            total = 0.0
+            for x in a.tolist():  # left to right
+                total += x
+            loop_differs += total != np.sum(a)
+    assert loop_differs > 50  # the order matters

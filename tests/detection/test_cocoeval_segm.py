@@ -131,3 +131,10 @@ def test_bbox_evaluation_reads_no_masks():
     assert evaluate(g, dets).stats[0] > 0.99
     with pytest.raises(InputError, match="iou_type='segm'"):
         evaluate(g, dets, Params(iou_type="segm"))
+
+
+def test_empty_results_and_empty_ground_truth():
+    for anns, expected in ((GT["annotations"], 0.0), ([], -1.0)):
+        g = load_gt({**GT, "annotations": anns}, "segm")
+        stats = evaluate(g, load_results([], g)).stats
+        assert stats[0] == expected and set(stats) <= {0.0, -1.0}

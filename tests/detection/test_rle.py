@@ -149,6 +149,13 @@ def test_known_strings():
     assert rle.from_strings([ref["counts"]], 1, int(runs.sum())).runs.tolist() == runs.tolist()
 
 
+def test_unknown_image_size_takes_the_rle_size():
+    got = rle.from_segmentations([{"size": [2, 3], "counts": [1, 4, 1]}], -1, -1)
+    assert (got.heights[0], got.widths[0], rle.area(got)[0]) == (2, 3, 4)
+    with pytest.raises(ValueError, match="image size"):
+        rle.from_segmentations([[[0, 0, 1, 0, 1, 1]]], -1, -1)
+
+
 @pytest.mark.parametrize("segm, message", [
     ([[1, 2, 3, 4, 5, 6, 7]], "odd number of coordinates"),
     ([[1, 2, 3, 4]], "fewer than 3 points"),
@@ -169,3 +176,38 @@ def test_known_strings():
 def test_bad_segmentations_raise(segm, message):
     with pytest.raises(ValueError, match=message):
         rle.from_segmentations([[[0, 0, 1, 0, 1, 1]], segm], [4, 4], [4, 4])
+
+
+@pytest.mark.parametrize("name", ["coco_val2014_100/instances_val2014_100.json",
+                                  "coco_peer/lvis/lvis_val_100.json"])
+def test_real_ground_truth_like_ann_to_rle_and_iou(shared_data, name):
+    import json
+
+    from pycocotools.coco import COCO
+
+    data = json.loads((shared_data / name).read_text())
+    coco = COCO()
+    coco.dataset = data
+    coco.createIndex()
+    anns = [a for a in data["annotations"] if "segmentation" in a]
+    images = {im["id"]: im for im in data["images"]}
+    hs = np.array([images[a["image_id"]]["height"] for a in anns])
+    ws = np.array([images[a["image_id"]]["width"] for a in anns])
+    got = rle.from_segmentations([a["segmentation"] for a in anns], hs, ws)
+    want = []
+    for a in anns:
+        r = coco.annToRLE(a)
+        want.append(r["counts"] if isinstance(r["counts"], bytes) else r["counts"].encode())
+    assert rle.to_strings(got) == want
+    # all-pairs IoU within each image, crowd flags as in the file
+    image_ids = np.array([a["image_id"] for a in anns])
+    crowd = np.array([a.get("iscrowd", 0) for a in anns], bool)
+    checked = 0
+    for image_id in np.unique(image_ids)[:40]:
+        idx = np.flatnonzero(image_ids == image_id)
+        sub = rle.take(got, idx)
+        ref_rles = [coco.annToRLE(anns[i]) for i in idx]
+        want_iou = cm.iou(ref_rles, ref_rles, crowd[idx].astype(np.uint8))
+        np.testing.assert_array_equal(rle.iou(sub, sub, crowd[idx]), want_iou)
+        checked += len(idx) ** 2
+    assert len(anns) > 500 and checked > 1000

@@ -140,6 +140,10 @@ BAD = {
     "odd polygon": lambda m: m.frPyObjects([[1, 2, 3, 4, 5, 6, 7]], 10, 10),
     "short second polygon": lambda m: m.frPyObjects([[1, 2, 3, 4, 5, 6], [1, 2]], 10, 10),
     "float size": lambda m: m.frPyObjects([[1, 2, 3, 4, 5, 6]], 10.0, 10),
+    "mixed sizes decode": lambda m: m.decode(m.encode(np.ones((3, 4, 1), np.uint8, order="F"))
+                                             + m.encode(np.eye(4, 3, dtype=np.uint8)[:, :, None])),
+    "polygon on empty image": lambda m: m.frPyObjects([[1, 2, 3.5, 4, 5, 0.5], [0, 0, 9, 9, 0, 9]],
+                                                      6, 0),
     "size mismatch iou": lambda m: m.iou(m.encode(np.ones((3, 4, 1), np.uint8, order="F")),
                                          m.encode(np.ones((4, 3, 1), np.uint8, order="F")), [0]),
 }
@@ -157,3 +161,37 @@ def test_corrupt_strings_raise_value_error():
             mine.area({"size": [2, 2], "counts": counts})
     with pytest.raises(ValueError, match="Invalid RLE"):
         mine.decode({"size": [2, 2], "counts": b"03"})  # short: pycocotools leaves garbage
+
+
+def test_area_of_many_masks():
+    # pycocotools 2.0.11 + NumPy 2 raises OverflowError in area() for more than 255 masks
+    # (it builds a throw-away uint8 array of the count); cvcore returns the areas
+    masks = np.zeros((4, 5, 300), np.uint8, order="F")
+    masks[:2, :, ::2] = 1
+    got = mine.area(mine.encode(masks))
+    assert got.dtype == np.uint32 and got.tolist() == [10, 0] * 150
+
+
+def test_real_segm_results_against_ground_truth(shared_data):
+    import json
+
+    from pycocotools.coco import COCO
+
+    folder = shared_data / "coco_val2014_100"
+    coco = COCO()
+    coco.dataset = json.loads((folder / "instances_val2014_100.json").read_text())
+    coco.createIndex()
+    results = json.loads((folder / "instances_val2014_fakesegm100_results.json").read_text())
+    pairs = 0
+    for image_id in sorted({r["image_id"] for r in results}):
+        dt = [r["segmentation"] for r in results if r["image_id"] == image_id]
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=image_id))
+        gt = [coco.annToRLE(a) for a in anns]
+        crowd = [a["iscrowd"] for a in anns]
+        same(mine.iou(dt, gt, crowd), ref.iou(dt, gt, crowd))
+        same(mine.area(dt), ref.area(dt))
+        same(mine.toBbox(dt), ref.toBbox(dt))
+        same(mine.merge(dt), ref.merge(dt))
+        pairs += len(dt) * len(gt)
+    same(mine.decode(dt), ref.decode(dt))
+    assert pairs > 1000
