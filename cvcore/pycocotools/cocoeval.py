@@ -28,12 +28,18 @@ pycocotools part, and what this module does:
   ``dtMatches``, pycocotools' ``dtIgnore``), and ``accumulate()`` from *assigned* ``evalImgs``
   takes ``matched = dtMatches != 0`` as pycocotools does, because such dicts cannot tell "matched
   to id 0" from "unmatched";
+- keypoints with ``useCats = 0``: pycocotools' computeOks looks each image's objects up under
+  category -1 and finds none, so it matches nothing (a perfect result scores AP 0); the engine
+  pools the categories as computeIoU does for boxes and masks, and so do ``evalImgs``, ``ious``
+  and ``computeOks`` here;
+- masks of different sizes on one image (malformed results): pycocotools gives such pairs IoU -1,
+  the drop-in raises ValueError;
 - no detections at all: see :mod:`.coco` (``loadRes([])``).
 
 pycocotools' own traps are kept because its numbers are the reference: the first summary
 number reads maxDets 100 whatever ``maxDets`` is (cocoapi #558), ``summarize()`` fails with fewer
-than 3 maxDets for boxes and masks, keypoints without categories match nothing (computeOks reads
-category -1), detections of one image are capped at ``maxDets[-1]`` after a stable score sort.
+than 3 maxDets for boxes and masks, detections of one image are capped at ``maxDets[-1]`` after a
+stable score sort.
 
 Differences that do not change numbers: ``evaluate()`` does not write pycocotools' scratch
 fields (``ignore``, ``_ignore``, RLE ``segmentation``) into the annotation dicts and leaves
@@ -380,13 +386,13 @@ class _Run:
         return self._similarity
 
     def iou(self, img_id, cat_id):
-        """pycocotools' computeIoU / computeOks result for one image and category: [] when
-        pycocotools returns [] (no detections or no ground truth; computeOks also without
-        categories), else float64[D, G] (detections by score, capped at maxDets[-1]; ground
-        truth in file order)."""
+        """pycocotools' computeIoU / computeOks result for one image and category (-1 without
+        categories: all categories pooled, for keypoints too, see the module docstring): []
+        when there are no detections or no ground truth, else float64[D, G] (detections by
+        score, capped at maxDets[-1]; ground truth in file order)."""
         i = self.img_pos.get(img_id)
         k = self.cat_pos.get(cat_id) if self.use_cats else 0
-        if i is None or k is None or (self.kind == "keypoints" and not self.use_cats):
+        if i is None or k is None:
             return []
         g = k * self.n_img + i
         d0, d1 = self.det_start[g], self.det_start[g + 1]

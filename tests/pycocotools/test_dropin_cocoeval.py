@@ -283,3 +283,25 @@ def test_masks_of_different_sizes_on_one_image_are_refused():
     assert real.stats[0] == 0.0  # IoU -1: a false positive
     with pytest.raises(ValueError, match="different sizes"):
         run_eval(OURS, gt, results, "segm")
+
+
+def test_keypoints_without_categories_are_pooled():
+    """pycocotools' computeOks finds nothing under category -1 (AP 0 for a perfect result);
+    the drop-in pools the categories as the engine does (AP 1)."""
+    points = [v for j in range(17) for v in (10.0 + 3 * j, 20.0 + 2 * j, 2)]
+    gt = {"images": [{"id": 1, "height": 100, "width": 100}],
+          "categories": [{"id": 1, "name": "person", "keypoints": [str(j) for j in range(17)]}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0,
+                           "area": 2000.0, "bbox": [10, 20, 48, 32], "num_keypoints": 17,
+                           "keypoints": points}]}
+    results = [{"image_id": 1, "category_id": 1, "keypoints": points, "score": 0.9}]
+    stats = []
+    for api in (REAL, OURS):
+        coco_gt = coco_from_dict(api, gt)
+        coco_dt, _ = quiet(coco_gt.loadRes, copy.deepcopy(results))
+        ev = api["COCOeval"](coco_gt, coco_dt, "keypoints")
+        ev.params.useCats = 0
+        for step in (ev.evaluate, ev.accumulate, ev.summarize):
+            quiet(step)
+        stats.append(ev.stats[0])
+    assert stats[0] == 0.0 and stats[1] == pytest.approx(1.0)
