@@ -21,11 +21,16 @@ $(DEMO)/.done: $(STAMP) cvcore/synth/*.py
 	$(PY) -m cvcore.synth camvid $(DEMO)/camvid --seed $(SEED)
 	$(PY) -m cvcore.synth coco $(DEMO)/coco --seed $(SEED)
 	$(PY) -m cvcore.synth mot $(DEMO)/mot --seed $(SEED)
+	$(PY) -m cvcore.synth coco-keypoints $(DEMO)/keypoints --seed $(SEED)
 	touch $@
 
 demo: $(DEMO)/.done
 	$(PY) detect_eval.py --gt $(DEMO)/coco/annotations/instances_val2017.json \
 	    --dets $(DEMO)/coco/predictions.json --out runs/demo/detect
+	$(PY) detect_eval.py --iou-type segm --gt $(DEMO)/coco/annotations/instances_val2017.json \
+	    --dets $(DEMO)/coco/predictions_segm.json --out runs/demo/detect_segm
+	$(PY) -m cvcore.cocoeval $(DEMO)/keypoints/annotations/person_keypoints_val2017.json \
+	    $(DEMO)/keypoints/keypoint_predictions.json --iou-type keypoints
 	$(PY) train_classify.py --data $(DEMO)/wildlife --model convnet --epochs 4 --img-size 64 \
 	    --out runs/demo/classify
 	$(PY) train_segment.py --data $(DEMO)/camvid --model segnet --img-size 160 120 --epochs 4 \
@@ -34,8 +39,8 @@ demo: $(DEMO)/.done
 	    --out runs/demo/track/bytetrack
 	$(PY) track.py --mot-root $(DEMO)/mot/MOT17 --tracker iou --out runs/demo/track/iou
 	@echo
-	@echo "Demo data:   $(DEMO)/{wildlife,camvid,coco,mot}"
-	@echo "Run outputs: runs/demo/{detect,classify,segment,track/bytetrack,track/iou}"
+	@echo "Demo data:   $(DEMO)/{wildlife,camvid,coco,mot,keypoints}"
+	@echo "Run outputs: runs/demo/{detect,detect_segm,classify,segment,track/bytetrack,track/iou}"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

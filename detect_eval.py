@@ -1,16 +1,30 @@
-"""Evaluate a detector on COCO and explain where its AP goes.
+"""Evaluate a detector (or an instance segmenter) on COCO and explain where its AP goes.
 
     # any COCO results file
     python detect_eval.py --gt instances_val2017.json --dets results.json
     # a YOLOv8 model (ultralytics), predicting on the images first
     python detect_eval.py --gt instances_val2017.json --weights yolov8n.pt --images val2017/
     python detect_eval.py --data coco.yaml --weights yolov8n.pt
+    # masks: segm results (RLE "segmentation"), or a segmentation model
+    python detect_eval.py --iou-type segm --gt instances_val2017.json --dets segm_results.json
+    python detect_eval.py --iou-type segm --data coco.yaml --weights yolov8n-seg.pt
 
 Computes COCO AP (pycocotools' numbers), the TIDE error breakdown (tidecv's numbers) and the
 detection ECE, overall and per object scale (small / medium / large), and writes them to
 ``runs/detect/<name>/`` (or ``--out``): ``metrics.json``, ``report.md``, ``predictions.json`` (when
 it predicted), ``tide.png``, ``reliability.png``, ``pr_curves.png``. See cvcore.detection.tide and
 cvcore.calibration for the exact rules.
+
+``--iou-type segm`` compares masks instead of boxes everywhere: COCO segm AP (``COCOeval(...,
+"segm")``), TIDE in tidecv's mask mode (``TIDE.MASK``: ground-truth polygons and RLE as its COCO
+loader reads them, mask IoU) and ECE with correctness from COCO's segm matching at mask IoU 0.5.
+Every result needs a ``segmentation`` (COCO's compressed or uncompressed RLE, or polygons) at its
+image's size: pycocotools would silently evaluate a result without one as its box, we refuse it.
+With ``--weights`` the model must be a segmentation model (yolov8n-seg.pt); its masks are
+predicted at the original image size and written as compressed RLE in ``predictions.json``
+(cvcore.detection.yolo.coco_records). The scales stay those of the box area, TIDE's rule
+(its qualifiers read the box in mask mode too), for TIDE, ECE and the counts; COCO's APs/APm/APl
+use the ground truth's ``area`` field as pycocotools does.
 
 Every input is read and checked before the run directory exists, so a failed start leaves none:
 the files, the dataset yaml, the images (present, image headers), the device, the model, and the
@@ -31,7 +45,13 @@ import numpy as np
 from tqdm import tqdm
 
 from cvcore.atomic import write_json, write_text
-from cvcore.detection.coco import CocoDets, CocoGT, defer_interrupt, load_gt, load_results
+from cvcore.detection.coco import (
+    CocoDets,
+    CocoGT,
+    defer_interrupt,
+    load_gt,
+    load_results,
+)
 from cvcore.detection.cocoeval import STAT_NAMES, CocoEvalResult, evaluate, summary_lines
 from cvcore.detection.cocoeval import warm_up as warm_up_cocoeval
 from cvcore.detection.ece import ECEResult, check_probabilities, detection_ece
@@ -39,15 +59,24 @@ from cvcore.detection.tide import (
     MAIN_ERRORS,
     SPECIAL_ERRORS,
     TideResult,
+    mask_args,
     scale_masks,
     tide_by_scale,
 )
 from cvcore.detection.tide import warm_up as warm_up_tide
-from cvcore.detection.yolo import check_device, load_model, quiet_ultralytics
+from cvcore.detection.yolo import (
+    SEGMENT_PREDICT_ARGS,
+    check_device,
+    coco_records,
+    is_segmentation_model,
+    load_model,
+    quiet_ultralytics,
+)
 from cvcore.errors import InputError, one_line, run_cli
 from cvcore.runs import check_output_path, make_run_dir, save_args, save_metrics
 
 SCALES = ("all", "small", "medium", "large")
+IOU_TYPES = ("bbox", "segm")
 
 
 def fraction(text: str) -> float:
@@ -69,6 +98,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="COCO AP, TIDE and ECE, overall and per scale.")
     parser.add_argument("--gt", type=Path, help="COCO ground truth (instances_val2017.json)")
     parser.add_argument("--dets", type=Path, help="COCO results JSON to evaluate")
+    parser.add_argument("--iou-type", choices=IOU_TYPES, default="bbox",
+                        help="compare boxes (bbox) or masks (segm: results need 'segmentation')")
     parser.add_argument("--weights", help="ultralytics weights (.pt) or model .yaml to predict")
     parser.add_argument("--trust-weights", action="store_true",
                         help="load --weights with ultralytics' full unpickling, which can run "
@@ -138,10 +169,11 @@ def resolve_data_yaml(path: Path) -> tuple[Path, Path]:
     return gt, images
 
 
-def check_images(images: Path, gt: CocoGT) -> list[Path]:
+def check_images(images: Path, gt: CocoGT, sizes: bool = False) -> list[Path]:
     """The ground truth's image files in ``images``: all must exist and start like an image
     (headers only: a few ms per thousand files, so a bad file stops the run before it starts
-    rather than halfway through the predictions)."""
+    rather than halfway through the predictions); with ``sizes``, of the ground truth's width
+    and height (predicted masks are compared with its masks pixel for pixel)."""
     from PIL import Image
 
     if not images.is_dir():
@@ -152,21 +184,28 @@ def check_images(images: Path, gt: CocoGT) -> list[Path]:
     if missing:
         raise InputError(f"{len(missing)} ground-truth images missing, e.g. {missing[0].name}",
                          images)
-    for path in paths:
+    for path, width, height in zip(paths, gt.widths.tolist(), gt.heights.tolist(), strict=True):
         try:
-            Image.open(path).close()
+            with Image.open(path) as image:
+                size = image.size
         except (OSError, ValueError) as err:
             raise InputError(f"not a readable image ({one_line(err)})", path) from None
+        if sizes and size != (width, height):
+            raise InputError(f"image is {size[0]} x {size[1]} but the ground truth says "
+                             f"{width} x {height}", path)
     return paths
 
 
 def predict(model, paths: list[Path], gt: CocoGT, args: argparse.Namespace) -> list[dict]:
-    """Run the ultralytics model on every ground-truth image; COCO results (80 -> 91 ids)."""
+    """Run the ultralytics model on every ground-truth image; COCO results (80 -> 91 ids), with
+    RLE masks for ``--iou-type segm``."""
     from ultralytics.data.converter import coco80_to_coco91_class
 
     coco91 = np.array(coco80_to_coco91_class())
     names = getattr(model, "names", {}) or {}
     class_map = coco91 if len(names) == 80 else np.arange(1, len(names) + 1)
+    masks = args.iou_type == "segm"
+    extra = SEGMENT_PREDICT_ARGS if masks else {}
     results = []
     # closed on the way out too, so an error is the last line printed
     with tqdm(list(zip(gt.image_ids.tolist(), paths, strict=True)), desc="predict",
@@ -175,16 +214,12 @@ def predict(model, paths: list[Path], gt: CocoGT, args: argparse.Namespace) -> l
             try:
                 with quiet_ultralytics():
                     r = model.predict(str(path), conf=args.conf, iou=args.iou, max_det=args.max_det,
-                                      imgsz=args.imgsz, device=args.device, verbose=False)[0]
+                                      imgsz=args.imgsz, device=args.device, verbose=False,
+                                      **extra)[0]
             except Exception as err:  # inputs are checked: an image its header did not betray
                 raise InputError(f"cannot predict on this image ({type(err).__name__}: "
                                  f"{one_line(err)})", path) from None
-            xyxy = r.boxes.xyxy.cpu().numpy().astype(np.float64)
-            xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
-            for box, score, cls in zip(xywh.round(3).tolist(), r.boxes.conf.cpu().numpy().tolist(),
-                                       r.boxes.cls.cpu().numpy().astype(int).tolist(), strict=True):
-                results.append({"image_id": image_id, "category_id": int(class_map[cls]),
-                                "bbox": box, "score": round(score, 5)})
+            results += coco_records(r, image_id, class_map, masks=masks)
     return results
 
 
@@ -209,15 +244,25 @@ def read_inputs(args: argparse.Namespace) -> Inputs:
     if args.data is not None:
         gt_path, data_images = resolve_data_yaml(args.data)
         images = images or data_images
-    gt = load_gt(gt_path)
+    segm = args.iou_type == "segm"
+    gt = load_gt(gt_path, args.iou_type)
     if args.dets is not None:
-        dets = load_results(args.dets, gt)
+        dets = load_dets(args.dets, gt, args.iou_type)
         check_probabilities(dets)
         return Inputs(gt=gt, dets=dets)
-    paths = check_images(images, gt)
+    paths = check_images(images, gt, sizes=segm)
     check_device(args.device)
-    return Inputs(gt=gt, model=load_model(args.weights, trust=args.trust_weights),
-                  image_paths=paths)
+    model = load_model(args.weights, trust=args.trust_weights)
+    if segm and not is_segmentation_model(model):
+        raise InputError(f"a {getattr(model, 'task', 'non-segmentation')} model has no masks: "
+                         "--iou-type segm needs a segmentation model (e.g. yolov8n-seg.pt)",
+                         args.weights)
+    return Inputs(gt=gt, model=model, image_paths=paths)
+
+
+def load_dets(path: Path, gt: CocoGT, iou_type: str) -> CocoDets:
+    """The results file read for ``iou_type`` (segm: every detection needs a ``segmentation``)."""
+    return load_results(path, gt, iou_type)
 
 
 def get_predictions(args: argparse.Namespace, inputs: Inputs, run_dir: Path) -> CocoDets:
@@ -227,13 +272,14 @@ def get_predictions(args: argparse.Namespace, inputs: Inputs, run_dir: Path) -> 
     results = predict(inputs.model, inputs.image_paths, inputs.gt, args)
     write_json(run_dir / "predictions.json", results, indent=None)
     known = set(inputs.gt.cat_ids.tolist())
-    return load_results([r for r in results if r["category_id"] in known], inputs.gt)
+    return load_results([r for r in results if r["category_id"] in known], inputs.gt,
+                        args.iou_type)
 
 
-def warm_up() -> None:
-    """Load the COCO AP and TIDE kernels (ECE uses COCO's matching)."""
-    warm_up_cocoeval()
-    warm_up_tide()
+def warm_up(masks: bool = False) -> None:
+    """Load the COCO AP and TIDE kernels (ECE uses COCO's matching); TIDE's mask ones too."""
+    warm_up_cocoeval("segm" if masks else "bbox")
+    warm_up_tide(masks)
 
 
 def scale_counts(gt: CocoGT, dets: CocoDets) -> dict[str, dict[str, int]]:
@@ -260,15 +306,19 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
 
 def write_report(path: Path, source: str, coco: CocoEvalResult, per_cat: list[dict],
                  tide: dict[str, TideResult], ece: dict[str, ECEResult],
-                 counts: dict[str, dict[str, int]]) -> None:
+                 counts: dict[str, dict[str, int]], iou_type: str = "bbox") -> None:
     ranked = sorted((r for r in per_cat if r["ap"] > -1), key=lambda r: -r["ap"])
+    kind, shape = (("Instance segmentation", "mask") if iou_type == "segm"
+                   else ("Detection", "box"))
     parts = [
-        f"# Detection evaluation: {source}", "",
-        "## COCO AP (pycocotools' rules)", "", "```", *summary_lines(coco), "```", "",
+        f"# {kind} evaluation: {source}", "",
+        f"## COCO {iou_type} AP (pycocotools' rules, {shape} IoU)", "", "```",
+        *summary_lines(coco), "```", "",
         "## Objects and predictions per scale (box area; crowd regions not counted)", "",
         markdown_table(["scale", "ground truth", "predictions"],
                        [[s, counts[s]["gt"], counts[s]["predictions"]] for s in SCALES]), "",
-        "## TIDE (AP@50 and dAP, tidecv's rules; per scale: both sides filtered by box area)", "",
+        f"## TIDE ({shape} AP@50 and dAP, tidecv's rules, {tide['all'].mode} mode; per scale: "
+        "both sides filtered by box area)", "",
         markdown_table(["scale", "AP50", *MAIN_ERRORS, *SPECIAL_ERRORS],
                        [[s, f"{tide[s].ap50:.2f}", *(f"{tide[s].main[e]:.2f}" for e in MAIN_ERRORS),
                          *(f"{tide[s].special[e]:.2f}" for e in SPECIAL_ERRORS)]
@@ -276,7 +326,7 @@ def write_report(path: Path, source: str, coco: CocoEvalResult, per_cat: list[di
         "Error counts:", "",
         markdown_table(["scale", *MAIN_ERRORS],
                        [[s, *(tide[s].counts[e] for e in MAIN_ERRORS)] for s in SCALES]), "",
-        "## Calibration (ECE at IoU 0.5, 10 bins)", "",
+        f"## Calibration (ECE at {shape} IoU 0.5, 10 bins)", "",
         markdown_table(["scale", "ECE", "detections"],
                        [[s, f"{ece[s].ece:.4f}", ece[s].n] for s in SCALES]), "",
         "## Per-category AP (best and worst 10)", "",
@@ -300,19 +350,21 @@ def main(args: argparse.Namespace) -> Path:
     gt = inputs.gt
     dets = get_predictions(args, inputs, run_dir)
 
-    defer_interrupt(warm_up)()  # Numba's kernels load with Ctrl-C held back
+    # Numba's kernels load with Ctrl-C held back
+    defer_interrupt(lambda: warm_up(args.iou_type == "segm"))()
     # closed on the way out too, so "interrupted" or an error is the last line printed
     with tqdm(total=4, desc="evaluate", unit="step") as steps:
         coco = evaluate(gt, dets)
         names = dict(zip(gt.cat_ids.tolist(), gt.cat_names, strict=True))
         per_cat = coco.per_category_ap(names)
         steps.update()
-        tide = tide_by_scale(gt, dets)
+        tide = tide_by_scale(gt, dets, **mask_args(gt, dets))
         steps.update()
         ece = ece_by_scale(gt, dets, args.ece_min_score)
         counts = scale_counts(gt, dets)
         steps.update()
         metrics = {
+            "iou_type": args.iou_type,
             "coco": dict(zip(STAT_NAMES, coco.stats.tolist(), strict=True)),
             "tide": {s: tide[s].to_dict() for s in SCALES},
             "ece": {s: ece[s].to_dict() for s in SCALES},
@@ -321,7 +373,8 @@ def main(args: argparse.Namespace) -> Path:
         }
         save_metrics(run_dir, metrics)
         source = str(args.dets or args.weights)
-        write_report(run_dir / "report.md", source, coco, per_cat, tide, ece, counts)
+        write_report(run_dir / "report.md", source, coco, per_cat, tide, ece, counts,
+                     args.iou_type)
         plot_tide(tide, run_dir / "tide.png")
         plot_reliability(ece, run_dir / "reliability.png")
         plot_pr_curves(coco.params.rec_thrs, {"IoU 0.50": coco.pr_curve(0.5),
@@ -329,7 +382,7 @@ def main(args: argparse.Namespace) -> Path:
                        run_dir / "pr_curves.png")
         steps.update()
     print("\n".join(summary_lines(coco)))
-    print(f"TIDE AP50 {tide['all'].ap50:.2f}  " + "  ".join(
+    print(f"TIDE {tide['all'].mode} AP50 {tide['all'].ap50:.2f}  " + "  ".join(
         f"{e} {tide['all'].main[e]:.2f}" for e in MAIN_ERRORS))
     print(f"ECE {ece['all'].ece:.4f} over {ece['all'].n} detections")
     print(f"results in {run_dir}")

@@ -19,6 +19,7 @@ Errors raised in other processes arrive here too, in one piece:
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -74,6 +75,9 @@ def run_cli(main: Callable[[], object]) -> None:
         result = main()
     except InputError as err:
         _fail(str(err))
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as cat does
+        _quiet_stdout()
+        raise SystemExit(141) from None
     except OSError as err:
         if err.filename is None:
             raise
@@ -82,6 +86,13 @@ def run_cli(main: Callable[[], object]) -> None:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
     raise SystemExit(result if isinstance(result, int) else 0)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of a closed pipe is silent."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _fail(message: str) -> None:

@@ -42,3 +42,14 @@ def test_unknown_or_missing_command_is_one_line(argv):
     assert out.returncode == 2 and out.stdout == ""
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "cocoeval" in lines[0]
+
+
+def test_output_into_a_closed_pipe_stops_quietly(tmp_path):
+    """``python -m cvcore.cocoeval ... | head -1``: no traceback when the reader goes away."""
+    root = make_coco(tmp_path / "coco", seed=3, num_images=8, write_images=False)
+    gt, res = root / "annotations" / "instances_val2017.json", root / "predictions.json"
+    proc = subprocess.Popen([sys.executable, "-m", "cvcore.cocoeval", str(gt), str(res)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, bufsize=0)
+    proc.stdout.close()  # the reader is gone before the first line is printed
+    stderr = proc.stderr.read().decode()
+    assert proc.wait() == 141 and stderr == ""

@@ -73,6 +73,7 @@ def test_camvid_palette_matches_real_class_dict(shared_data):
 
 
 def test_coco_loads_in_pycocotools(tmp_path):
+    from pycocotools import mask as mask_utils
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -88,23 +89,40 @@ def test_coco_loads_in_pycocotools(tmp_path):
     assert (boxes[:, 2:] > 0).all()
     areas = np.array([a["area"] for a in data["annotations"]])
     assert (areas < 32 ** 2).any() and (areas > 96 ** 2).any()
-    assert all(len(a["segmentation"][0]) >= 6 for a in data["annotations"])
+    polygons = [a["segmentation"] for a in data["annotations"] if not a["iscrowd"]]
+    assert all(len(p) == 1 and len(p[0]) >= 6 for p in polygons)
+    stats = {}
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(gt_path))
-        dt = gt.loadRes(str(out / "predictions.json"))
-        ev = COCOeval(gt, dt, "bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
+        for name, iou_type in (("predictions.json", "bbox"), ("predictions_segm.json", "segm")):
+            dt = gt.loadRes(str(out / name))
+            ev = COCOeval(gt, dt, iou_type)
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+            stats[iou_type] = ev.stats
     assert len(dt.anns) > 2 * len(gt.anns)
-    assert 0.05 < ev.stats[0] < 0.95
-    assert 0.05 < ev.stats[1] < 0.95
+    # area is the mask's pixel count, crowd regions are uncompressed RLE
+    for ann in data["annotations"]:
+        assert ann["area"] == mask_utils.area(gt.annToRLE(ann))
+        assert isinstance(ann["segmentation"], dict) == bool(ann["iscrowd"])
+    for iou_type in ("bbox", "segm"):
+        assert 0.05 < stats[iou_type][0] < 0.95
+        assert 0.05 < stats[iou_type][1] < 0.95
+    # masks inscribed in the boxes: mask AP a little below box AP
+    assert 0.8 * stats["bbox"][0] < stats["segm"][0] < stats["bbox"][0]
+    boxes_only = json.loads((out / "predictions.json").read_text())
+    with_masks = json.loads((out / "predictions_segm.json").read_text())
+    assert [{k: v for k, v in r.items() if k != "segmentation"} for r in with_masks] == boxes_only
+    image_size = {i["id"]: [i["height"], i["width"]] for i in data["images"]}
+    assert all(r["segmentation"]["size"] == image_size[r["image_id"]] for r in with_masks)
 
 
 def test_coco_is_deterministic_and_scales(tmp_path):
     a = make_coco(tmp_path / "a", seed=5, num_images=200, write_images=False)
     b = make_coco(tmp_path / "b", seed=5, num_images=200, write_images=False)
-    for rel in ("annotations/instances_val2017.json", "predictions.json"):
+    for rel in ("annotations/instances_val2017.json", "predictions.json",
+                "predictions_segm.json"):
         assert (a / rel).read_bytes() == (b / rel).read_bytes()
     data = json.loads((a / "annotations/instances_val2017.json").read_text())
     dets = json.loads((a / "predictions.json").read_text())

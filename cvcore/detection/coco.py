@@ -9,14 +9,15 @@ masks (:class:`~cvcore.detection.rle.Rles`) are read only for 'segm' and keypoin
 'keypoints', so a bbox evaluation costs what it always did.
 
 Results follow pycocotools' ``COCO.loadRes`` to the letter, its trap included: the rule for all
-detections is chosen from the *first* one. If it has a non-empty ``bbox``, every detection needs
-one, ``area`` is ``w * h`` (in segm evaluation too) and a detection without ``segmentation`` gets
-its box as a polygon; otherwise, if it has a ``segmentation``, ``area`` is the mask's area and a
-missing ``bbox`` is the mask's bounding box; otherwise, if it has ``keypoints``, ``bbox`` and
-``area`` span all keypoints (visible or not). Ids are ``1..M`` in file order. Segmentations are
-polygons, uncompressed or compressed RLE (pycocotools' ``annToRLE`` with the image's size; its
-segmentation rule reads compressed RLE only and crashes on the others, which we accept).
-Keypoints are ``3 * len(category["keypoints"])`` numbers (x, y, visibility).
+detections is chosen from the *first* one. If it has a non-empty ``bbox``, every detection needs one
+and ``area`` is ``w * h`` (in segm evaluation too); otherwise, if it has a ``segmentation``,
+``area`` is the mask's area and a missing ``bbox`` is the mask's bounding box; otherwise, if it has
+``keypoints``, ``bbox`` and ``area`` span all keypoints (visible or not). Ids are ``1..M`` in file
+order. Segmentations are polygons, uncompressed or compressed RLE (pycocotools' ``annToRLE`` with
+the image's size; its segmentation rule reads compressed RLE only and crashes on the others, which
+we accept). In segm evaluation every detection needs a ``segmentation``: pycocotools silently
+evaluates one without as its box, which in a mask evaluation is an error in the file, so we refuse
+it. Keypoints are ``3 * len(category["keypoints"])`` numbers (x, y, visibility).
 
 Bad input raises :class:`~cvcore.errors.InputError` naming the file and the problem: malformed
 JSON, records that are not objects, missing keys, non-numeric or NaN/inf values, ids that are not
@@ -251,6 +252,14 @@ def _field(records: list, key: str, what: str, source: str) -> list:
         raise InputError(f"{what} #{i} has no {key!r}", source) from None
 
 
+def _segmentations(results: list, source: str) -> list:
+    """Every result's ``segmentation``, as it is (segm evaluation refuses a result without)."""
+    try:
+        return _field(results, "segmentation", "detection", source)
+    except InputError as err:
+        raise InputError(f"{err.problem} (segm evaluation compares masks)", source) from None
+
+
 def _masks(segms: list, heights: np.ndarray, widths: np.ndarray, what: str,
            source: str) -> Rles:
     """The segmentations as masks by pycocotools' annToRLE rule (polygons and uncompressed RLE
@@ -444,12 +453,10 @@ def _read_results(results: str | os.PathLike | list, iou_type: str = "bbox") -> 
     if rule == "bbox":
         boxes = _boxes(data, "detection", source)
         areas = boxes[:, 2] * boxes[:, 3]
-        if iou_type == "segm":  # loadRes gives a detection without a mask its box as polygon
-            segms = [d["segmentation"] if "segmentation" in d
-                     else [[x, y, x, y + h, x + w, y + h, x + w, y]]
-                     for d, (x, y, w, h) in zip(data, boxes.tolist(), strict=True)]
+        if iou_type == "segm":  # masks as they are; their areas stay w * h (loadRes' rule)
+            segms = _segmentations(data, source)
     elif rule == "segm":  # area of the mask, bbox of the mask unless one is given
-        segms = _field(data, "segmentation", "detection", source)
+        segms = _segmentations(data, source)
         has_box = np.array(["bbox" in d for d in data], bool)
         boxes = _boxes([d if given else _NO_BOX for d, given in zip(data, has_box, strict=True)],
                        "detection", source)

@@ -2,11 +2,13 @@
 
 A detection is correct when COCO's greedy matching at IoU 0.5 (per image and category, by
 score, pycocotools' exact rules via :func:`cvcore.detection.cocoeval.match`) pairs it with a
-ground truth of its class. Choices, stated: detections matched to a crowd region are left out
-(COCO ignores them, so they are neither right nor wrong); only the 100 highest-scoring
-detections per image and category count (COCO's maxDets); no score floor by default
-(``min_score`` sets one: low-score detections dominate the count otherwise, which is why ECE
-numbers for detectors are only comparable at the same floor). Per scale, a detection belongs to
+ground truth of its class. The IoU is the one the ground truth was loaded for
+(``load_gt(..., iou_type)``): box IoU, or mask IoU for 'segm' (instance segmentation).
+Choices, stated: detections matched to a crowd region are left out (COCO ignores them, so
+they are neither right nor wrong); only the 100 highest-scoring detections per image and
+category count (COCO's maxDets); no score floor by default (``min_score`` sets one: low-score
+detections dominate the count otherwise, which is why ECE numbers for detectors are only
+comparable at the same floor). Per scale, a detection belongs to
 the scale of its own box area (TIDE's boundaries, :func:`cvcore.detection.tide.scale_masks`);
 its correctness is the one decided by the full-image matching. The binning (10 bins, edges the
 doubles nearest k/10) is :func:`cvcore.calibration.expected_calibration_error`.
@@ -41,7 +43,7 @@ def detection_correctness(gt: CocoGT, dets: CocoDets, iou: float = 0.5,
                           max_dets: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """(detection rows that count, their correctness) under the rules in the module docstring."""
     p = resolve_params(Params(iou_thrs=np.array([iou]), max_dets=[max_dets],
-                              area_rng=[[0, 1e10]], area_lbl=["all"]), gt)
+                              area_rng=[[0, 1e10]], area_lbl=["all"], iou_type=gt.iou_type), gt)
     m = match(gt, dets, p)
     counted = ~m.ignored[0, 0]
     return m.det_index[counted], m.matched[0, 0][counted]

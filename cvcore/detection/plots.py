@@ -39,7 +39,7 @@ def plot_tide(results: dict[str, TideResult], path: str | os.PathLike) -> None:
         else:
             pie.text(0.5, 0.5, "no errors to fix", ha="center", va="center")
             pie.axis("off")
-        pie.set_title(f"{scale}: AP50 {r.ap50:.2f}, main errors (dAP)")
+        pie.set_title(f"{scale}: {r.mode} AP50 {r.ap50:.2f}, main errors (dAP)")
         special = [r.special[e] for e in SPECIAL_ERRORS]
         bars.bar(SPECIAL_ERRORS, special, color=[ERROR_COLOURS[e] for e in SPECIAL_ERRORS])
         for x, v in enumerate(special):

@@ -1,9 +1,15 @@
-"""TIDE error breakdown (Bolya et al., ECCV 2020) with tidecv 1.0.1's numbers, box mode.
+"""TIDE error breakdown (Bolya et al., ECCV 2020) with tidecv 1.0.1's numbers, box and mask mode.
 
 ``tide(gt, dets) -> TideResult`` gives AP@50 and, for each error type, the AP@50 gained by fixing
 only that type (dAP), exactly as ``tidecv.TIDE().evaluate(gt, preds, mode=TIDE.BOX)`` and
-``get_main_errors()`` / ``get_special_errors()`` do. ``tide_by_scale`` adds the same breakdown per
-object scale, which tidecv 1.0.1 does not implement.
+``get_main_errors()`` / ``get_special_errors()`` do. ``tide(gt, dets, gt_masks=, det_masks=)`` is
+``mode=TIDE.MASK``: the same rules on mask IoU (pycocotools' ``iou`` on RLEs, crowd regions'
+masks as intersection over the detection's mask area), ground-truth masks built as tidecv's COCO
+loader builds them (polygons merged, RLE as is: :func:`cvcore.detection.rle.from_segmentations`).
+``tide_by_scale`` adds the same breakdown per object scale, which tidecv 1.0.1 does not implement.
+
+Both modes share one matching kernel: IoUs come in per-image blocks (:func:`iou_blocks`,
+detections x ground truth, and detections x crowd regions) computed by type beforehand.
 
 tidecv's rules, reproduced (they differ from pycocotools' in several places):
 
@@ -29,12 +35,15 @@ tidecv's rules, reproduced (they differ from pycocotools' in several places):
   follows tidecv's (a fixed run lists error detections before the true positives).
 
 Per scale (our extension): small (w·h <= 32²), medium (32² < w·h <= 96²) and large (w·h > 96²),
-using TIDE's own area qualifiers on box areas. Ground truth and predictions are both filtered by
-their box area into the scale and TIDE runs on what is left; crowd regions stay in every scale.
+using TIDE's own area qualifiers on box areas (in mask mode too: they read the box). Ground
+truth and predictions are both filtered by their box area into the scale and TIDE runs on what
+is left; crowd regions stay in every scale.
 This is the reference report's hand filtering made a rule: running tidecv on the filtered files
 gives the same numbers (tested).
 
-CLI: ``python -m cvcore.tide GT.json RESULTS.json [--json OUT] [--by-scale]``.
+CLI: ``python -m cvcore.tide GT.json RESULTS.json [--json OUT] [--by-scale] [--iou-type segm]``;
+with ``segm`` the results are read by pycocotools' ``loadRes`` rule (cvcore.detection.coco: a
+detection without a ``segmentation`` is its box as a polygon, where tidecv would fail).
 Scores may be any finite number (only their order counts). Bad input (see cvcore.detection.coco; an
 ``--json`` path that is a folder) is one ``error:`` line and exit code 2 before any work; Ctrl-C
 prints ``interrupted`` (exit 130).
@@ -48,10 +57,11 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from ..boxes import iou_block, iou_xywh_one
+from ..boxes import iou_block
 from ..errors import run_cli
 from ..runs import check_output_path
 from .coco import CocoDets, CocoGT, cli_parser, load_gt_and_results, one_box_case
+from .rle import Rles, area, from_boxes, rle_iou_block, take, to_bbox
 
 MAIN_ERRORS = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")
 SPECIAL_ERRORS = ("FalsePos", "FalseNeg")
@@ -72,26 +82,65 @@ class TideResult:
     n_gt: int
     n_dets: int
     per_class_ap50: dict[int, float] = field(default_factory=dict)
+    mode: str = "bbox"  # tidecv's TIDE.BOX ("bbox") or TIDE.MASK ("mask")
 
     def to_dict(self) -> dict:
-        return {"ap50": self.ap50, "main": self.main, "special": self.special,
-                "counts": self.counts, "n_gt": self.n_gt, "n_dets": self.n_dets}
+        return {"mode": self.mode, "ap50": self.ap50, "main": self.main,
+                "special": self.special, "counts": self.counts, "n_gt": self.n_gt,
+                "n_dets": self.n_dets}
+
+
+def _block_offsets(det_start: np.ndarray, gt_start: np.ndarray) -> np.ndarray:
+    """Offsets int64[I + 1] of each image's row-major [nd, ng] IoU block in a flat array."""
+    sizes = np.diff(det_start) * np.diff(gt_start)
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
 @numba.njit(cache=True, nogil=True)
-def _tide_image_kernel(det_start, det_boxes, det_cls, det_score, gt_start, gt_boxes, gt_cls,
-                       crowd_start, crowd_boxes, crowd_cls, pos_thresh, bg_thresh,
+def _box_iou_blocks(det_start, det_boxes, gt_start, gt_boxes, crowd, offsets, out):
+    """Box IoU (pycocotools' bbIou) of each image's detections with its ground truth, written
+    as row-major blocks into ``out`` at ``offsets``; ``crowd``: the whole ground-truth side is
+    crowd regions (intersection over detection area) or not."""
+    flags = np.full(gt_boxes.shape[0], crowd)
+    for img in range(det_start.shape[0] - 1):
+        d0, d1 = det_start[img], det_start[img + 1]
+        g0, g1 = gt_start[img], gt_start[img + 1]
+        if d1 > d0 and g1 > g0:
+            out[offsets[img]:offsets[img + 1]] = iou_block(
+                det_boxes, d0, d1, gt_boxes, g0, g1, flags).ravel()
+
+
+@numba.njit(cache=True, nogil=True)
+def _mask_iou_blocks(det_start, dt_starts, dt_runs, dt_area, dt_box, gt_start, gt_starts,
+                     gt_runs, gt_area, gt_box, crowd, offsets, out):
+    """:func:`_box_iou_blocks` for masks (pycocotools' rleIou, via rle.rle_iou_block)."""
+    flags = np.full(gt_area.shape[0], crowd)
+    for img in range(det_start.shape[0] - 1):
+        d0, d1 = det_start[img], det_start[img + 1]
+        g0, g1 = gt_start[img], gt_start[img + 1]
+        if d1 > d0 and g1 > g0:
+            out[offsets[img]:offsets[img + 1]] = rle_iou_block(
+                dt_starts, dt_runs, d0, d1, gt_starts, gt_runs, g0, g1, flags, dt_area,
+                gt_area, dt_box, gt_box).ravel()
+
+
+@numba.njit(cache=True, nogil=True)
+def _tide_image_kernel(det_start, det_cls, det_score, gt_start, gt_cls, iou_flat, iou_offsets,
+                       crowd_start, crowd_cls, crowd_flat, crowd_offsets, pos_thresh, bg_thresh,
                        det_state, det_error, det_error_gt, gt_used, gt_usable, gt_best_det):
-    """Match and classify the errors of each image (detections already sorted and capped)."""
-    gt_best_score = np.full(gt_boxes.shape[0], -1.0)
-    no_crowd = np.zeros(gt_boxes.shape[0], np.bool_)  # crowd regions are handled apart
+    """Match and classify the errors of each image (detections already sorted and capped).
+
+    ``iou_flat`` holds each image's [nd, ng] detection x ground-truth IoU block (row-major, at
+    ``iou_offsets``), ``crowd_flat`` its [nd, nc] intersection-over-detection-area block with
+    the crowd regions: the kernel is the same for boxes and masks."""
+    gt_best_score = np.full(gt_cls.shape[0], -1.0)
     for img in range(det_start.shape[0] - 1):
         d0, d1 = det_start[img], det_start[img + 1]
         g0, g1 = gt_start[img], gt_start[img + 1]
         nd, ng = d1 - d0, g1 - g0
         if nd == 0:
             continue
-        iou = iou_block(det_boxes, d0, d1, gt_boxes, g0, g1, no_crowd)
+        iou = iou_flat[iou_offsets[img]:iou_offsets[img + 1]].reshape(nd, ng)
         for d in range(nd):  # greedy, all classes together, argmax -> lowest index on ties
             best, m = 0.0, -1
             for g in range(ng):
@@ -104,14 +153,13 @@ def _tide_image_kernel(det_start, det_boxes, det_cls, det_score, gt_start, gt_bo
                 gt_used[g0 + m] = True
             else:
                 det_state[d0 + d] = FP
-        for c in range(crowd_start[img], crowd_start[img + 1]):
-            cb = crowd_boxes[c]
+        c0, c1 = crowd_start[img], crowd_start[img + 1]
+        crowd_iou = crowd_flat[crowd_offsets[img]:crowd_offsets[img + 1]].reshape(nd, c1 - c0)
+        for c in range(c1 - c0):
             for d in range(nd):
-                if det_state[d0 + d] == TP or crowd_cls[c] != det_cls[d0 + d]:
+                if det_state[d0 + d] == TP or crowd_cls[c0 + c] != det_cls[d0 + d]:
                     continue
-                db = det_boxes[d0 + d]
-                if iou_xywh_one(db[0], db[1], db[2], db[3], cb[0], cb[1], cb[2], cb[3],
-                                True) > pos_thresh:
+                if crowd_iou[d, c] > pos_thresh:
                     det_state[d0 + d] = IGNORED
         for d in range(nd):
             if det_state[d0 + d] == TP:
@@ -224,13 +272,45 @@ def _prepare(gt: CocoGT, dets: CocoDets, gt_keep: np.ndarray, det_keep: np.ndarr
             starts(d, dets.image_ids))
 
 
+def iou_blocks(det_start: np.ndarray, dets: np.ndarray | Rles, gt_start: np.ndarray,
+               gts: np.ndarray | Rles, crowd: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image IoU blocks ``(flat float64[sum nd*ng], offsets int64[I + 1])``.
+
+    ``det_start`` / ``gt_start`` (int64[I + 1]) delimit each image's rows of ``dets`` / ``gts``,
+    which are both xywh boxes (float64[N, 4]; pycocotools' bbIou) or both masks (Rles;
+    pycocotools' rleIou, masks of an image must share its size). Image i's block is
+    ``flat[offsets[i]:offsets[i + 1]].reshape(nd, ng)``; ``crowd`` makes every ground-truth
+    row a crowd region (intersection over the detection's area)."""
+    offsets = _block_offsets(det_start, gt_start)
+    out = np.zeros(offsets[-1])
+    if isinstance(dets, Rles):
+        _mask_iou_blocks(det_start, dets.starts, dets.runs, area(dets), to_bbox(dets), gt_start,
+                         gts.starts, gts.runs, area(gts), to_bbox(gts), crowd, offsets, out)
+    else:
+        _box_iou_blocks(det_start, np.ascontiguousarray(dets, np.float64), gt_start,
+                        np.ascontiguousarray(gts, np.float64), crowd, offsets, out)
+    return out, offsets
+
+
 def tide(gt: CocoGT, dets: CocoDets, gt_keep: np.ndarray | None = None,
          det_keep: np.ndarray | None = None, pos_thresh: float = 0.5,
-         bg_thresh: float = 0.1) -> TideResult:
-    """TIDE on all of ``gt`` and ``dets`` (or the subsets selected by the boolean masks)."""
+         bg_thresh: float = 0.1, gt_masks: Rles | None = None,
+         det_masks: Rles | None = None) -> TideResult:
+    """TIDE on all of ``gt`` and ``dets`` (or the subsets selected by the boolean masks).
+
+    Box mode (``TIDE.BOX``) by default; with ``gt_masks`` (Rles, one per annotation of ``gt``,
+    crowd regions included) and ``det_masks`` (one per detection) it is tidecv's mask mode
+    (``TIDE.MASK``): every IoU, crowd regions' included, is the masks' (pycocotools' rleIou)."""
     gt_keep = np.ones(len(gt.ann_ids), bool) if gt_keep is None else gt_keep
     det_keep = np.ones(len(dets.ids), bool) if det_keep is None else det_keep
+    if (gt_masks is None) != (det_masks is None):
+        raise ValueError("mask mode needs both gt_masks and det_masks")
     cat_ids, g, g_start, c, c_start, d, d_start = _prepare(gt, dets, gt_keep, det_keep)
+    if gt_masks is None:
+        det_shapes, gt_shapes, crowd_shapes = dets.boxes[d], gt.boxes[g], gt.boxes[c]
+    else:
+        det_shapes, gt_shapes, crowd_shapes = (take(det_masks, d), take(gt_masks, g),
+                                               take(gt_masks, c))
     gt_cls = np.searchsorted(cat_ids, gt.ann_cat_ids[g])
     det_cls = np.searchsorted(cat_ids, dets.cat_ids[d])
     score = dets.scores[d]
@@ -241,10 +321,11 @@ def tide(gt: CocoGT, dets: CocoDets, gt_keep: np.ndarray | None = None,
     gt_used = np.zeros(len(g), np.bool_)
     gt_usable = np.zeros(len(g), np.bool_)
     gt_best_det = np.full(len(g), -1, np.int64)
-    _tide_image_kernel(d_start, np.ascontiguousarray(dets.boxes[d]), det_cls, score, g_start,
-                       np.ascontiguousarray(gt.boxes[g]), gt_cls, c_start,
-                       np.ascontiguousarray(gt.boxes[c]),
-                       np.searchsorted(cat_ids, gt.ann_cat_ids[c]), pos_thresh, bg_thresh,
+    _tide_image_kernel(d_start, det_cls, score, g_start, gt_cls,
+                       *iou_blocks(d_start, det_shapes, g_start, gt_shapes, crowd=False),
+                       c_start, np.searchsorted(cat_ids, gt.ann_cat_ids[c]),
+                       *iou_blocks(d_start, det_shapes, c_start, crowd_shapes, crowd=True),
+                       pos_thresh, bg_thresh,
                        det_state, det_error, det_error_gt, gt_used, gt_usable, gt_best_det)
 
     n_cls = len(cat_ids)
@@ -300,7 +381,8 @@ def tide(gt: CocoGT, dets: CocoDets, gt_keep: np.ndarray | None = None,
     return TideResult(ap50=ap50, main=main, special=special, counts=counts, n_gt=len(g),
                       n_dets=int(det_keep.sum()),
                       per_class_ap50={int(cat_ids[k]): float(per_class[k])
-                                      for k in range(n_cls) if n_gt[k] > 0})
+                                      for k in range(n_cls) if n_gt[k] > 0},
+                      mode="bbox" if gt_masks is None else "mask")
 
 
 def scale_masks(boxes: np.ndarray) -> dict[str, np.ndarray]:
@@ -310,12 +392,16 @@ def scale_masks(boxes: np.ndarray) -> dict[str, np.ndarray]:
             for name, (lo, hi) in SCALES.items()}
 
 
-def tide_by_scale(gt: CocoGT, dets: CocoDets) -> dict[str, TideResult]:
-    """``{"all", "small", "medium", "large"}`` -> TideResult; see the module docstring."""
-    out = {"all": tide(gt, dets)}
+def tide_by_scale(gt: CocoGT, dets: CocoDets, gt_masks: Rles | None = None,
+                  det_masks: Rles | None = None) -> dict[str, TideResult]:
+    """``{"all", "small", "medium", "large"}`` -> TideResult; see the module docstring (the
+    scales are by box area in mask mode too, as tidecv's qualifiers)."""
+    masks = {"gt_masks": gt_masks, "det_masks": det_masks}
+    out = {"all": tide(gt, dets, **masks)}
     gt_scale, det_scale = scale_masks(gt.boxes), scale_masks(dets.boxes)
     for name in SCALES:
-        out[name] = tide(gt, dets, gt_keep=gt_scale[name] | gt.iscrowd, det_keep=det_scale[name])
+        out[name] = tide(gt, dets, gt_keep=gt_scale[name] | gt.iscrowd, det_keep=det_scale[name],
+                         **masks)
     return out
 
 
@@ -335,7 +421,7 @@ def _table(rows: list[list[str]], title: str) -> str:
 def format_result(result: TideResult, name: str = "results") -> str:
     """The tables ``tidecv.TIDE.summarize()`` prints."""
     return "\n".join([
-        f"-- {name} --", "", f"bbox AP @ 50: {result.ap50:.2f}", "",
+        f"-- {name} --", "", f"{result.mode} AP @ 50: {result.ap50:.2f}", "",
         _table([["Type", *MAIN_ERRORS], [" dAP", *(f"{result.main[e]:6.2f}" for e in MAIN_ERRORS)]],
                "Main Errors"), "",
         _table([["Type", *SPECIAL_ERRORS],
@@ -343,16 +429,29 @@ def format_result(result: TideResult, name: str = "results") -> str:
                "Special Error"), ""])
 
 
-def warm_up() -> None:
-    """Load Numba and this module's cached kernels ahead of use (a one-box TIDE run); the CLI
-    does it while its input files are parsed (see coco.load_gt_and_results)."""
-    tide(*one_box_case())
+def warm_up(masks: bool = False) -> None:
+    """Load Numba and this module's cached kernels ahead of use (a one-box TIDE run, and with
+    ``masks`` the same box as a mask); the CLI does it while its input files are parsed (see
+    coco.load_gt_and_results)."""
+    gt, dets = one_box_case()
+    tide(gt, dets)
+    if masks:
+        tide(gt, dets, gt_masks=from_boxes(gt.boxes, 10, 10),
+             det_masks=from_boxes(dets.boxes, 10, 10))
+
+
+def mask_args(gt: CocoGT, dets: CocoDets) -> dict:
+    """``tide`` / ``tide_by_scale`` keyword arguments for what ``gt`` was loaded for: the masks
+    (mask mode) when it was loaded for 'segm', none (box mode) otherwise."""
+    return ({"gt_masks": gt.segms, "det_masks": dets.segms} if gt.iou_type == "segm" else {})
 
 
 def parse_args(argv=None, prog: str = "python -m cvcore.tide") -> argparse.Namespace:
     parser = cli_parser(prog, "TIDE error breakdown, tidecv's numbers.",
                         "write ap50, main and special dAPs here")
     parser.add_argument("--by-scale", action="store_true", help="also per object scale")
+    parser.add_argument("--iou-type", choices=("bbox", "segm"), default="bbox",
+                        help="compare boxes (tidecv's TIDE.BOX) or masks (TIDE.MASK)")
     return parser.parse_args(argv)
 
 
@@ -362,8 +461,12 @@ def main(args: argparse.Namespace) -> None:
     from ..atomic import write_json
 
     check_output_path(args.json)
-    gt, dets = load_gt_and_results(args.gt, args.results, meanwhile=warm_up)
-    results = tide_by_scale(gt, dets) if args.by_scale else {"all": tide(gt, dets)}
+    segm = args.iou_type == "segm"
+    gt, dets = load_gt_and_results(args.gt, args.results, meanwhile=lambda: warm_up(segm),
+                                   iou_type=args.iou_type)
+    masks = mask_args(gt, dets)
+    results = (tide_by_scale(gt, dets, **masks) if args.by_scale
+               else {"all": tide(gt, dets, **masks)})
     name = Path(args.results).stem
     for scale, result in results.items():
         print(format_result(result, name if scale == "all" else f"{name} ({scale})"))

@@ -22,6 +22,14 @@ exported folders, remote servers) load only with ``trust``.
 
 With ``trust`` the load is ultralytics' own. Either way ultralytics' log messages and warnings
 are silenced while loading, so a failure is one ``error:`` line (:class:`InputError`).
+
+:func:`coco_records` turns one image's ultralytics ``Results`` into COCO results records, as
+ultralytics' own COCO-JSON export writes them: ``bbox`` xywh rounded to 3 decimals, ``score`` to
+5, and for segmentation models (``task == "segment"``, e.g. yolov8n-seg) ``segmentation`` as
+compressed RLE (``{"size": [h, w], "counts": str}``) of the mask at the original image size.
+Predict with ``retina_masks=True`` for that (:data:`SEGMENT_PREDICT_ARGS`): ultralytics then
+builds the masks at the original size (``process_mask_native``), where its default path would
+upsample them from the letterboxed input.
 """
 
 from __future__ import annotations
@@ -35,7 +43,10 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError, one_line
+from .rle import encode, to_strings
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
 CHECKPOINT_SUFFIX = ".pt"
@@ -117,6 +128,39 @@ def load_model(weights: str, trust: bool = False):
             raise InputError(f"weights file not found and could not be downloaded ({reason}); "
                              f"provide {path.name} locally and pass its path", weights) from None
         raise InputError(f"cannot load the model ({reason})", weights) from None
+
+
+SEGMENT_PREDICT_ARGS = {"retina_masks": True}  # masks at the original image size
+
+
+def is_segmentation_model(model) -> bool:
+    """Whether an ``ultralytics.YOLO`` predicts instance masks (yolov8n-seg and the like)."""
+    return getattr(model, "task", None) == "segment"
+
+
+def coco_records(result, image_id: int, class_map: np.ndarray, masks: bool = False
+                 ) -> list[dict]:
+    """COCO results records (see the module docstring) of one image's ultralytics ``Results``.
+
+    ``class_map``: int[C] COCO category id of each model class; ``masks``: add
+    ``segmentation`` (the result must then come from a segmentation model predicting with
+    :data:`SEGMENT_PREDICT_ARGS`; its masks are uint8 [N, H, W] at the original size)."""
+    xyxy = result.boxes.xyxy.cpu().numpy().astype(np.float64)
+    xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
+    records = [{"image_id": image_id, "category_id": int(class_map[cls]), "bbox": box,
+                "score": round(score, 5)}
+               for box, score, cls in zip(xywh.round(3).tolist(),
+                                          result.boxes.conf.cpu().numpy().tolist(),
+                                          result.boxes.cls.cpu().numpy().astype(int).tolist(),
+                                          strict=True)]
+    if masks and records:
+        pixels = result.masks.data.cpu().numpy().astype(np.uint8)  # [N, H, W]
+        height, width = pixels.shape[1:]
+        # COCO's RLE runs down the columns: masks as a Fortran-ordered [H, W, N] stack
+        counts = to_strings(encode(np.asfortranarray(pixels.transpose(1, 2, 0))))
+        for record, string in zip(records, counts, strict=True):
+            record["segmentation"] = {"size": [height, width], "counts": string.decode()}
+    return records
 
 
 def check_device(device: str) -> None:

@@ -6,8 +6,9 @@
   (:func:`cvcore.synth.classify.make_classify`);
 - ``camvid``: the Kaggle CamVid-32 layout with colour-coded ``<stem>_L.png`` labels
   (:func:`cvcore.synth.camvid.make_camvid`);
-- ``coco``: ``images/val2017`` + ``annotations/instances_val2017.json`` and a detector's
-  ``predictions.json`` with realistic errors (:func:`cvcore.synth.coco.make_coco`);
+- ``coco``: ``images/val2017`` + ``annotations/instances_val2017.json`` (boxes and masks) and a
+  detector's ``predictions.json`` with realistic errors, ``predictions_segm.json`` the same with
+  RLE masks (:func:`cvcore.synth.coco.make_coco`);
 - ``mot``: ``MOT17/train/<SEQ>/`` with ``seqinfo.ini``, ``img1/``, ``gt/gt.txt`` and
   ``det/det.txt`` (:func:`cvcore.synth.mot.make_mot`).
 

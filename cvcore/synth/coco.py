@@ -5,10 +5,19 @@
     out/images/val2017/000000000001.jpg ...
     out/annotations/instances_val2017.json   # info, licenses, images, annotations, categories
     out/predictions.json                     # COCO results list: image_id, category_id, bbox, score
+    out/predictions_segm.json                # the same detections, each with a "segmentation" mask
 
 Categories are COCO's real 80 names with their sparse ids (1..90). Object areas follow a
 log-uniform law so the small (< 32²), medium and large (> 96²) scales are all populated; about 1%
-of the objects are crowd regions. The predictions carry the error modes TIDE separates:
+of the objects are crowd regions. Each object's mask is a jittered ellipse polygon inscribed in
+its box, stored as COCO stores them: a polygon (``segmentation: [[x1, y1, ...]]``) for objects,
+uncompressed RLE (``{"counts": [...], "size": [h, w]}``) for crowd regions; ``area`` is the
+mask's pixel count (pycocotools' rasterisation, :func:`cvcore.detection.rle.from_polygons`).
+``predictions_segm.json`` is ``predictions.json`` record for record (same boxes and scores, so
+the box evaluation of either file is the same) plus ``segmentation``, compressed RLE at the
+image's size as detectors' COCO results carry it: a jittered ellipse in the detection's box,
+drawn from a separate random stream, so the box data of a seed never depends on the masks.
+The predictions carry the error modes TIDE separates:
 localisation jitter (some large), class confusions within a supercategory, duplicates, background
 false positives, misses, and scores that rise with box quality, so AP, TIDE and ECE are all
 informative. Everything is vectorised per image so a val2017-sized set (5000 images, about 36k
@@ -25,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..atomic import write_text
+from ..detection.rle import Rles, area, from_polygons, to_strings
 from . import save_image
 
 COCO_CATEGORIES = [
@@ -120,14 +130,27 @@ CROWD_RATE = 0.01
 POLYGON_POINTS = 12
 
 
-def _ellipse_polygon(x, y, w, h, rng):
-    """A jittered ellipse inscribed in the box, as COCO's flat [x1, y1, x2, y2, ...] list."""
+def _ellipse_polygons(boxes, rng):
+    """A jittered ellipse inscribed in each box (xywh [N, 4]), as COCO's flat
+    [x1, y1, x2, y2, ...] lists: float64[N, 2 * POLYGON_POINTS], rounded to 0.01 px."""
     t = np.linspace(0, 2 * np.pi, POLYGON_POINTS, endpoint=False)
-    r = 1.0 - 0.15 * rng.random(POLYGON_POINTS)
+    r = 1.0 - 0.15 * rng.random((len(boxes), POLYGON_POINTS))
+    x, y, w, h = (boxes[:, i:i + 1] for i in range(4))
     px = x + w / 2 + (w / 2) * r * np.cos(t)
     py = y + h / 2 + (h / 2) * r * np.sin(t)
-    area = 0.5 * abs(np.dot(px, np.roll(py, -1)) - np.dot(py, np.roll(px, -1)))
-    return np.round(np.stack([px, py], 1).ravel(), 2), float(area)
+    return np.round(np.stack([px, py], 2).reshape(len(boxes), 2 * POLYGON_POINTS), 2)
+
+
+def _rasterise(polygons, height, width) -> Rles:
+    """One mask per polygon row (pycocotools' rasterisation) at the image size."""
+    starts = np.arange(len(polygons) + 1, dtype=np.int64) * polygons.shape[1]
+    return from_polygons(polygons.ravel(), starts, height, width)
+
+
+def _crowd_segmentation(masks: Rles, i: int) -> dict:
+    """Mask ``i`` as COCO's crowd regions store it: uncompressed RLE."""
+    return {"counts": masks.runs[masks.starts[i]:masks.starts[i + 1]].tolist(),
+            "size": [int(masks.heights[i]), int(masks.widths[i])]}
 
 
 def _sample_boxes(rng, n, width, height, min_side=2.0):
@@ -213,6 +236,7 @@ def make_coco(out: str | os.PathLike, seed: int = 0, num_images: int = 60,
     """Write the synthetic COCO set into ``out`` and return ``out``."""
     out = Path(out)
     rng = np.random.default_rng(seed)
+    mask_rng = np.random.default_rng([seed, 1])  # predicted masks: their own stream
     cat_ids = np.array([c[0] for c in COCO_CATEGORIES])
     supers = sorted({c[2] for c in COCO_CATEGORIES})
     super_of = np.array([supers.index(c[2]) for c in COCO_CATEGORIES])
@@ -221,7 +245,7 @@ def make_coco(out: str | os.PathLike, seed: int = 0, num_images: int = 60,
     cat_p = np.r_[30.0, rng.gamma(0.8, 1.0, len(cat_ids) - 1)]
     cat_p /= cat_p.sum()
 
-    images, annotations, predictions = [], [], []
+    images, annotations, predictions, segm_predictions = [], [], [], []
     for index in range(num_images):
         image_id = index + 1
         width, height = (int(v) for v in IMAGE_SIZES[rng.integers(len(IMAGE_SIZES))])
@@ -232,19 +256,26 @@ def make_coco(out: str | os.PathLike, seed: int = 0, num_images: int = 60,
         boxes = np.round(_sample_boxes(rng, n, width, height), 2)
         cats = rng.choice(len(cat_ids), n, p=cat_p)
         crowd = rng.random(n) < CROWD_RATE
-        for box, c, is_crowd in zip(boxes, cats, crowd, strict=True):
-            polygon, area = _ellipse_polygon(*box, rng)
+        polygons = _ellipse_polygons(boxes, rng)
+        masks = _rasterise(polygons, height, width)
+        for i, (box, c, is_crowd, pixels) in enumerate(
+                zip(boxes.tolist(), cats, crowd, area(masks).tolist(), strict=True)):
             annotations.append({
                 "id": len(annotations) + 1, "image_id": image_id,
-                "category_id": int(cat_ids[c]), "bbox": box.tolist(),
-                "area": round(area, 2), "iscrowd": int(is_crowd),
-                "segmentation": [polygon.tolist()]})
+                "category_id": int(cat_ids[c]), "bbox": box, "area": float(pixels),
+                "iscrowd": int(is_crowd),
+                "segmentation": (_crowd_segmentation(masks, i) if is_crowd
+                                 else [polygons[i].tolist()])})
         det, det_cat, score = _predict(rng, boxes, cats, width, height, super_of, members_of)
         det = np.round(det, 2)
         score = np.round(score, 5)
-        predictions.extend(
-            {"image_id": image_id, "category_id": int(cat_ids[c]), "bbox": b, "score": s}
-            for b, c, s in zip(det.tolist(), det_cat, score.tolist(), strict=True))
+        records = [{"image_id": image_id, "category_id": int(cat_ids[c]), "bbox": b, "score": s}
+                   for b, c, s in zip(det.tolist(), det_cat, score.tolist(), strict=True)]
+        predictions.extend(records)
+        counts = to_strings(_rasterise(_ellipse_polygons(det, mask_rng), height, width))
+        segm_predictions.extend(
+            {**r, "segmentation": {"size": [height, width], "counts": c.decode()}}
+            for r, c in zip(records, counts, strict=True))
         if write_images:
             save_image(_draw(rng, boxes, cats, width, height),
                        out / "images" / "val2017" / file_name, quality=90)
@@ -257,4 +288,6 @@ def make_coco(out: str | os.PathLike, seed: int = 0, num_images: int = 60,
     write_text(out / "annotations" / "instances_val2017.json",
                json.dumps(ground_truth, separators=(",", ":")))
     write_text(out / "predictions.json", json.dumps(predictions, separators=(",", ":")))
+    write_text(out / "predictions_segm.json",
+               json.dumps(segm_predictions, separators=(",", ":")))
     return out

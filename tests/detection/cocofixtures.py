@@ -234,7 +234,7 @@ def random_segm_case(rng: np.random.Generator, max_images: int = 4,
     ground truth, uncompressed-RLE crowd regions, empty masks, images without objects or
     results, overlapping masks, exact copies (IoU 1) and duplicates (ties), areas on the 32² /
     96² edges, tied scores, and results by each of loadRes' rules: compressed RLE alone (area
-    of the mask), with a ``bbox`` (area w * h), or a ``bbox`` without mask (its box as mask)."""
+    of the mask) or with a ``bbox`` (area w * h). (A ``bbox`` without mask is refused in segm.)"""
     n_img = int(rng.integers(1, max_images + 1))
     n_cat = int(rng.integers(1, max_cats + 1))
     image_ids = rng.choice(np.arange(1, 60), n_img, replace=False)
@@ -292,7 +292,7 @@ def random_segm_case(rng: np.random.Generator, max_images: int = 4,
                    "area": area, "bbox": box, "iscrowd": int(crowd)}
             anns.append(ann)
             gt_masks[ann["id"]] = mask
-    rule = rng.choice(["segm", "segm", "bbox", "bbox-only"])
+    rule = rng.choice(["segm", "segm", "bbox"])
     results = []
     score_levels = rng.random(4)
     for image_id, (h, w) in sizes.items():
@@ -317,8 +317,7 @@ def random_segm_case(rng: np.random.Generator, max_images: int = 4,
             ys, xs = np.nonzero(mask)
             box = ([float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
                     float(ys.max() - ys.min() + 1)] if len(xs) else [0.0, 0.0, 1.0, 1.0])
-            if rule != "bbox-only":
-                det["segmentation"] = compressed_rle(mask)
+            det["segmentation"] = compressed_rle(mask)
             if rule != "segm":
                 det["bbox"] = box
             results.append(det)
@@ -326,28 +325,71 @@ def random_segm_case(rng: np.random.Generator, max_images: int = 4,
     return gt, results
 
 
-def tidecv_eval(gt: dict, results: list):
-    """tidecv 1.0.1 in box mode on the same data, built without its file loaders (which need
-    segmentations): returns (ap50, main dAPs, special dAPs) keyed by tidecv's short names."""
+def tidecv_eval(gt: dict, results: list, mask: bool = False):
+    """tidecv 1.0.1 in box mode (or ``mask`` mode: ``TIDE.MASK``, masks built as its COCO loader
+    builds them) on the same data, without its file loaders (which need segmentations in box
+    mode): returns (ap50, main dAPs, special dAPs) keyed by tidecv's short names."""
     from tidecv import TIDE
     from tidecv.data import Data
+    from tidecv.functions import toRLE
 
+    sizes = {image["id"]: (image.get("width"), image.get("height")) for image in gt["images"]}
     gt_data = Data("gt", max_dets=100)
     for image in gt["images"]:
         gt_data.add_image(image["id"], str(image["id"]))
     for cat in gt["categories"]:
         gt_data.add_class(cat["id"], str(cat["id"]))
     for ann in gt.get("annotations", []):
+        shape = toRLE(ann["segmentation"], *sizes[ann["image_id"]]) if mask else None
         if ann.get("iscrowd", 0):
-            gt_data.add_ignore_region(ann["image_id"], ann["category_id"], ann["bbox"], None)
+            gt_data.add_ignore_region(ann["image_id"], ann["category_id"], ann["bbox"], shape)
         else:
-            gt_data.add_ground_truth(ann["image_id"], ann["category_id"], ann["bbox"], None)
+            gt_data.add_ground_truth(ann["image_id"], ann["category_id"], ann["bbox"], shape)
     preds = Data("preds")
     for det in results:
-        preds.add_detection(det["image_id"], det["category_id"], det["score"], det["bbox"], None)
+        preds.add_detection(det["image_id"], det["category_id"], det["score"], det.get("bbox"),
+                            det["segmentation"] if mask else None)
     tide = TIDE()
     with contextlib.redirect_stdout(io.StringIO()):
-        run = tide.evaluate(gt_data, preds, mode=TIDE.BOX)
+        run = tide.evaluate(gt_data, preds, mode=TIDE.MASK if mask else TIDE.BOX)
         main = tide.get_main_errors()["preds"]
         special = tide.get_special_errors()["preds"]
     return run.ap, main, special
+
+
+def _box_polygon(rng: np.random.Generator, box: list, points: int = 8) -> list:
+    """A jittered ellipse-like polygon in ``box`` (xywh), COCO's flat list."""
+    x, y, w, h = box
+    t = np.sort(rng.uniform(0, 2 * np.pi, points))
+    r = rng.uniform(0.6, 1.0, points)
+    px = x + w / 2 + w / 2 * r * np.cos(t)
+    py = y + h / 2 + h / 2 * r * np.sin(t)
+    return np.round(np.stack([px, py], 1).ravel(), 2).tolist()
+
+
+def random_mask_case(rng: np.random.Generator, **kwargs) -> tuple[dict, list]:
+    """:func:`random_case` with masks: ground truth gets polygon segmentations (sometimes two
+    parts), crowd regions uncompressed RLE; detections compressed RLE of a polygon in their box
+    (sometimes empty), as COCO's segm results are."""
+    from pycocotools import mask as mask_utils
+
+    gt, results = random_case(rng, **kwargs)
+    sizes = {image["id"]: (image["height"], image["width"]) for image in gt["images"]}
+    for ann in gt["annotations"]:
+        h, w = sizes[ann["image_id"]]
+        parts = [_box_polygon(rng, ann["bbox"])]
+        if rng.random() < 0.2:
+            x, y, bw, bh = ann["bbox"]
+            parts.append(_box_polygon(rng, [x + bw / 2, y + bh / 2, bw / 2, bh / 2]))
+        if ann["iscrowd"]:
+            m = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(parts, h, w)))
+            ann["segmentation"] = {"counts": mask_counts(m), "size": [h, w]}
+        else:
+            ann["segmentation"] = parts
+    for det in results:
+        h, w = sizes[det["image_id"]]
+        polygon = mask_utils.frPyObjects([_box_polygon(rng, det["bbox"])], h, w)
+        empty = rng.random() < 0.03
+        det["segmentation"] = compressed_rle(np.zeros((h, w), np.uint8) if empty
+                                             else mask_utils.decode(polygon)[:, :, 0])
+    return gt, results

@@ -72,11 +72,15 @@ def test_the_first_detection_decides_the_area_rule():
     assert load_results(without, load_gt(GT, "segm")).areas[0] == 441.0
 
 
-def test_box_only_results_are_evaluated_as_box_masks():
-    """A result with a bbox and no segmentation gets its box as polygon (pycocotools)."""
-    results = [{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9}]
-    got, _ = assert_same(GT, results)
-    assert got.stats[0] > 0.99
+def test_box_only_results_are_refused_in_segm():
+    """pycocotools evaluates a result with a bbox and no segmentation as its box polygon; in a
+    mask evaluation that is an error in the file, named with the detection."""
+    results = [{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9,
+                "segmentation": [[10, 10, 30, 10, 30, 30]]},
+               {"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.8}]
+    with pytest.raises(InputError, match="detection #1 has no 'segmentation'"):
+        load_results(results, load_gt(GT, "segm"))
+    assert len(load_results(results, load_gt(GT, "bbox")).ids) == 2  # boxes need no mask
 
 
 def test_summary_lines_match_pycocotools_text():

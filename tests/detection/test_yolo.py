@@ -148,3 +148,27 @@ def test_scripts_refuse_code_running_weights(files, tmp_path, script):
     usage = subprocess.run([sys.executable, script, "--help"], cwd=REPO, capture_output=True,
                            text=True).stdout
     assert "--trust-weights" in usage
+
+
+def test_coco_records_of_a_segmentation_model(files):
+    """yolov8n-seg (offline, random weights): each record's RLE decodes to ultralytics' own mask
+    at the original image size, pixel for pixel; a detection model's records have no masks."""
+    from pycocotools import mask as mask_utils
+    from ultralytics import YOLO
+
+    tmp, image = files
+    YOLO("yolov8n-seg.yaml").save(str(tmp / "seg.pt"))
+    model = yolo.load_model(str(tmp / "seg.pt"))
+    assert yolo.is_segmentation_model(model)
+    assert not yolo.is_segmentation_model(yolo.load_model(str(tmp / "model_save.pt")))
+    result = model.predict(str(image), imgsz=64, conf=0.0, max_det=20, verbose=False,
+                           **yolo.SEGMENT_PREDICT_ARGS)[0]
+    class_map = np.arange(1, 81) * 2
+    records = yolo.coco_records(result, 7, class_map, masks=True)
+    pixels = result.masks.data.cpu().numpy()
+    assert len(records) == len(pixels) > 0 and pixels.shape[1:] == result.orig_shape
+    for record, mask, cls in zip(records, pixels, result.boxes.cls.tolist(), strict=True):
+        assert record["image_id"] == 7 and record["category_id"] == 2 * (int(cls) + 1)
+        assert record["segmentation"]["size"] == list(result.orig_shape)
+        assert np.array_equal(mask_utils.decode(record["segmentation"]), mask)
+    assert "segmentation" not in yolo.coco_records(result, 7, class_map)[0]
