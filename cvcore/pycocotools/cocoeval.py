@@ -16,7 +16,10 @@ accumulate -> summarize path never makes the millions of small dicts and matrice
 makes. They may be assigned: ``accumulate()`` then reads the assigned ``evalImgs`` with the
 assigned ``_paramsEval``, which is how torchvision's detection references merge the results of
 several processes (``evalImgs = list(np.concatenate(per_rank, 2).flatten())``; ``params.imgIds``
-and ``_paramsEval`` set to all images; ``accumulate()``).
+and ``_paramsEval`` set to all images; ``accumulate()``). Without an assignment ``accumulate()``
+uses the engine's arrays of the last ``evaluate()``, so edits made in place to the dicts of a
+read ``evalImgs`` are not seen (assign the list back to make them count). The arrays in the dicts
+are views of one array per area range; each dict's are its own region.
 
 Matching rules: see :mod:`cvcore.detection.cocoeval`. Two places where the engine and
 pycocotools part, and what this module does:
