@@ -305,3 +305,21 @@ def test_keypoints_without_categories_are_pooled():
             quiet(step)
         stats.append(ev.stats[0])
     assert stats[0] == 0.0 and stats[1] == pytest.approx(1.0)
+
+
+def test_edited_eval_imgs_count_once_assigned_back():
+    _, gt, results = next(_cases(21, 5))
+    evs = []
+    for api in (REAL, OURS):
+        ev = run_eval(api, gt, results, "bbox")[0]
+        eval_imgs = ev.evalImgs
+        for e in eval_imgs:
+            if e is not None:
+                e["dtMatches"][:, ::2] = 0  # every other detection unmatched
+        ev.evalImgs = eval_imgs
+        quiet(ev.accumulate)
+        quiet(ev.summarize)
+        evs.append(ev)
+    assert_same_eval(evs[1], evs[0])
+    unedited = run_eval(OURS, gt, results, "bbox")[0]
+    assert (evs[1].eval["recall"] < unedited.eval["recall"]).any()
