@@ -67,17 +67,6 @@ from ..detection import rle
 from ..detection.coco import CocoDets, CocoGT
 
 
-def _linspace_thresholds(start: float, stop: float, step: float) -> np.ndarray:
-    """pycocotools' threshold grids, built with its exact expression (np.arange would drift)."""
-    return np.linspace(start, stop, int(np.round((stop - start) / step)) + 1, endpoint=True)
-
-
-# COCO's 17 person keypoints (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles):
-# the per-keypoint standard deviations of the OKS, as pycocotools sets them.
-KPT_OKS_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07,
-                           .87, .87, .89, .89]) / 10.0
-
-
 class Params:
     """pycocotools' evaluation parameters (``Params(iouType='segm')``; 'bbox', 'segm' or
     'keypoints'): imgIds, catIds ([] until COCOeval fills them from the ground truth), iouThrs
@@ -88,8 +77,8 @@ class Params:
     def setDetParams(self) -> None:
         self.imgIds = []
         self.catIds = []
-        self.iouThrs = _linspace_thresholds(.5, 0.95, .05)
-        self.recThrs = _linspace_thresholds(.0, 1.00, .01)
+        self.iouThrs = engine.default_iou_thrs()  # pycocotools' np.linspace expressions
+        self.recThrs = engine.default_rec_thrs()
         self.maxDets = [1, 10, 100]
         self.areaRng = [[0 ** 2, 1e5 ** 2], [0 ** 2, 32 ** 2], [32 ** 2, 96 ** 2],
                         [96 ** 2, 1e5 ** 2]]
@@ -99,13 +88,13 @@ class Params:
     def setKpParams(self) -> None:
         self.imgIds = []
         self.catIds = []
-        self.iouThrs = _linspace_thresholds(.5, 0.95, .05)
-        self.recThrs = _linspace_thresholds(.0, 1.00, .01)
+        self.iouThrs = engine.default_iou_thrs()
+        self.recThrs = engine.default_rec_thrs()
         self.maxDets = [20]
         self.areaRng = [[0 ** 2, 1e5 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e5 ** 2]]
         self.areaRngLbl = ["all", "medium", "large"]
         self.useCats = 1
-        self.kpt_oks_sigmas = KPT_OKS_SIGMAS.copy()
+        self.kpt_oks_sigmas = engine.default_kpt_oks_sigmas()  # COCO's 17 person keypoints
 
     def __init__(self, iouType="segm"):
         if iouType in ("segm", "bbox"):
@@ -243,7 +232,7 @@ class _Run:
             max_dets=list(p.maxDets), area_rng=[list(r) for r in p.areaRng],
             area_lbl=[str(a) for a in range(len(p.areaRng))], use_cats=self.use_cats,
             cat_ids=list(range(len(p.catIds))), img_ids=list(range(self.n_img)), iou_type=kind,
-            kpt_oks_sigmas=getattr(p, "kpt_oks_sigmas", KPT_OKS_SIGMAS)), self.gt)
+            kpt_oks_sigmas=getattr(p, "kpt_oks_sigmas", engine.default_kpt_oks_sigmas())), self.gt)
         self.m = engine.match(self.gt, self.dets, self.engine_params)
 
         # Offsets of each group's kept detections and ground truth in the engine's grouped order,
