@@ -2,6 +2,8 @@
 
 The evaluation core (COCO AP, TIDE, ECE, segmentation and MOT metrics) is NumPy + Numba code that
 reproduces the reference tools' numbers; the reference tools are test dependencies only.
+``init_as_pycocotools()`` makes ``import pycocotools`` give :mod:`cvcore.pycocotools`, a drop-in
+for pycocotools on that core (importing cvcore itself loads neither it nor Numba).
 
 Numba's threading layer is set to ``forksafe`` here, before any parallel kernel runs. By default
 Numba picks GNU OpenMP on Linux, whose thread pool makes every later ``fork()`` abort the process
@@ -33,6 +35,30 @@ COMMANDS = {
     "motmetrics": "cvcore.tracking.motmetrics",
     "synth": "cvcore.synth.__main__",
 }
+
+
+# pycocotools' module names and the drop-in modules that stand in for them.
+_PYCOCOTOOLS_MODULES = {
+    "pycocotools": "cvcore.pycocotools",
+    "pycocotools.coco": "cvcore.pycocotools.coco",
+    "pycocotools.cocoeval": "cvcore.pycocotools.cocoeval",
+    "pycocotools.mask": "cvcore.pycocotools.mask",
+}
+
+
+def init_as_pycocotools() -> None:
+    """Make ``import pycocotools`` (and ``.coco``, ``.cocoeval``, ``.mask``) give cvcore's drop-in
+    (:mod:`cvcore.pycocotools`), so code written for pycocotools runs unchanged on cvcore's engine.
+
+    Registers the modules in ``sys.modules``; call it before the client imports pycocotools
+    (modules that already did ``from pycocotools.coco import COCO`` keep what they got). A
+    pycocotools already imported is replaced. Calling it again does nothing more. Imports Numba
+    (the engine), which ``import cvcore`` alone does not.
+    """
+    import importlib
+
+    for name, ours in _PYCOCOTOOLS_MODULES.items():
+        _sys.modules[name] = importlib.import_module(ours)
 
 
 def main(argv: list[str] | None = None) -> None:
