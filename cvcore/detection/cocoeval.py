@@ -499,7 +499,7 @@ def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
     match_gt = np.full(matched.shape, -1, np.int64)
     iou_start = np.zeros(n_groups + 1, np.int64)
     np.cumsum(np.diff(det_start) * np.diff(gt_start), out=iou_start[1:])
-    ious = _similarities(gt, dets, p, g_idx, d_idx, gt_start, det_start, iou_start, crowd)
+    ious = similarities(gt, dets, p, g_idx, d_idx, gt_start, det_start, iou_start, crowd)
     _match_kernel(det_start, gt_start, iou_start, ious, crowd, gt_ignore, g_idx,
                   np.asarray(p.iou_thrs, np.float64), matched, ignored, match_gt)
     det_area = dets.areas[d_idx]
@@ -513,7 +513,7 @@ def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
                    match_gt=match_gt)
 
 
-def _similarities(gt: CocoGT, dets: CocoDets, p: Params, g_idx: np.ndarray, d_idx: np.ndarray,
+def similarities(gt: CocoGT, dets: CocoDets, p: Params, g_idx: np.ndarray, d_idx: np.ndarray,
                   gt_start: np.ndarray, det_start: np.ndarray, iou_start: np.ndarray,
                   crowd: np.ndarray) -> np.ndarray:
     """The similarity blocks (float64[iou_start[-1]]) of the grouped ground truth (CocoGT rows

@@ -371,7 +371,7 @@ class _Run:
             m = self.m
             iou_start = np.zeros(len(self.det_start), np.int64)
             np.cumsum(np.diff(self.det_start) * np.diff(self.gt_start), out=iou_start[1:])
-            values = engine._similarities(
+            values = engine.similarities(
                 self.gt, self.dets, self.engine_params, m.gt_index, m.det_index, self.gt_start,
                 self.det_start, iou_start, self.gt.iscrowd[m.gt_index])
             self._similarity = iou_start, values
