@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 
 from _timing import WORK, print_table, python_process, run_process
@@ -58,11 +59,22 @@ def dataset(num_images: int, iou_type: str):
         gt = out / "annotations/person_keypoints_val2017.json"
         res = out / "keypoint_predictions.json"
     else:
-        gt, res = out / "annotations/instances_val2017.json", out / "predictions.json"
+        gt = out / "annotations/instances_val2017.json"
+        res = out / ("predictions_segm.json" if iou_type == "segm" else "predictions.json")
     if not res.exists():
         run_process([sys.executable, "-m", "cvcore.synth", kind, str(out), "--num-images",
                      str(num_images), *(["--no-images"] if kind == "coco" else [])])
     return gt, res
+
+
+def count_records(gt, res) -> tuple[int, int]:
+    """(objects, detections), counted in a child: parsing the files here would raise this
+    process's RSS, which every timed child inherits at fork and reports as its own peak."""
+    code = ("import json, sys; print(len(json.load(open(sys.argv[1]))['annotations']), "
+            "len(json.load(open(sys.argv[2]))))")
+    out = subprocess.run(python_process(code, str(gt), str(res)), capture_output=True,
+                         text=True, check=True).stdout.split()
+    return int(out[0]), int(out[1])
 
 
 def time_cvcore(gt, res, iou_type, stats_path):
@@ -72,8 +84,7 @@ def time_cvcore(gt, res, iou_type, stats_path):
 
 def bench_type(args: argparse.Namespace, iou_type: str) -> None:
     gt, res = dataset(args.images, iou_type)
-    n_gt = len(json.loads(gt.read_text())["annotations"])
-    n_det = len(json.loads(res.read_text()))
+    n_gt, n_det = count_records(gt, res)
     print(f"\n{iou_type}: {args.images} images, {n_gt} objects, {n_det} detections")
     stats, rows = {}, []
     ours = "cvcore.cocoeval"
