@@ -18,18 +18,20 @@ from tests.detection.cocofixtures import pycocotools_eval, random_case
 ONE = 1 / (1 + np.spacing(1))  # pycocotools' "precision 1": tp / (tp + fp + eps)
 PY_NAMES = {"iouThrs": "iou_thrs", "recThrs": "rec_thrs", "maxDets": "max_dets",
             "areaRng": "area_rng", "areaRngLbl": "area_lbl", "useCats": "use_cats",
-            "catIds": "cat_ids", "imgIds": "img_ids"}
+            "catIds": "cat_ids", "imgIds": "img_ids", "kpt_oks_sigmas": "kpt_oks_sigmas"}
 
 
-def ours(gt, results, params=None):
-    g = load_gt(gt)
-    return evaluate(g, load_results(results, g),
-                    Params(**{PY_NAMES[k]: v for k, v in (params or {}).items()}))
+def ours(gt, results, params=None, iou_type="bbox"):
+    """cvcore on a ground-truth dict and results list, with pycocotools-named ``params``."""
+    g = load_gt(gt, iou_type)
+    return evaluate(g, load_results(results, g), Params(
+        iou_type=iou_type, **{PY_NAMES[k]: v for k, v in (params or {}).items()}))
 
 
-def assert_same(gt, results, params=None):
-    ref = pycocotools_eval(gt, results, params)
-    got = ours(gt, results, params)
+def assert_same(gt, results, params=None, iou_type="bbox"):
+    """cvcore and pycocotools agree: 12 (10) stats and whole arrays within 1e-12."""
+    ref = pycocotools_eval(gt, results, params, iou_type=iou_type)
+    got = ours(gt, results, params, iou_type)
     np.testing.assert_allclose(got.stats, ref.stats, rtol=0, atol=1e-12)
     for name in ("precision", "recall", "scores"):
         np.testing.assert_allclose(getattr(got, name), ref.eval[name], rtol=0, atol=1e-12,

@@ -3,6 +3,7 @@
 import contextlib
 import copy
 import io
+from functools import partial
 
 import numpy as np
 import pytest
@@ -10,32 +11,16 @@ import pytest
 from cvcore.detection.coco import load_gt, load_results
 from cvcore.detection.cocoeval import (
     KEYPOINT_STAT_NAMES,
-    Params,
     evaluate,
     stat_names,
     summary_lines,
 )
 from cvcore.errors import InputError
+from tests.detection import test_cocoeval as bbox_tests
 from tests.detection.cocofixtures import pycocotools_eval, random_keypoints_case
-from tests.detection.test_cocoeval import PY_NAMES
 
-PY_NAMES = {**PY_NAMES, "kpt_oks_sigmas": "kpt_oks_sigmas"}
-
-
-def ours(gt, results, params=None):
-    g = load_gt(gt, "keypoints")
-    return evaluate(g, load_results(results, g), Params(
-        iou_type="keypoints", **{PY_NAMES[k]: v for k, v in (params or {}).items()}))
-
-
-def assert_same(gt, results, params=None):
-    ref = pycocotools_eval(gt, results, params, iou_type="keypoints")
-    got = ours(gt, results, params)
-    np.testing.assert_allclose(got.stats, ref.stats, rtol=0, atol=1e-12)
-    for name in ("precision", "recall", "scores"):
-        np.testing.assert_allclose(getattr(got, name), ref.eval[name], rtol=0, atol=1e-12,
-                                   err_msg=name)
-    return got, ref
+ours = partial(bbox_tests.ours, iou_type="keypoints")
+assert_same = partial(bbox_tests.assert_same, iou_type="keypoints")
 
 
 def param_variant(rng, gt):

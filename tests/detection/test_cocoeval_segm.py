@@ -1,6 +1,7 @@
 """COCO mask (segm) evaluation against pycocotools: random cases, real COCO data, the traps."""
 
 import json
+from functools import partial
 
 import numpy as np
 import pytest
@@ -8,24 +9,12 @@ import pytest
 from cvcore.detection.coco import load_gt, load_results
 from cvcore.detection.cocoeval import Params, evaluate, summary_lines
 from cvcore.errors import InputError
+from tests.detection import test_cocoeval as bbox_tests
 from tests.detection.cocofixtures import compressed_rle, pycocotools_eval, random_segm_case
-from tests.detection.test_cocoeval import PY_NAMES, param_variant
+from tests.detection.test_cocoeval import param_variant
 
-
-def ours(gt, results, params=None):
-    g = load_gt(gt, "segm")
-    return evaluate(g, load_results(results, g), Params(
-        iou_type="segm", **{PY_NAMES[k]: v for k, v in (params or {}).items()}))
-
-
-def assert_same(gt, results, params=None):
-    ref = pycocotools_eval(gt, results, params, iou_type="segm")
-    got = ours(gt, results, params)
-    np.testing.assert_allclose(got.stats, ref.stats, rtol=0, atol=1e-12)
-    for name in ("precision", "recall", "scores"):
-        np.testing.assert_allclose(getattr(got, name), ref.eval[name], rtol=0, atol=1e-12,
-                                   err_msg=name)
-    return got, ref
+ours = partial(bbox_tests.ours, iou_type="segm")
+assert_same = partial(bbox_tests.assert_same, iou_type="segm")
 
 
 @pytest.mark.parametrize("block", range(5))
