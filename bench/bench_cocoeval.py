@@ -50,7 +50,7 @@ json.dump([float(s) for s in ev.stats], open(sys.argv[3], "w"))
 PEERS = [("hotcoco 1.3.0", HOTCOCO), ("faster-coco-eval 1.8.0", FASTER_COCO_EVAL)]
 
 
-def dataset(num_images: int, iou_type: str):
+def dataset(num_images: int, iou_type: str = "bbox"):
     """The synthetic set's (ground truth, results) paths, made once, in a child process so this
     one stays small (a child's peak RSS counts the memory it inherits)."""
     kind = "coco-keypoints" if iou_type == "keypoints" else "coco"
