@@ -41,6 +41,22 @@ def iou_block(dets, d0, d1, gts, g0, g1, crowd):
 
 
 @numba.njit(cache=True, nogil=True)
+def iou_blocks(det_start, gt_start, offsets, det_boxes, gt_boxes, gt_crowd, out):
+    """IoU of each group's detections with its ground truth, as row-major blocks.
+
+    Group i is rows ``det_start[i]:det_start[i + 1]`` of ``det_boxes`` and
+    ``gt_start[i]:gt_start[i + 1]`` of ``gt_boxes`` (float64[N, 4] xywh); its block (nd x ng,
+    pycocotools' bbIou, crowd rows of ``gt_crowd`` as intersection over the detection's area)
+    is written to ``out[offsets[i]:offsets[i + 1]]``."""
+    for grp in range(det_start.shape[0] - 1):
+        d0, d1 = det_start[grp], det_start[grp + 1]
+        g0, g1 = gt_start[grp], gt_start[grp + 1]
+        if d1 > d0 and g1 > g0:
+            block = iou_block(det_boxes, d0, d1, gt_boxes, g0, g1, gt_crowd)
+            out[offsets[grp]:offsets[grp + 1]] = block.ravel()
+
+
+@numba.njit(cache=True, nogil=True)
 def _iou_xywh_kernel(dets, gts, crowd):
     return iou_block(dets, 0, dets.shape[0], gts, 0, gts.shape[0], crowd)
 

@@ -68,12 +68,11 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from ..boxes import iou_block
+from ..boxes import iou_blocks
 from ..errors import InputError, run_cli
 from ..runs import check_output_path
 from . import rle
 from .coco import IOU_TYPES, CocoDets, CocoGT, cli_parser, load_gt_and_results, one_box_case
-from .rle import rle_iou_block
 
 AREA_LABELS = ("all", "small", "medium", "large")
 EPS = float(np.spacing(1))  # pycocotools' guard in tp / (tp + fp + eps)
@@ -180,31 +179,6 @@ def _mean_defined(values: np.ndarray) -> float:
 # Similarity blocks: for every image x category group with detections and ground truth, the
 # detection x ground-truth IoU (boxes, masks) or OKS (keypoints), stored one group after another,
 # row-major: the value of pair (d, g) of group ``grp`` is ious[iou_start[grp] + d * ng + g].
-
-@numba.njit(cache=True, nogil=True)
-def _box_ious(det_start, gt_start, iou_start, det_boxes, gt_boxes, gt_crowd, ious):
-    """Box IoU blocks (pycocotools' bbIou; crowd: intersection over the detection's area)."""
-    for grp in range(det_start.shape[0] - 1):
-        d0, d1 = det_start[grp], det_start[grp + 1]
-        g0, g1 = gt_start[grp], gt_start[grp + 1]
-        if d1 > d0 and g1 > g0:
-            block = iou_block(det_boxes, d0, d1, gt_boxes, g0, g1, gt_crowd)
-            ious[iou_start[grp]:iou_start[grp + 1]] = block.ravel()
-
-
-@numba.njit(cache=True, nogil=True)
-def _mask_ious(det_start, gt_start, iou_start, det_starts, det_runs, gt_starts, gt_runs,
-               gt_crowd, det_area, gt_area, det_box, gt_box, ious):
-    """Mask IoU blocks (pycocotools' rleIou: bounding boxes first, crowd: intersection over the
-    detection's area); masks, areas and boxes are in the grouped orders."""
-    for grp in range(det_start.shape[0] - 1):
-        d0, d1 = det_start[grp], det_start[grp + 1]
-        g0, g1 = gt_start[grp], gt_start[grp + 1]
-        if d1 > d0 and g1 > g0:
-            block = rle_iou_block(det_starts, det_runs, d0, d1, gt_starts, gt_runs, g0, g1,
-                                  gt_crowd, det_area, gt_area, det_box, gt_box)
-            ious[iou_start[grp]:iou_start[grp + 1]] = block.ravel()
-
 
 @numba.njit(cache=True, nogil=True)
 def _oks_exponents(det_start, gt_start, det_kp, det_kp_start, gt_kp, gt_kp_start, gt_boxes,
@@ -520,15 +494,16 @@ def similarities(gt: CocoGT, dets: CocoDets, p: Params, g_idx: np.ndarray, d_idx
     ``g_idx``) and kept detections (CocoDets rows ``d_idx``) for ``p.iou_type``."""
     ious = np.zeros(iou_start[-1])
     if p.iou_type == "bbox":
-        _box_ious(det_start, gt_start, iou_start, dets.boxes[d_idx], gt.boxes[g_idx], crowd,
-                  ious)
+        iou_blocks(det_start, gt_start, iou_start, dets.boxes[d_idx], gt.boxes[g_idx], crowd,
+                   ious)
     elif p.iou_type == "segm":
         gt_masks = _needs(gt.segms, gt, "segm")
         det_masks = _needs(dets.segms, dets, "segm")
         gt_masks, det_masks = rle.take(gt_masks, g_idx), rle.take(det_masks, d_idx)
-        _mask_ious(det_start, gt_start, iou_start, det_masks.starts, det_masks.runs,
-                   gt_masks.starts, gt_masks.runs, crowd, rle.area(det_masks),
-                   rle.area(gt_masks), rle.to_bbox(det_masks), rle.to_bbox(gt_masks), ious)
+        rle.rle_iou_blocks(det_start, gt_start, iou_start, det_masks.starts, det_masks.runs,
+                           gt_masks.starts, gt_masks.runs, crowd, rle.area(det_masks),
+                           rle.area(gt_masks), rle.to_bbox(det_masks), rle.to_bbox(gt_masks),
+                           ious)
     else:
         gt_kp, gt_kp_start = _keypoint_rows(gt, g_idx, p, gt_start, det_start)
         det_kp, det_kp_start = _keypoint_rows(dets, d_idx, p, det_start, gt_start)

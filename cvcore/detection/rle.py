@@ -483,6 +483,21 @@ def rle_iou_block(dt_starts, dt_runs, d0, d1, gt_starts, gt_runs, g0, g1, gt_cro
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def rle_iou_blocks(det_start, gt_start, offsets, dt_starts, dt_runs, gt_starts, gt_runs,
+                   gt_crowd, dt_area, gt_area, dt_box, gt_box, out):
+    """:func:`cvcore.boxes.iou_blocks` for masks: each group's :func:`rle_iou_block` (groups
+    delimited by ``det_start`` / ``gt_start``), written row-major to
+    ``out[offsets[i]:offsets[i + 1]]``."""
+    for grp in range(det_start.shape[0] - 1):
+        d0, d1 = det_start[grp], det_start[grp + 1]
+        g0, g1 = gt_start[grp], gt_start[grp + 1]
+        if d1 > d0 and g1 > g0:
+            block = rle_iou_block(dt_starts, dt_runs, d0, d1, gt_starts, gt_runs, g0, g1,
+                                  gt_crowd, dt_area, gt_area, dt_box, gt_box)
+            out[offsets[grp]:offsets[grp + 1]] = block.ravel()
+
+
 def iou(dt: Rles, gt: Rles, iscrowd) -> np.ndarray:
     """float64[D, G] mask IoU (pycocotools iou on RLEs): crowd gt -> intersection / dt area;
     -1 where the boxes overlap but the two masks have different sizes."""

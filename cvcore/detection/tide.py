@@ -57,11 +57,11 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from ..boxes import iou_block
+from ..boxes import iou_blocks as box_iou_blocks
 from ..errors import run_cli
 from ..runs import check_output_path
 from .coco import CocoDets, CocoGT, cli_parser, load_gt_and_results, one_box_case
-from .rle import Rles, area, from_boxes, rle_iou_block, take, to_bbox
+from .rle import Rles, area, from_boxes, rle_iou_blocks, take, to_bbox
 
 MAIN_ERRORS = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")
 SPECIAL_ERRORS = ("FalsePos", "FalseNeg")
@@ -94,34 +94,6 @@ def _block_offsets(det_start: np.ndarray, gt_start: np.ndarray) -> np.ndarray:
     """Offsets int64[I + 1] of each image's row-major [nd, ng] IoU block in a flat array."""
     sizes = np.diff(det_start) * np.diff(gt_start)
     return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-
-
-@numba.njit(cache=True, nogil=True)
-def _box_iou_blocks(det_start, det_boxes, gt_start, gt_boxes, crowd, offsets, out):
-    """Box IoU (pycocotools' bbIou) of each image's detections with its ground truth, written
-    as row-major blocks into ``out`` at ``offsets``; ``crowd``: the whole ground-truth side is
-    crowd regions (intersection over detection area) or not."""
-    flags = np.full(gt_boxes.shape[0], crowd)
-    for img in range(det_start.shape[0] - 1):
-        d0, d1 = det_start[img], det_start[img + 1]
-        g0, g1 = gt_start[img], gt_start[img + 1]
-        if d1 > d0 and g1 > g0:
-            out[offsets[img]:offsets[img + 1]] = iou_block(
-                det_boxes, d0, d1, gt_boxes, g0, g1, flags).ravel()
-
-
-@numba.njit(cache=True, nogil=True)
-def _mask_iou_blocks(det_start, dt_starts, dt_runs, dt_area, dt_box, gt_start, gt_starts,
-                     gt_runs, gt_area, gt_box, crowd, offsets, out):
-    """:func:`_box_iou_blocks` for masks (pycocotools' rleIou, via rle.rle_iou_block)."""
-    flags = np.full(gt_area.shape[0], crowd)
-    for img in range(det_start.shape[0] - 1):
-        d0, d1 = det_start[img], det_start[img + 1]
-        g0, g1 = gt_start[img], gt_start[img + 1]
-        if d1 > d0 and g1 > g0:
-            out[offsets[img]:offsets[img + 1]] = rle_iou_block(
-                dt_starts, dt_runs, d0, d1, gt_starts, gt_runs, g0, g1, flags, dt_area,
-                gt_area, dt_box, gt_box).ravel()
 
 
 @numba.njit(cache=True, nogil=True)
@@ -283,12 +255,13 @@ def iou_blocks(det_start: np.ndarray, dets: np.ndarray | Rles, gt_start: np.ndar
     row a crowd region (intersection over the detection's area)."""
     offsets = _block_offsets(det_start, gt_start)
     out = np.zeros(offsets[-1])
+    flags = np.full(len(gts), crowd)
     if isinstance(dets, Rles):
-        _mask_iou_blocks(det_start, dets.starts, dets.runs, area(dets), to_bbox(dets), gt_start,
-                         gts.starts, gts.runs, area(gts), to_bbox(gts), crowd, offsets, out)
+        rle_iou_blocks(det_start, gt_start, offsets, dets.starts, dets.runs, gts.starts, gts.runs,
+                       flags, area(dets), area(gts), to_bbox(dets), to_bbox(gts), out)
     else:
-        _box_iou_blocks(det_start, np.ascontiguousarray(dets, np.float64), gt_start,
-                        np.ascontiguousarray(gts, np.float64), crowd, offsets, out)
+        box_iou_blocks(det_start, gt_start, offsets, np.ascontiguousarray(dets, np.float64),
+                       np.ascontiguousarray(gts, np.float64), flags, out)
     return out, offsets
 
 
