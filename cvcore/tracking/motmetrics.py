@@ -27,7 +27,9 @@ itself allocates an array as long as the largest id).
 
 Values are returned in TrackEval's summary units: ratios in percent, counts as numbers, keyed by
 :data:`SUMMARY` (every family's summary fields, in TrackEval's order) and the aliases FP and FN.
-CLI: ``python -m cvcore.motmetrics --gt-root DIR --results DIR [--benchmark B] [--json OUT]``.
+CLI: ``python -m cvcore.motmetrics --gt-root DIR --results DIR [--benchmark B] [--json OUT]``,
+or one sequence: ``--gt gt.txt --results res.txt`` (:func:`evaluate_files`); ``--benchmark KITTI``
+scores KITTI's label files (:mod:`cvcore.tracking.kitti`).
 """
 
 from __future__ import annotations
