@@ -48,7 +48,7 @@ import numpy as np
 
 from ..errors import InputError
 from .metrics import Frames
-from .mot import MAX_VALUE, _fmt
+from .mot import MAX_VALUE, _file_line, _fmt, _parse_kernel
 from .motmetrics import (
     SequenceCounts,
     frame_ious,
@@ -63,6 +63,7 @@ from .motmetrics import (
 # TrackEval's class_name_to_class_id (plus person_sitting, KITTI's own name for person).
 CLASS_IDS = {"car": 1, "van": 2, "truck": 3, "pedestrian": 4, "person": 5, "person_sitting": 5,
              "cyclist": 6, "tram": 7, "misc": 8, "dontcare": 9, "car_2": 1}
+CLASS_NAMES = {v: k for k, v in reversed(CLASS_IDS.items())}  # car, not car_2
 DONTCARE = 9
 # Evaluated class -> (its class id, distractor class ids).
 CLASSES = {"car": (1, (2,)), "pedestrian": (4, (5,))}
@@ -91,12 +92,8 @@ class KittiTable:
 
 
 def _tokens(path: Path) -> tuple[list[list[str]], list[int]]:
-    if not path.is_file():
-        raise InputError("not a file" if path.exists() else "file not found", path)
-    try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
-    except OSError as err:
-        raise InputError(err.strerror or "cannot read", path) from None
+    """The whitespace-separated fields of every non-blank line, and those lines' numbers."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
     tokens, lines = [], []
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
@@ -106,11 +103,59 @@ def _tokens(path: Path) -> tuple[list[list[str]], list[int]]:
     return tokens, lines
 
 
-def read_kitti(path: str | os.PathLike, length: int | None = None, gt: bool = True
-               ) -> KittiTable:
-    """A KITTI tracking label (``gt``) or result file, read and checked as the module docstring
-    says; ``length`` (the seqmap's frame count) bounds the frames."""
-    path = Path(path)
+def _fast_fields(data: np.ndarray) -> np.ndarray | None:
+    """The first 10 fields of every line as float64[N, 10], the type (3rd field) replaced by its
+    class id, for a file of plain ASCII lines with the same number (>= 10) of space-separated
+    fields, every field but the type a plain decimal: the type is overwritten in place by its id
+    and the rest parsed by :mod:`~cvcore.tracking.mot`'s Numba reader. None for anything else,
+    which :func:`_slow_fields` reads (and reports)."""
+    # No comma (the Numba reader would split "1,5" in two) and no character str.splitlines()
+    # or str.split() treat differently from the reader.
+    plain = ((data >= 32) & (data < 127) & (data != 44)) | (data == 9) | (data == 10) | (
+        data == 13)
+    if not plain.all():
+        return None
+    cr = np.flatnonzero(data == 13)
+    if len(cr) and (cr[-1] + 1 >= data.size or (data[cr + 1] != 10).any()):  # CR only in CRLF
+        return None
+    space = (data == 32) | (data == 9) | (data == 10) | (data == 13)
+    starts = np.flatnonzero(~space & np.concatenate([[True], space[:-1]]))
+    if not len(starts):
+        return None
+    line = np.cumsum(data == 10)[starts]
+    first = np.flatnonzero(np.concatenate([[True], line[1:] != line[:-1]]))
+    index = np.arange(len(starts)) - np.repeat(first, np.diff(np.append(first, len(starts))))
+    kinds = starts[index == 2]
+    if len(kinds) != len(first):
+        return None  # a line with fewer than 3 fields
+    blanks = np.flatnonzero(space)
+    ends = np.append(blanks, data.size)[np.searchsorted(blanks, kinds)]
+    width = 16
+    if (ends - kinds > width).any():
+        return None
+    cols = kinds[:, None] + np.arange(width)
+    inside = np.arange(width) < (ends - kinds)[:, None]
+    chars = np.where(inside, data[np.minimum(cols, data.size - 1)], 0).astype(np.uint8)
+    chars |= ((chars >= 65) & (chars <= 90)).astype(np.uint8) * 32  # lower case
+    names, which = np.unique(np.ascontiguousarray(chars).view(f"S{width}").ravel(),
+                             return_inverse=True)
+    codes = np.array([CLASS_IDS.get(n.decode("ascii"), -1) for n in names])
+    if (codes < 0).any():
+        return None
+    patched = data.copy()
+    patched[cols[inside]] = 32
+    patched[kinds] = 48 + codes[which.ravel()]  # one digit: ids are 1..9
+    values = np.empty(data.size // 2 + 1)
+    row_len = np.empty(len(first) + 1, np.int64)
+    n, rows = _parse_kernel(patched, values, row_len)
+    if n < 0 or rows != len(first) or row_len[0] < 10 or (row_len[:rows] != row_len[0]).any():
+        return None
+    return values[:n].reshape(rows, row_len[0])[:, :10].copy()
+
+
+def _slow_fields(path: Path) -> np.ndarray:
+    """:func:`_fast_fields` for any file, line by line; raises for what the module docstring
+    lists (field count, non-numeric field, unknown type)."""
     tokens, lines = _tokens(path)
 
     def fail(row: int, problem: str) -> InputError:
@@ -119,8 +164,14 @@ def read_kitti(path: str | os.PathLike, length: int | None = None, gt: bool = Tr
     short = [i for i, t in enumerate(tokens) if len(t) < 10]
     if short:
         raise fail(short[0], f"expected at least 10 fields ({LAYOUT}), got {len(tokens[short[0]])}")
+    names = [t[2].lower() for t in tokens]
+    classes = np.array([CLASS_IDS.get(n, -1) for n in names], np.float64)
+    if (classes < 0).any():
+        row = int(np.argmax(classes < 0))
+        raise fail(row, f"unknown type {tokens[row][2]!r} (KITTI types: "
+                   f"{', '.join(k for k in CLASS_IDS)})")
     try:  # TrackEval's conversion: numpy's float parsing of each field
-        table = np.array([t[:2] + t[3:10] for t in tokens], np.float64).reshape(-1, 9)
+        table = np.array([t[:2] + ["0"] + t[3:10] for t in tokens], np.float64).reshape(-1, 10)
     except ValueError:
         for i, t in enumerate(tokens):
             for field in t[:2] + t[3:10]:
@@ -129,12 +180,30 @@ def read_kitti(path: str | os.PathLike, length: int | None = None, gt: bool = Tr
                 except ValueError:
                     raise fail(i, f"{field!r} is not a number") from None
         raise
-    names = [t[2].lower() for t in tokens]
-    classes = np.array([CLASS_IDS.get(n, -1) for n in names], np.float64)
-    if (classes < 0).any():
-        row = int(np.argmax(classes < 0))
-        raise fail(row, f"unknown type {tokens[row][2]!r} (KITTI types: "
-                   f"{', '.join(k for k in CLASS_IDS)})")
+    table[:, CLASS] = classes
+    return table
+
+
+def read_kitti(path: str | os.PathLike, length: int | None = None, gt: bool = True
+               ) -> KittiTable:
+    """A KITTI tracking label (``gt``) or result file, read and checked as the module docstring
+    says; ``length`` (the seqmap's frame count) bounds the frames."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("not a file" if path.exists() else "file not found", path)
+    try:
+        data = np.fromfile(path, np.uint8)
+        fields = _fast_fields(data) if data.size else np.zeros((0, 10))
+        if fields is None:
+            fields = _slow_fields(path)
+    except OSError as err:
+        raise InputError(err.strerror or "cannot read", path) from None
+
+    def fail(row: int, problem: str) -> InputError:
+        return InputError(f"line {_file_line(path, row)}: {problem}", path)
+
+    classes = fields[:, CLASS]
+    table = fields[:, [0, 1, 3, 4, 5, 6, 7, 8, 9]]
     fine = np.abs(table) <= MAX_VALUE
     if not fine.all():
         row = int(np.argmax(~fine.all(1)))
@@ -158,8 +227,9 @@ def read_kitti(path: str | os.PathLike, length: int | None = None, gt: bool = Tr
     repeat = _first_repeat(table, classes, scored)
     if repeat is not None:
         second, first = repeat
-        raise fail(second, f"{names[second]} id {_fmt(ids[second])} repeated in frame "
-                   f"{_fmt(frames[second])} (first on line {lines[first]})")
+        raise fail(second, f"{CLASS_NAMES[int(classes[second])]} id {_fmt(ids[second])} "
+                   f"repeated in frame {_fmt(frames[second])} (first on line "
+                   f"{_file_line(path, first)})")
     rows = np.column_stack([frames, ids, classes, np.trunc(table[:, 2:4]), table[:, 5:9]])
     order = np.argsort(frames, kind="stable")
     return KittiTable(rows[order][scored[order]], rows[order][ignore[order]][:, [0, 5, 6, 7, 8]])

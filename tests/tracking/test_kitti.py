@@ -320,3 +320,28 @@ def test_cli_two_mot_files(tmp_path, capsys):
     assert cli_in_process(capsys, "--gt", tmp_path / "gt.txt", "--results",
                           tmp_path / "dup.txt") == (
         2, f"error: {tmp_path / 'dup.txt'}: line 2: id 5 repeated in frame 1 (first on line 1)\n")
+
+
+def test_fast_reader_equals_line_reader(shared_data, tmp_path):
+    """The Numba reader gives the line-by-line reader's array bit for bit (real files, CRLF,
+    tabs, blank lines, any case of type) and leaves anything unusual to it (a long mantissa,
+    a comma, a short line)."""
+    from cvcore.tracking.kitti import _fast_fields, _slow_fields
+
+    kitti = shared_data / "kitti_tracking"
+    for path in (kitti / "gt" / "label_02" / "0013.txt",
+                 kitti / "trackers" / "CIWT" / "data" / "0013.txt"):
+        fast = _fast_fields(np.fromfile(path, np.uint8))
+        assert fast is not None and np.array_equal(fast, _slow_fields(path))
+    path = tmp_path / "odd.txt"
+    odd = ("0 1 cAR -1 -1 -1.5 1.25 2e1 3 4 1 1 1 0 0 0 0 0.5\r\n\r\n"
+           "1\t-1\tDontCare 0 0 0 5 6 7 8 1 1 1 0 0 0 0 1\r\n"
+           "2 7 Person_sitting 0 3 0 -5 +6 7.000 8 1 1 1 0 0 0 0 1\r\n")
+    path.write_text(odd, newline="")
+    fast = _fast_fields(np.fromfile(path, np.uint8))
+    assert fast is not None and np.array_equal(fast, _slow_fields(path))
+    assert fast[:, 2].tolist() == [1, 9, 5]
+    for unusual in (odd.replace("1.25", "1.2345678901234567"), odd.replace(" 4 ", " 4,"),
+                    odd + "3 1 Car\n"):
+        path.write_text(unusual)
+        assert _fast_fields(np.fromfile(path, np.uint8)) is None
