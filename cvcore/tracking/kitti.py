@@ -91,6 +91,11 @@ class KittiTable:
         return int(frames.max()) if len(frames) else -1
 
 
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise InputError("not a file" if path.exists() else "file not found", path)
+
+
 def _tokens(path: Path) -> tuple[list[list[str]], list[int]]:
     """The whitespace-separated fields of every non-blank line, and those lines' numbers."""
     text = path.read_bytes().decode("utf-8", errors="replace")
@@ -189,8 +194,7 @@ def read_kitti(path: str | os.PathLike, length: int | None = None, gt: bool = Tr
     """A KITTI tracking label (``gt``) or result file, read and checked as the module docstring
     says; ``length`` (the seqmap's frame count) bounds the frames."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("not a file" if path.exists() else "file not found", path)
+    _check_file(path)
     try:
         data = np.fromfile(path, np.uint8)
         fields = _fast_fields(data) if data.size else np.zeros((0, 10))
@@ -253,9 +257,15 @@ def read_seqmap(path: str | os.PathLike) -> list[tuple[str, int]]:
     """``evaluate_tracking.seqmap.<split>``: one ``SEQ empty FIRST LAST`` line per sequence;
     returns (SEQ, LAST) pairs, LAST being the frame count (TrackEval's ``int(row[3])``)."""
     path = Path(path)
-    tokens, lines = _tokens(path)
+    _check_file(path)
+    try:
+        tokens, lines = _tokens(path)
+    except OSError as err:
+        raise InputError(err.strerror or "cannot read", path) from None
     out = []
     for fields, line in zip(tokens, lines, strict=True):
+        fields = ",".join(fields).split(",")  # TrackEval sniffs the delimiter: space or comma
+        fields = [f for f in fields if f]
         if len(fields) < 4:
             raise InputError(f"line {line}: expected 'SEQ empty FIRST LAST'", path)
         try:
