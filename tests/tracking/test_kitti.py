@@ -352,3 +352,16 @@ def test_fast_reader_equals_line_reader(shared_data, tmp_path):
                     odd + "3 1 Car\n"):
         path.write_text(unusual)
         assert _fast_fields(np.fromfile(path, np.uint8)) is None
+
+
+def test_named_sequences_and_two_files_agree(shared_data):
+    """``seqs`` scores a subset of the seqmap (COMBINED over it); two files score the same
+    sequence alike, its length taken from the files."""
+    kitti = shared_data / "kitti_tracking"
+    ciwt = kitti / "trackers" / "CIWT" / "data"
+    ours = evaluate(kitti / "gt", ciwt, "val", seqs=["0014"])
+    two = evaluate_files(kitti / "gt" / "label_02" / "0014.txt", ciwt / "0014.txt")
+    assert ours == two
+    assert round(ours["car"]["0014"]["HOTA"], 3) == 60.551
+    with pytest.raises(InputError, match="no sequence .0012. in the seqmap"):
+        evaluate(kitti / "gt", ciwt, "val", seqs=["0012"])
