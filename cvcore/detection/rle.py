@@ -12,7 +12,8 @@ IoUs bit-identical. Where the C code reads out of bounds or loops forever on inc
 (runs that do not sum to ``h * w``), these functions raise ``ValueError`` instead.
 
 API (all vectorised over the N masks): ``encode``/``decode`` (uint8[H, W, N], Fortran order),
-``to_strings``/``from_strings`` (COCO compressed ``counts``), ``from_counts`` (uncompressed),
+``to_strings``/``from_strings`` (COCO compressed ``counts``), ``from_counts`` (uncompressed;
+``from_flat_counts`` on one flat array),
 ``area``, ``to_bbox``, ``area_and_bbox`` (both in one pass), ``iou`` and the njit kernel
 ``rle_iou_block`` for other Numba code, ``box_iou``, ``merge`` (per group), ``from_polygons``,
 ``from_boxes``, ``concat``, ``take``, ``interleave``, and ``from_segmentations``, which applies
@@ -373,7 +374,27 @@ def from_counts(counts: list, heights, widths, *, check: bool = True) -> Rles:
     starts = np.zeros(n + 1, np.int64)
     np.cumsum([len(a) for a in arrays], out=starts[1:])
     runs = np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)
-    rles = _make(heights, widths, starts, runs)
+    return from_flat_counts(runs, starts, heights, widths, check=check)
+
+
+def from_flat_counts(values: np.ndarray, starts: np.ndarray, heights, widths, *,
+                     check: bool = True) -> Rles:
+    """Uncompressed RLE counts of N masks as one flat numeric array -> Rles (:func:`from_counts`
+    without a list per mask): mask i's counts are ``values[starts[i]:starts[i + 1]]``
+    (``starts`` int64[N + 1]); ``heights``, ``widths`` int64[N] or scalars. Same conversion and
+    the same ValueError("RLE i: ...") as :func:`from_counts` (floats truncated; negative, NaN
+    or past 2**32 - 1 refused; with ``check``, counts must sum to ``h * w``).
+    """
+    v = np.asarray(values)
+    starts = np.asarray(starts, np.int64)
+    heights, widths = _sizes(len(starts) - 1, heights, widths)
+    if v.ndim != 1 or v.dtype.kind not in "iuf":
+        raise ValueError(f"counts must be one flat numeric array, got {v.dtype} {v.shape}")
+    bad = np.flatnonzero(~((v >= 0) & (v <= _U32)))
+    if bad.size:
+        i = int(np.searchsorted(starts, bad[0], side="right") - 1)
+        raise ValueError(f"RLE {i}: uncompressed counts must be a list of non-negative integers")
+    rles = _make(heights, widths, starts, v.astype(np.uint32))
     if check:
         _check_sums(rles)
     return rles

@@ -159,3 +159,26 @@ def test_mask_iou_blocks_match_pycocotools():
             np.testing.assert_array_equal(got, want)
             checked += got.size
     assert checked > 200
+
+
+def test_flat_counts_like_from_counts():
+    rng = np.random.default_rng(15)
+    counts, hs, ws = [], [], []
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(1, 20, 2))
+        runs = rle.encode(random_masks(rng, h, w, 1)).runs
+        counts.append(runs.astype(np.float64) + rng.uniform(0, 0.9, len(runs)))  # truncated
+        hs.append(h)
+        ws.append(w)
+    starts = np.cumsum([0] + [len(c) for c in counts])
+    got = rle.from_flat_counts(np.concatenate(counts), starts, hs, ws)
+    want = rle.from_counts([c.tolist() for c in counts], hs, ws)
+    np.testing.assert_array_equal(got.runs, want.runs)
+    np.testing.assert_array_equal(got.starts, want.starts)
+    values = np.concatenate(counts)
+    values[starts[7] + 1] = -1.0
+    with pytest.raises(ValueError, match="^RLE 7: uncompressed counts"):
+        rle.from_flat_counts(values, starts, hs, ws)
+    values[starts[7] + 1] = 10**6
+    with pytest.raises(ValueError, match="^RLE 7: counts sum to"):
+        rle.from_flat_counts(values, starts, hs, ws)
