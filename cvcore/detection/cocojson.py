@@ -212,29 +212,42 @@ def _key_at(buf, p, n, st):
     index into KEYS, -1 unknown, -2 escaped so unsure)."""
     if p >= n or buf[p] != 34:
         return -1, -1
-    e, flags = _string(buf, p, n)
-    if e < 0:
-        return -1, -1
-    st[S_HIGH] |= flags & 2
+    # Plain ASCII keys (all of COCO's) are read and packed here in one pass; anything else
+    # goes through the full string rules and can only be unknown or unsure.
+    q = p + 1
+    lo = np.int64(0)
+    hi = np.int64(0)
+    plain = False
+    while q < n:
+        b = buf[q]
+        if b == 34:
+            plain = True
+            break
+        if b == 92 or b < 32 or b >= 128:
+            break
+        k = q - p - 1
+        if k < 8:
+            lo |= np.int64(b) << (8 * k)
+        elif k < 16:
+            hi |= np.int64(b) << (8 * (k - 8))
+        q += 1
     code = -1
-    if flags & 1:
-        code = -2
-    else:
-        length = e - p - 2
+    if plain:
+        e = q + 1
+        length = q - p - 1
         if length <= 16:
-            lo = np.int64(0)
-            hi = np.int64(0)
-            for k in range(length):
-                b = np.int64(buf[p + 1 + k])
-                if k < 8:
-                    lo |= b << (8 * k)
-                else:
-                    hi |= b << (8 * (k - 8))
             for c in range(_KEY_TABLE.shape[0]):
-                if _KEY_TABLE[c, 0] == length and _KEY_TABLE[c, 1] == lo \
+                if _KEY_TABLE[c, 1] == lo and _KEY_TABLE[c, 0] == length \
                         and _KEY_TABLE[c, 2] == hi:
                     code = c
                     break
+    else:
+        e, flags = _string(buf, p, n)
+        if e < 0:
+            return -1, -1
+        st[S_HIGH] |= flags & 2
+        if flags & 1:
+            code = -2
     e = _ws(buf, e, n)
     if e >= n or buf[e] != 58:
         return -1, -1
@@ -614,7 +627,7 @@ def _scan_kernel(buf, results, act, col, lists):
     (ok, top-level keys seen, I, F, nums, polys, sbuf, slow, st)."""
     n = buf.shape[0]
     # Upper bounds from one pass: records <= '{', array elements <= '[' + ',', slow numbers <=
-    # tokens with an exponent + digit runs of >= 16 digits.
+    # digit runs followed by an exponent or of >= 16 digits.
     n_obj = 0
     n_elem = 1
     n_slow = 1
@@ -624,16 +637,16 @@ def _scan_kernel(buf, results, act, col, lists):
         if 48 <= b <= 57:
             run += 1
             continue
-        if b != 46:
-            if run >= 16:
+        if b == 46:
+            continue
+        if run > 0:  # a run of digits (and dots) ended: a number's mantissa, maybe
+            if run >= 16 or b == 101 or b == 69:
                 n_slow += 1
             run = 0
         if b == 123:
             n_obj += 1
         elif b == 91 or b == 44:
             n_elem += 1
-        elif b == 101 or b == 69:
-            n_slow += 1
     if run >= 16:
         n_slow += 1
     I = np.zeros((n_obj, NI if lists else NI_BOX), np.int64)
