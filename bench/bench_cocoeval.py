@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
-from _timing import WORK, print_table, python_process, run_process
+from _timing import REPO, WORK, print_table, python_process, run_process
 
 # Each peer: load the ground truth and results, evaluate, write the stats (argv: GT RES OUT TYPE).
 PYCOCOTOOLS = """
@@ -48,6 +49,30 @@ json.dump([float(s) for s in ev.stats], open(sys.argv[3], "w"))
 """
 
 PEERS = [("hotcoco 1.3.0", HOTCOCO), ("faster-coco-eval 1.8.0", FASTER_COCO_EVAL)]
+
+# In-process, inputs already loaded: matching + accumulation only, best of REPEATS (argv: GT RES
+# TYPE); prints seconds.
+REPEATS = 5
+CVCORE_IN_PROCESS = f"""
+import sys, time
+from cvcore.detection import coco, cocoeval
+gt = coco.load_gt(sys.argv[1], sys.argv[3]); dets = coco.load_results(sys.argv[2], gt)
+cocoeval.warm_up(sys.argv[3])
+best = float("inf")
+for _ in range({REPEATS}):
+    t = time.perf_counter(); cocoeval.evaluate(gt, dets); best = min(best, time.perf_counter() - t)
+print(best)
+"""
+HOTCOCO_IN_PROCESS = f"""
+import sys, time
+from hotcoco import COCO, COCOeval
+gt = COCO(sys.argv[1]); dt = gt.loadRes(sys.argv[2])
+best = float("inf")
+for _ in range({REPEATS}):
+    t = time.perf_counter(); ev = COCOeval(gt, dt, sys.argv[3]); ev.evaluate(); ev.accumulate()
+    best = min(best, time.perf_counter() - t)
+print(best)
+"""
 
 
 def dataset(num_images: int, iou_type: str = "bbox"):
@@ -82,6 +107,22 @@ def time_cvcore(gt, res, iou_type, stats_path):
                         "--iou-type", iou_type, "--json", str(stats_path)])
 
 
+def in_process(gt, res, iou_type) -> None:
+    """Matching + accumulation alone on loaded inputs: cvcore.evaluate vs hotcoco's
+    evaluate() + accumulate()."""
+    times = {}
+    for name, code in (("cvcore evaluate", CVCORE_IN_PROCESS),
+                       ("hotcoco evaluate+accumulate", HOTCOCO_IN_PROCESS)):
+        out = subprocess.run(python_process(code, str(gt), str(res), iou_type), cwd=REPO,
+                             env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                             text=True, check=True)
+        times[name] = float(out.stdout.split()[-1])
+    ours, theirs = times.values()
+    print(f"\nin-process, inputs loaded (best of {REPEATS}): " +
+          ", ".join(f"{n} {t * 1000:.1f} ms" for n, t in times.items()) +
+          f"; cvcore / hotcoco = {ours / theirs:.2f}")
+
+
 def bench_type(args: argparse.Namespace, iou_type: str) -> None:
     gt, res = dataset(args.images, iou_type)
     n_gt, n_det = count_records(gt, res)
@@ -101,13 +142,21 @@ def bench_type(args: argparse.Namespace, iou_type: str) -> None:
         worst = max(abs(a - b) for a, b in zip(values, stats[ours], strict=True))
         print(f"{name}: max |stat difference| vs cvcore = {worst:.3g}")
     print_table(f"COCO {iou_type} eval, {args.images} images, whole process", rows, ours)
+    in_process(gt, res, iou_type)
     if args.scale > 1 and iou_type == "bbox":
-        big_gt, big_res = dataset(args.images * args.scale, iou_type)
-        t_big, m_big = time_cvcore(big_gt, big_res, iou_type, WORK / "stats_big.json")
-        t_small = rows[0][1]
-        print(f"\nscaling: {args.images * args.scale} images took {t_big:.2f} s / {m_big:.0f} MiB"
-              f" = {t_big / t_small:.2f}x the time of {args.images} (linear would be "
-              f"{args.scale}x)")
+        big = args.images * args.scale
+        big_gt, big_res = dataset(big, iou_type)
+        big_rows = [(ours, *time_cvcore(big_gt, big_res, iou_type, WORK / "stats_big.json"))]
+        big_rows.append(("hotcoco 1.3.0", *run_process(python_process(
+            HOTCOCO, str(big_gt), str(big_res), str(WORK / "stats_big_hotcoco.json"), iou_type))))
+        same = json.loads((WORK / "stats_big.json").read_text())["stats"]
+        worst = max(abs(a - b) for a, b in zip(
+            same, json.loads((WORK / "stats_big_hotcoco.json").read_text()), strict=True))
+        print(f"\n{big} images: max |stat difference| hotcoco vs cvcore = {worst:.3g}")
+        print_table(f"COCO {iou_type} eval, {big} images, whole process", big_rows, ours)
+        t_big, t_small = big_rows[0][1], rows[0][1]
+        print(f"\nscaling: {big} images took {t_big / t_small:.2f}x the time of {args.images} "
+              f"(linear would be {args.scale}x)")
 
 
 def main(args: argparse.Namespace) -> None:
