@@ -361,10 +361,11 @@ def _gt_from_bytes(data: bytes, source: str, iou_type: str) -> CocoGT:
 
     scan = cocojson.scan_gt(np.frombuffer(data, np.uint8), iou_type)
     if scan is not None:
+        del data  # as in _results_from_bytes; a _NotSure reads the file again
         try:
             return _checked_gt(_ScanGT(scan), source, iou_type)
         except _NotSure:
-            pass
+            data = _read_bytes(source)
     return _checked_gt(_JsonGT(_parse_json(data, source), source, iou_type), source, iou_type)
 
 
@@ -565,6 +566,7 @@ def _results_from_bytes(data: bytes | None, source: str, iou_type: str,
     data = _read_bytes(source) if data is None else data
     scanned = None if strict else cocojson.scan_results(np.frombuffer(data, np.uint8), iou_type)
     if scanned is not None:
+        del data  # the file's bytes: not needed by the arrays, free them before the checks
         return _checked_results(_ScanResults(*scanned), source, iou_type)
     return _checked_results(_JsonResults(_parse_json(data, source), source), source, iou_type)
 
