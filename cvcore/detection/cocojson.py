@@ -810,6 +810,8 @@ class Segms:
             order.append(strs)
         if not parts:
             return rle.concat([])
+        if len(parts) == 1:  # one kind, already in file order: take() would copy every run
+            return parts[0]
         return rle.take(rle.concat(parts), np.argsort(np.concatenate(order), kind="stable"))
 
 
