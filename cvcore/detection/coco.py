@@ -704,8 +704,9 @@ def _against_gt(parsed: _Parsed, gt: CocoGT) -> CocoDets:
         except ValueError:
             return _against_gt(_results_from_bytes(None, dets.source, dets.iou_type, True), gt)
     if parsed.has_box is not None:
-        dets = replace(dets, areas=rle.area(masks).astype(np.float64),
-                       boxes=np.where(parsed.has_box[:, None], dets.boxes, rle.to_bbox(masks)))
+        mask_areas, mask_boxes = rle.area_and_bbox(masks)
+        dets = replace(dets, areas=mask_areas.astype(np.float64),
+                       boxes=np.where(parsed.has_box[:, None], dets.boxes, mask_boxes))
     return replace(dets, segms=masks) if dets.iou_type == "segm" else dets
 
 

@@ -783,36 +783,23 @@ class Segms:
                 ((self.rle_widths[rles] != widths[rles]) & known).any():
             raise ValueError("RLE size does not match the image size")
         parts, order = [], []
-        if len(polys):
+        if len(polys):  # rasterised and merged per annotation in one kernel
             groups = np.zeros(len(polys) + 1, np.int64)
             np.cumsum(self.poly_counts[polys], out=groups[1:])
-            group_of = np.repeat(np.arange(len(polys)), self.poly_counts[polys])
-            masks = rle.from_polygons(self.coords, self.poly_starts, heights[polys][group_of],
-                                      widths[polys][group_of])
-            parts.append(rle.merge(masks, groups))
+            parts.append(rle.from_polygon_groups(self.coords, self.poly_starts, groups,
+                                                 heights[polys], widths[polys]))
             order.append(polys)
         cnt = np.flatnonzero(self.kind == SEG_COUNTS)
         if len(cnt):
-            pieces = np.split(self.counts, self.count_starts[1:-1])
-            parts.append(rle.from_counts(pieces, self.rle_heights[cnt], self.rle_widths[cnt]))
+            parts.append(rle.from_flat_counts(self.counts, self.count_starts,
+                                              self.rle_heights[cnt], self.rle_widths[cnt]))
             order.append(cnt)
         strs = np.flatnonzero(self.kind == SEG_STRING)
-        if len(strs):
-            h, w = self.rle_heights[strs], self.rle_widths[strs]
-            if hasattr(rle, "from_string_spans"):
-                parts.append(rle.from_string_spans(self.sbuf, self.str_starts, self.str_ends,
-                                                   h, w))
-            else:
-                data = self.sbuf.tobytes()
-                parts.append(rle.from_strings(
-                    [data[s:e] for s, e in zip(self.str_starts.tolist(), self.str_ends.tolist(),
-                                               strict=True)], h, w))
+        if len(strs):  # unescaped by the scanner, back to back in sbuf
+            parts.append(rle.from_string_spans(self.sbuf, self.str_starts, self.str_ends,
+                                               self.rle_heights[strs], self.rle_widths[strs]))
             order.append(strs)
-        if not parts:
-            return rle.concat([])
-        if len(parts) == 1:  # one kind, already in file order: take() would copy every run
-            return parts[0]
-        return rle.take(rle.concat(parts), np.argsort(np.concatenate(order), kind="stable"))
+        return rle.interleave(parts, order)
 
 
 @dataclass(frozen=True)
