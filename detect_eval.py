@@ -52,17 +52,11 @@ from cvcore.detection.coco import (
     load_gt,
     load_results,
 )
-from cvcore.detection.cocoeval import STAT_NAMES, CocoEvalResult, evaluate, summary_lines
+from cvcore.detection.cocoeval import STAT_NAMES, CocoEvalResult, summary_lines
 from cvcore.detection.cocoeval import warm_up as warm_up_cocoeval
-from cvcore.detection.ece import ECEResult, check_probabilities, detection_ece
-from cvcore.detection.tide import (
-    MAIN_ERRORS,
-    SPECIAL_ERRORS,
-    TideResult,
-    mask_args,
-    scale_masks,
-    tide_by_scale,
-)
+from cvcore.detection.ece import ECEResult, check_probabilities
+from cvcore.detection.report import SCALES, evaluate_detections
+from cvcore.detection.tide import MAIN_ERRORS, SPECIAL_ERRORS, TideResult
 from cvcore.detection.tide import warm_up as warm_up_tide
 from cvcore.detection.yolo import (
     SEGMENT_PREDICT_ARGS,
@@ -75,7 +69,6 @@ from cvcore.detection.yolo import (
 from cvcore.errors import InputError, one_line, run_cli
 from cvcore.runs import check_output_path, make_run_dir, save_args, save_metrics
 
-SCALES = ("all", "small", "medium", "large")
 IOU_TYPES = ("bbox", "segm")
 
 
@@ -282,22 +275,6 @@ def warm_up(masks: bool = False) -> None:
     warm_up_tide(masks)
 
 
-def scale_counts(gt: CocoGT, dets: CocoDets) -> dict[str, dict[str, int]]:
-    """Ground-truth objects (crowd regions excluded) and predictions per scale by box area."""
-    gt_scale, det_scale = scale_masks(gt.boxes), scale_masks(dets.boxes)
-    counts = {"all": {"gt": int((~gt.iscrowd).sum()), "predictions": len(dets.ids)}}
-    for scale in SCALES[1:]:
-        counts[scale] = {"gt": int((gt_scale[scale] & ~gt.iscrowd).sum()),
-                         "predictions": int(det_scale[scale].sum())}
-    return counts
-
-
-def ece_by_scale(gt: CocoGT, dets: CocoDets, min_score: float) -> dict[str, ECEResult]:
-    masks = {"all": None, **scale_masks(dets.boxes)}
-    return {scale: detection_ece(gt, dets, min_score=min_score, det_mask=masks[scale])
-            for scale in SCALES}
-
-
 def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
@@ -353,15 +330,11 @@ def main(args: argparse.Namespace) -> Path:
     # Numba's kernels load with Ctrl-C held back
     defer_interrupt(lambda: warm_up(args.iou_type == "segm"))()
     # closed on the way out too, so "interrupted" or an error is the last line printed
-    with tqdm(total=4, desc="evaluate", unit="step") as steps:
-        coco = evaluate(gt, dets)
+    with tqdm(total=2, desc="evaluate", unit="step") as steps:
+        report = evaluate_detections(gt, dets, args.ece_min_score)
+        coco, tide, ece, counts = report.coco, report.tide, report.ece, report.counts
         names = dict(zip(gt.cat_ids.tolist(), gt.cat_names, strict=True))
         per_cat = coco.per_category_ap(names)
-        steps.update()
-        tide = tide_by_scale(gt, dets, **mask_args(gt, dets))
-        steps.update()
-        ece = ece_by_scale(gt, dets, args.ece_min_score)
-        counts = scale_counts(gt, dets)
         steps.update()
         metrics = {
             "iou_type": args.iou_type,
