@@ -289,23 +289,29 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
         code = np.empty(n, np.int8)
         fixed = np.empty(n, np.int8)
         i, j = b0, m0
-        for q in range(n):
+        n = 0  # detections this breakdown does not take are left out
+        tied = False
+        while i < b1 or j < m1:
             if j == m1 or (i < b1 and rank[by_class[i]] < rank[moved[r, j]]):
                 d = by_class[i]
                 i += 1
                 st = det_state[r, d]
-                base[q] = 1 if st == TP else (0 if st == FP else -1)
-                code[q] = det_error[r, d] if st >= 0 else -1
-                fixed[q] = -1  # a fixed error is dropped, unless it wins its ground truth
-                if code[q] == LOC or code[q] == CLS:
+                if st < 0:
+                    continue
+                base[n] = 1 if st == TP else (0 if st == FP else -1)
+                code[n] = det_error[r, d]
+                fixed[n] = -1  # a fixed error is dropped, unless it wins its ground truth
+                if code[n] == LOC:  # (a winning Cls error moves to its ground truth's class)
                     g = det_error_gt[r, d]
-                    if code[q] == LOC and not gt_used[r, g] and gt_best_det[r, g] == d:
-                        fixed[q] = 1  # (a winning Cls error moves to its ground truth's class)
+                    if not gt_used[r, g] and gt_best_det[r, g] == d:
+                        fixed[n] = 1
             else:
                 d = moved[r, j]
                 j += 1
-                base[q], code[q], fixed[q] = -1, MOVED_IN, 1
-            score[q] = det_score[d]
+                base[n], code[n], fixed[n] = -1, MOVED_IN, 1
+            score[n] = det_score[d]
+            tied = tied or (n > 0 and score[n] == score[n - 1])
+            n += 1
         tp_at = np.empty(n, np.int64)  # positions of the true positives among the points
         best = np.empty(n)
         for run in range(N_RUNS):
@@ -326,15 +332,14 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
                 q = 0
                 while q < n:  # each group of tied scores: errors first, then true positives
                     end = q + 1
-                    while end < n and score[end] == score[q]:
+                    while tied and end < n and score[end] == score[q]:
                         end += 1
-                    tied = end > q + 1
-                    for true_last in range(2 if tied else 1):
+                    group = end > q + 1
+                    for true_last in range(2 if group else 1):
                         for i in range(q, end):
-                            if tied and (base[i] == 1) != (true_last == 1):
+                            if group and (base[i] == 1) != (true_last == 1):
                                 continue
-                            f = fixed[i] if code[i] == fixes or code[i] == moves else (
-                                base[i] if code[i] != MOVED_IN else -1)
+                            f = fixed[i] if code[i] == fixes or code[i] == moves else base[i]
                             if f == 1:
                                 tp_at[n_true] = n_flags
                                 n_true += 1
