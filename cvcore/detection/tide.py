@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from ..boxes import iou_block
 from ..boxes import iou_blocks as box_iou_blocks
 from ..errors import run_cli
 from ..runs import check_output_path
@@ -133,7 +134,8 @@ def _class_ap(tp_at, n_true, n, n_gt, best):
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in, crowd_start,
-                 crowd_cls, crowd_in, iou_flat, iou_offsets, crowd_flat, crowd_offsets,
+                 crowd_cls, crowd_in, masks, det_boxes, gt_boxes, crowd_boxes, iou_flat,
+                 iou_offsets, crowd_flat, crowd_offsets,
                  by_score, n_gt, pos_thresh, bg_thresh, det_state, det_error, det_error_gt,
                  gt_used, gt_usable, gt_best_det, gt_best_score, ap, n_points):
     """All of R TIDE breakdowns at once: matching and error kinds per image (in parallel), then
@@ -143,8 +145,11 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
     order) and sorted by score in an image (stable); ground truth (G rows) and crowd regions
     (C rows) are grouped by image in file order. ``det_in`` bool[R, D], ``gt_in`` bool[R, G],
     ``crowd_in`` bool[R, C]: what each breakdown sees (its first MAX_DETS detections of an image
-    are taken). ``iou_flat`` holds each image's [nd, ng] detection x ground-truth IoU block
-    (row-major, at ``iou_offsets``), ``crowd_flat`` its [nd, nc] intersection-over-detection-area
+    are taken). Box mode (``masks`` False) computes the IoUs of each image's detection and
+    ground-truth boxes (xywh ``det_boxes``, ``gt_boxes``, ``crowd_boxes``: pycocotools' bbIou);
+    mask mode reads them from ``iou_flat``, each image's [nd, ng] detection x ground-truth mask
+    IoU block (row-major, at ``iou_offsets``), and ``crowd_flat``, its [nd, nc]
+    intersection-over-detection-area
     block with the crowd regions, so one set of blocks serves every breakdown, boxes or masks.
     ``by_score``: int64[D] detection rows by score (descending, stable). Writes det_state,
     det_error, det_error_gt [R, D] (-1 for detections a breakdown does not take), gt_used,
@@ -153,12 +158,19 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
     (AP@50 of each class in each run, and its number of data points)."""
     n_img, n_runs = det_start.shape[0] - 1, det_in.shape[0]
     n_det, n_cls = det_cls.shape[0], n_gt.shape[2]
+    no_crowd = np.zeros(gt_cls.shape[0], np.bool_)
+    all_crowd = np.ones(crowd_cls.shape[0], np.bool_)
     for img in numba.prange(n_img):
         d0, d1 = det_start[img], det_start[img + 1]
         g0, g1 = gt_start[img], gt_start[img + 1]
         c0, c1 = crowd_start[img], crowd_start[img + 1]
         ng, nc = g1 - g0, c1 - c0
-        iou0, crowd0 = iou_offsets[img], crowd_offsets[img]
+        if masks:
+            iou = iou_flat[iou_offsets[img]:iou_offsets[img + 1]].reshape(d1 - d0, ng)
+            crowd_iou = crowd_flat[crowd_offsets[img]:crowd_offsets[img + 1]].reshape(d1 - d0, nc)
+        else:
+            iou = iou_block(det_boxes, d0, d1, gt_boxes, g0, g1, no_crowd)
+            crowd_iou = iou_block(det_boxes, d0, d1, crowd_boxes, c0, c1, all_crowd)
         for r in range(n_runs):
             taken = 0
             for d in range(d0, d1):  # greedy, all classes together, argmax -> lowest index on ties
@@ -169,7 +181,7 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
                 for g in range(ng):
                     if not gt_in[r, g0 + g] or gt_used[r, g0 + g] or gt_cls[g0 + g] != det_cls[d]:
                         continue
-                    v = iou_flat[iou0 + (d - d0) * ng + g]
+                    v = iou[d - d0, g]
                     if m == -1 or v > best:
                         best, m = v, g
                 if m >= 0 and best >= pos_thresh:
@@ -182,7 +194,7 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
                     continue
                 for d in range(d0, d1):
                     if (det_state[r, d] == FP and crowd_cls[c0 + c] == det_cls[d]
-                            and crowd_flat[crowd0 + (d - d0) * nc + c] > pos_thresh):
+                            and crowd_iou[d - d0, c] > pos_thresh):
                         det_state[r, d] = IGNORED
             ng_in = 0
             for g in range(g0, g1):
@@ -197,11 +209,10 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
                 # argmax over same-class, other-class, matched same-class and all ground truth.
                 same, other, dupe, anything = -1, -1, -1, -1
                 v_same, v_other, v_dupe, v_any = 0.0, 0.0, 0.0, 0.0
-                row = iou0 + (d - d0) * ng
                 for g in range(ng):
                     if not gt_in[r, g0 + g]:
                         continue
-                    v = iou_flat[row + g]
+                    v = iou[d - d0, g]
                     if gt_cls[g0 + g] == det_cls[d]:
                         if same == -1 or v > v_same:
                             same, v_same = g, v
@@ -422,11 +433,6 @@ def tide_runs(gt: CocoGT, dets: CocoDets, gt_keeps: list[np.ndarray],
     d, det_in = d[needed], np.ascontiguousarray(det_in[:, needed])
     d_start = np.searchsorted(d_img[needed], np.arange(n_img + 1)).astype(np.int64)
 
-    if gt_masks is None:
-        det_shapes, gt_shapes, crowd_shapes = dets.boxes[d], gt.boxes[g], gt.boxes[c]
-    else:
-        det_shapes, gt_shapes, crowd_shapes = (take(det_masks, d), take(gt_masks, g),
-                                               take(gt_masks, c))
     cat_ids = np.sort(gt.cat_ids)
     n_cls = len(cat_ids)
     gt_cls = np.searchsorted(cat_ids, gt.ann_cat_ids[g])
@@ -441,14 +447,21 @@ def tide_runs(gt: CocoGT, dets: CocoDets, gt_keeps: list[np.ndarray],
     gt_usable = np.zeros((n_runs, n_gt_rows), np.bool_)
     gt_best_det = np.full((n_runs, n_gt_rows), -1, np.int64)
     n_gt = np.zeros((n_runs, 3, n_cls), np.int64)
+    if gt_masks is None:  # the kernel computes box IoUs image by image
+        no_blocks = np.zeros(0), np.zeros(n_img + 1, np.int64)
+        shapes = (dets.boxes[d], gt.boxes[g], gt.boxes[c], *no_blocks, *no_blocks)
+    else:  # mask IoUs (run lengths) image by image, then the kernel reads them
+        det_masks = take(det_masks, d)
+        shapes = (np.zeros((0, 4)), np.zeros((0, 4)), np.zeros((0, 4)),
+                  *iou_blocks(d_start, det_masks, g_start, take(gt_masks, g), crowd=False),
+                  *iou_blocks(d_start, det_masks, c_start, take(gt_masks, c), crowd=True))
     ap = np.zeros((n_runs, N_RUNS, n_cls))
     n_points = np.zeros((n_runs, N_RUNS, n_cls), np.int64)
     _tide_kernel(d_start, det_cls, score, det_in, g_start, gt_cls, gt_in, c_start,
                  np.searchsorted(cat_ids, gt.ann_cat_ids[c]),
                  np.ascontiguousarray(gt_keeps[:, c]),
-                 *iou_blocks(d_start, det_shapes, g_start, gt_shapes, crowd=False),
-                 *iou_blocks(d_start, det_shapes, c_start, crowd_shapes, crowd=True),
-                 np.argsort(-score, kind="stable"), n_gt, pos_thresh, bg_thresh,
+                 gt_masks is not None, *shapes, np.argsort(-score, kind="stable"), n_gt,
+                 pos_thresh, bg_thresh,
                  det_state, det_error, det_error_gt, gt_used, gt_usable, gt_best_det,
                  np.full((n_runs, n_gt_rows), -1.0), ap, n_points)
     results = []
