@@ -135,31 +135,38 @@ def _class_ap(tp_at, n_true, n, n_gt, best):
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in, crowd_start,
                  crowd_cls, crowd_in, masks, det_boxes, gt_boxes, crowd_boxes, iou_flat,
-                 iou_offsets, crowd_flat, crowd_offsets,
-                 by_score, n_gt, pos_thresh, bg_thresh, det_state, det_error, det_error_gt,
-                 gt_used, gt_usable, gt_best_det, gt_best_score, ap, n_points):
+                 iou_offsets, crowd_flat, crowd_offsets, n_gt, pos_thresh, bg_thresh, det_state,
+                 det_error, det_error_gt, gt_used, gt_usable, gt_best_det, gt_best_score, ap,
+                 n_points):
     """All of R TIDE breakdowns at once: matching and error kinds per image (in parallel), then
     the AP@50 of every class in every fixed run (in parallel over breakdown x class).
 
-    Detections (D rows) are grouped by image (``det_start`` int64[I + 1], in tidecv's image
-    order) and sorted by score in an image (stable); ground truth (G rows) and crowd regions
-    (C rows) are grouped by image in file order. ``det_in`` bool[R, D], ``gt_in`` bool[R, G],
-    ``crowd_in`` bool[R, C]: what each breakdown sees (its first MAX_DETS detections of an image
-    are taken). Box mode (``masks`` False) computes the IoUs of each image's detection and
-    ground-truth boxes (xywh ``det_boxes``, ``gt_boxes``, ``crowd_boxes``: pycocotools' bbIou);
-    mask mode reads them from ``iou_flat``, each image's [nd, ng] detection x ground-truth mask
-    IoU block (row-major, at ``iou_offsets``), and ``crowd_flat``, its [nd, nc]
-    intersection-over-detection-area
-    block with the crowd regions, so one set of blocks serves every breakdown, boxes or masks.
-    ``by_score``: int64[D] detection rows by score (descending, stable). Writes det_state,
-    det_error, det_error_gt [R, D] (-1 for detections a breakdown does not take), gt_used,
-    gt_usable, gt_best_det [R, G], n_gt int64[R, 3, K] (each breakdown's ground truth per
-    class, without its misses, and only its matched ones) and ap, n_points [R, N_RUNS, K]
-    (AP@50 of each class in each run, and its number of data points)."""
+    Detections (D rows) are grouped by image (``det_start`` int64[I + 1], tidecv's image
+    order; the kernel ranks them by score in an image, stably); ground truth (G rows) and crowd
+    regions (C rows) are grouped by image in file order. ``det_in`` bool[R, D], ``gt_in``
+    bool[R, G], ``crowd_in`` bool[R, C]: what each breakdown sees (it takes its first
+    MAX_DETS detections of an image). Box mode (``masks`` False) computes each image's IoUs
+    from the xywh ``det_boxes``, ``gt_boxes``, ``crowd_boxes`` (pycocotools' bbIou); mask mode
+    reads them from ``iou_flat``, each image's [nd, ng] detection x ground-truth mask IoU block
+    (row-major, at ``iou_offsets``), and ``crowd_flat``, its [nd, nc] intersection over the
+    detection's area with the crowd regions. Either way one set serves every breakdown.
+    Writes det_state, det_error, det_error_gt [R, D] (-1 for detections a breakdown does not
+    take), gt_used, gt_usable, gt_best_det [R, G], n_gt int64[R, 3, K] (each breakdown's ground
+    truth per class, without its misses, and only its matched ones) and ap, n_points
+    [R, N_RUNS, K] (AP@50 of each class in each run, and its number of data points)."""
     n_img, n_runs = det_start.shape[0] - 1, det_in.shape[0]
     n_det, n_cls = det_cls.shape[0], n_gt.shape[2]
     no_crowd = np.zeros(gt_cls.shape[0], np.bool_)
     all_crowd = np.ones(crowd_cls.shape[0], np.bool_)
+    # tidecv's detection order: images in order, by score in an image (stable); ``perm`` lists
+    # the rows in that order, ``position`` is each row's place in it.
+    perm = np.empty(n_det, np.int64)
+    position = np.empty(n_det, np.int64)
+    for img in numba.prange(n_img):
+        d0, d1 = det_start[img], det_start[img + 1]
+        perm[d0:d1] = d0 + np.argsort(-det_score[d0:d1], kind="mergesort")
+        for i in range(d0, d1):
+            position[perm[i]] = i
     for img in numba.prange(n_img):
         d0, d1 = det_start[img], det_start[img + 1]
         g0, g1 = gt_start[img], gt_start[img + 1]
@@ -173,7 +180,8 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
             crowd_iou = iou_block(det_boxes, d0, d1, crowd_boxes, c0, c1, all_crowd)
         for r in range(n_runs):
             taken = 0
-            for d in range(d0, d1):  # greedy, all classes together, argmax -> lowest index on ties
+            for i in range(d0, d1):  # greedy, all classes together, argmax -> lowest index on ties
+                d = perm[i]
                 if not det_in[r, d] or taken == MAX_DETS:
                     continue
                 taken += 1
@@ -200,7 +208,8 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
             for g in range(g0, g1):
                 if gt_in[r, g]:
                     ng_in += 1
-            for d in range(d0, d1):
+            for i in range(d0, d1):  # by score: the first error on a ground truth wins ties
+                d = perm[i]
                 if det_state[r, d] < 0 or det_state[r, d] == TP:
                     continue
                 if ng_in == 0:
@@ -251,22 +260,25 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
 
     # Data points of a class, in every run, are its detections by score (descending); on tied
     # scores the original run keeps detection order and a fixed run lists the errors first
-    # (tidecv appends its true positives last). ``by_class`` is by_score grouped by class
-    # (stable); fixed Cls errors join their ground truth's class at their place by score.
-    rank = np.empty(n_det, np.int64)
+    # (tidecv appends its true positives last). ``by_class``: the detections grouped by class,
+    # by score in a class (stable, from detection order); fixed Cls errors join their ground
+    # truth's class at their place by score.
     cls_start = np.zeros(n_cls + 1, np.int64)
-    for i in range(n_det):
-        rank[by_score[i]] = i
-        cls_start[det_cls[i] + 1] += 1
+    for d in range(n_det):
+        cls_start[det_cls[d] + 1] += 1
     for k in range(n_cls):
         cls_start[k + 1] += cls_start[k]
     by_class = np.empty(n_det, np.int64)
     fill = cls_start[:-1].copy()
     for i in range(n_det):
-        d = by_score[i]
+        d = perm[i]
         by_class[fill[det_cls[d]]] = d
         fill[det_cls[d]] += 1
-    # Winning Cls errors of each breakdown, by score, grouped by their ground truth's class.
+    for k in numba.prange(n_cls):
+        rows = by_class[cls_start[k]:cls_start[k + 1]].copy()
+        by_class[cls_start[k]:cls_start[k + 1]] = rows[np.argsort(-det_score[rows],
+                                                                  kind="mergesort")]
+    # Winning Cls errors of each breakdown, grouped by their ground truth's class, by score.
     moved_start = np.zeros((n_runs, n_cls + 1), np.int64)
     moved = np.empty((n_runs, n_det), np.int64)
     for r in numba.prange(n_runs):
@@ -282,10 +294,14 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
             count[k + 1] += count[k]
         moved_start[r] = count
         for i in range(n_det):
-            d = by_score[i]
+            d = perm[i]
             if target[d] >= 0:
                 moved[r, count[target[d]]] = d
                 count[target[d]] += 1
+        for k in range(n_cls):
+            rows = moved[r, moved_start[r, k]:moved_start[r, k + 1]].copy()
+            moved[r, moved_start[r, k]:moved_start[r, k + 1]] = rows[
+                np.argsort(-det_score[rows], kind="mergesort")]
 
     for task in numba.prange(n_runs * n_cls):
         r, k = task // n_cls, task % n_cls
@@ -303,7 +319,10 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
         n = 0  # detections this breakdown does not take are left out
         tied = False
         while i < b1 or j < m1:
-            if j == m1 or (i < b1 and rank[by_class[i]] < rank[moved[r, j]]):
+            if j == m1 or (i < b1 and (
+                    det_score[by_class[i]] > det_score[moved[r, j]]
+                    or (det_score[by_class[i]] == det_score[moved[r, j]]
+                        and position[by_class[i]] < position[moved[r, j]]))):
                 d = by_class[i]
                 i += 1
                 st = det_state[r, d]
@@ -419,19 +438,13 @@ def tide_runs(gt: CocoGT, dets: CocoDets, gt_keeps: list[np.ndarray],
     any_gt = gt_keeps.any(axis=0)
     g, g_start = grouped(np.flatnonzero(any_gt & ~gt.iscrowd))
     c, c_start = grouped(np.flatnonzero(any_gt & gt.iscrowd))
-    # Detections by image, by score in an image (stable); only those some breakdown takes (its
-    # first MAX_DETS of the image) are kept.
+    # Detections some breakdown sees, by image (stable: the kernel ranks them by score).
     d = np.flatnonzero(det_keeps.any(axis=0))
     d_img = image_pos(dets.image_ids[d])
-    order = np.lexsort((-dets.scores[d], d_img))
-    d, d_img = d[order], d_img[order]
-    d_start = np.searchsorted(d_img, np.arange(n_img + 1)).astype(np.int64)
-    det_in = det_keeps[:, d]
-    seen = np.cumsum(det_in, axis=1)
-    before = np.concatenate([np.zeros((n_runs, 1), np.int64), seen], axis=1)[:, d_start[:-1]]
-    needed = (det_in & (seen - np.repeat(before, np.diff(d_start), axis=1) <= MAX_DETS)).any(0)
-    d, det_in = d[needed], np.ascontiguousarray(det_in[:, needed])
-    d_start = np.searchsorted(d_img[needed], np.arange(n_img + 1)).astype(np.int64)
+    order = np.argsort(d_img, kind="stable")  # fast when the file lists images together
+    d = d[order]
+    d_start = np.searchsorted(d_img[order], np.arange(n_img + 1)).astype(np.int64)
+    det_in = np.ascontiguousarray(det_keeps[:, d])
 
     cat_ids = np.sort(gt.cat_ids)
     n_cls = len(cat_ids)
@@ -460,8 +473,7 @@ def tide_runs(gt: CocoGT, dets: CocoDets, gt_keeps: list[np.ndarray],
     _tide_kernel(d_start, det_cls, score, det_in, g_start, gt_cls, gt_in, c_start,
                  np.searchsorted(cat_ids, gt.ann_cat_ids[c]),
                  np.ascontiguousarray(gt_keeps[:, c]),
-                 gt_masks is not None, *shapes, np.argsort(-score, kind="stable"), n_gt,
-                 pos_thresh, bg_thresh,
+                 gt_masks is not None, *shapes, n_gt, pos_thresh, bg_thresh,
                  det_state, det_error, det_error_gt, gt_used, gt_usable, gt_best_det,
                  np.full((n_runs, n_gt_rows), -1.0), ap, n_points)
     results = []
