@@ -50,6 +50,7 @@ from cvcore.detection.coco import (
     CocoGT,
     defer_interrupt,
     load_gt,
+    load_gt_and_results,
     load_results,
 )
 from cvcore.detection.cocoeval import STAT_NAMES, CocoEvalResult, summary_lines
@@ -225,6 +226,7 @@ class Inputs:
     dets: CocoDets | None = None
     model: object = None
     image_paths: list[Path] = field(default_factory=list)
+    warm: bool = False  # the kernels are loaded (see warm_up)
 
 
 def read_inputs(args: argparse.Namespace) -> Inputs:
@@ -238,11 +240,12 @@ def read_inputs(args: argparse.Namespace) -> Inputs:
         gt_path, data_images = resolve_data_yaml(args.data)
         images = images or data_images
     segm = args.iou_type == "segm"
-    gt = load_gt(gt_path, args.iou_type)
-    if args.dets is not None:
-        dets = load_dets(args.dets, gt, args.iou_type)
+    if args.dets is not None:  # both files parsed in worker processes while the kernels load
+        gt, dets = load_gt_and_results(gt_path, args.dets, meanwhile=lambda: warm_up(segm),
+                                       iou_type=args.iou_type)
         check_probabilities(dets)
-        return Inputs(gt=gt, dets=dets)
+        return Inputs(gt=gt, dets=dets, warm=True)
+    gt = load_gt(gt_path, args.iou_type)
     paths = check_images(images, gt, sizes=segm)
     check_device(args.device)
     model = load_model(args.weights, trust=args.trust_weights)
@@ -251,11 +254,6 @@ def read_inputs(args: argparse.Namespace) -> Inputs:
                          "--iou-type segm needs a segmentation model (e.g. yolov8n-seg.pt)",
                          args.weights)
     return Inputs(gt=gt, model=model, image_paths=paths)
-
-
-def load_dets(path: Path, gt: CocoGT, iou_type: str) -> CocoDets:
-    """The results file read for ``iou_type`` (segm: every detection needs a ``segmentation``)."""
-    return load_results(path, gt, iou_type)
 
 
 def get_predictions(args: argparse.Namespace, inputs: Inputs, run_dir: Path) -> CocoDets:
@@ -327,8 +325,8 @@ def main(args: argparse.Namespace) -> Path:
     gt = inputs.gt
     dets = get_predictions(args, inputs, run_dir)
 
-    # Numba's kernels load with Ctrl-C held back
-    defer_interrupt(lambda: warm_up(args.iou_type == "segm"))()
+    if not inputs.warm:  # Numba's kernels load with Ctrl-C held back
+        defer_interrupt(lambda: warm_up(args.iou_type == "segm"))()
     # closed on the way out too, so "interrupted" or an error is the last line printed
     with tqdm(total=2, desc="evaluate", unit="step") as steps:
         report = evaluate_detections(gt, dets, args.ece_min_score)
