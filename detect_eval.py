@@ -38,6 +38,10 @@ full unpickling for files one trusts.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -241,7 +245,7 @@ def read_inputs(args: argparse.Namespace) -> Inputs:
         images = images or data_images
     segm = args.iou_type == "segm"
     if args.dets is not None:  # both files parsed in worker processes while the kernels load
-        gt, dets = load_gt_and_results(gt_path, args.dets, meanwhile=lambda: warm_up(segm),
+        gt, dets = load_gt_and_results(gt_path, args.dets, meanwhile=lambda: warm_up(segm, True),
                                        iou_type=args.iou_type)
         check_probabilities(dets)
         return Inputs(gt=gt, dets=dets, warm=True)
@@ -267,10 +271,78 @@ def get_predictions(args: argparse.Namespace, inputs: Inputs, run_dir: Path) -> 
                         args.iou_type)
 
 
-def warm_up(masks: bool = False) -> None:
-    """Load the COCO AP and TIDE kernels (ECE uses COCO's matching); TIDE's mask ones too."""
+def warm_up(masks: bool = False, figures: bool = False) -> None:
+    """Load the COCO AP and TIDE kernels (ECE uses COCO's matching); TIDE's mask ones too; with
+    ``figures``, matplotlib as well (cvcore.detection.plots)."""
     warm_up_cocoeval("segm" if masks else "bbox")
     warm_up_tide(masks)
+    if figures:
+        import cvcore.detection.plots  # noqa: F401
+
+
+def _draw_in_worker(conn) -> None:
+    """FigureWorker's process: import matplotlib at once, then run one (function, args) job and
+    send back None or the exception."""
+    import cvcore.detection.plots  # noqa: F401
+
+    try:
+        function, args = conn.recv()
+    except EOFError:  # closed without a job
+        return
+    try:
+        function(*args)
+        conn.send(None)
+    except Exception as err:  # reported by the main process
+        conn.send(err)
+
+
+class FigureWorker:
+    """A forked process that draws one figure while this process draws the others (matplotlib
+    holds the GIL, so threads would not overlap; on two cores the figures take about as long as
+    the slowest). Started before the inputs are loaded: it imports matplotlib meanwhile and
+    shares little memory with this process. Without two cores or ``fork`` everything runs
+    here. Ctrl-C reaches this process only (the worker starts with SIGINT blocked)."""
+
+    def __init__(self) -> None:
+        self.conn = self.process = None
+        if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            return
+        context = multiprocessing.get_context("fork")
+        self.conn, child = context.Pipe()
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.process = context.Process(target=_draw_in_worker, args=(child,), daemon=True)
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        child.close()
+
+    def draw(self, jobs: list[tuple[Callable, tuple]]) -> None:
+        """Run every ``(function, args)`` job, the first in the worker (once)."""
+        if self.conn is None or self.conn.closed:
+            for function, args in jobs:
+                function(*args)
+            return
+        self.conn.send(jobs[0])
+        for function, args in jobs[1:]:
+            function(*args)
+        error = self.conn.recv()
+        self.close()
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.conn.close()
+            self.process.kill()
+            self.process.join()
+            self.process = None
+
+    def __enter__(self) -> FigureWorker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def markdown_table(header: list[str], rows: list[list]) -> str:
@@ -313,6 +385,11 @@ def write_report(path: Path, source: str, coco: CocoEvalResult, per_cat: list[di
 
 
 def main(args: argparse.Namespace) -> Path:
+    with FigureWorker() as figures:
+        return run(args, figures)
+
+
+def run(args: argparse.Namespace, figures: FigureWorker) -> Path:
     inputs = read_inputs(args)  # a failed start leaves no run directory
     from cvcore.detection.plots import (  # matplotlib: slow
         plot_pr_curves,
@@ -346,11 +423,12 @@ def main(args: argparse.Namespace) -> Path:
         source = str(args.dets or args.weights)
         write_report(run_dir / "report.md", source, coco, per_cat, tide, ece, counts,
                      args.iou_type)
-        plot_tide(tide, run_dir / "tide.png")
-        plot_reliability(ece, run_dir / "reliability.png")
-        plot_pr_curves(coco.params.rec_thrs, {"IoU 0.50": coco.pr_curve(0.5),
-                                              "IoU 0.75": coco.pr_curve(0.75)},
-                       run_dir / "pr_curves.png")
+        figures.draw([
+            (plot_tide, (tide, run_dir / "tide.png")),
+            (plot_reliability, (ece, run_dir / "reliability.png")),
+            (plot_pr_curves, (coco.params.rec_thrs, {"IoU 0.50": coco.pr_curve(0.5),
+                                                     "IoU 0.75": coco.pr_curve(0.75)},
+                              run_dir / "pr_curves.png"))])
         steps.update()
     print("\n".join(summary_lines(coco)))
     print(f"TIDE {tide['all'].mode} AP50 {tide['all'].ap50:.2f}  " + "  ".join(
