@@ -8,8 +8,12 @@ masks as intersection over the detection's mask area), ground-truth masks built 
 loader builds them (polygons merged, RLE as is: :func:`cvcore.detection.rle.from_segmentations`).
 ``tide_by_scale`` adds the same breakdown per object scale, which tidecv 1.0.1 does not implement.
 
-Both modes share one matching kernel: IoUs come in per-image blocks (:func:`iou_blocks`,
-detections x ground truth, and detections x crowd regions) computed by type beforehand.
+One parallel kernel does all of it (``_tide_kernel``), for several breakdowns of the same data at
+once (:func:`tide_runs`; ``tide_by_scale`` runs its four together): it ranks the detections,
+matches and classifies each image's errors for every breakdown, then computes every class's
+AP@50 in every fixed run from the positions of its true positives. Box IoUs are computed in the
+kernel, image by image; mask IoUs come in per-image blocks (:func:`iou_blocks`, detections x
+ground truth and detections x crowd regions) computed once, whatever the number of breakdowns.
 
 tidecv's rules, reproduced (they differ from pycocotools' in several places):
 
