@@ -143,7 +143,7 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
                  det_error, det_error_gt, gt_used, gt_usable, gt_best_det, gt_best_score, ap,
                  n_points):
     """All of R TIDE breakdowns at once: matching and error kinds per image (in parallel), then
-    the AP@50 of every class in every fixed run (in parallel over breakdown x class).
+    the AP@50 of every class in every fixed run (in parallel over classes).
 
     Detections (D rows) are grouped by image (``det_start`` int64[I + 1], tidecv's image
     order; the kernel ranks them by score in an image, stably); ground truth (G rows) and crowd
@@ -171,8 +171,6 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
         perm[d0:d1] = d0 + np.argsort(-det_score[d0:d1], kind="mergesort")
         for i in range(d0, d1):
             position[perm[i]] = i
-    for img in numba.prange(n_img):
-        d0, d1 = det_start[img], det_start[img + 1]
         g0, g1 = gt_start[img], gt_start[img + 1]
         c0, c1 = crowd_start[img], crowd_start[img + 1]
         ng, nc = g1 - g0, c1 - c0
@@ -278,14 +276,11 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
         d = perm[i]
         by_class[fill[det_cls[d]]] = d
         fill[det_cls[d]] += 1
-    for k in numba.prange(n_cls):
-        rows = by_class[cls_start[k]:cls_start[k + 1]].copy()
-        by_class[cls_start[k]:cls_start[k + 1]] = rows[np.argsort(-det_score[rows],
-                                                                  kind="mergesort")]
-    # Winning Cls errors of each breakdown, grouped by their ground truth's class, by score.
+    # Winning Cls errors of each breakdown, grouped by their ground truth's class (sorted by
+    # score below, with each class's own detections).
     moved_start = np.zeros((n_runs, n_cls + 1), np.int64)
     moved = np.empty((n_runs, n_det), np.int64)
-    for r in numba.prange(n_runs):
+    for r in range(n_runs):
         count = np.zeros(n_cls + 1, np.int64)
         target = np.full(n_det, -1, np.int64)
         for d in range(n_det):
@@ -302,88 +297,98 @@ def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in,
             if target[d] >= 0:
                 moved[r, count[target[d]]] = d
                 count[target[d]] += 1
-        for k in range(n_cls):
-            rows = moved[r, moved_start[r, k]:moved_start[r, k + 1]].copy()
-            moved[r, moved_start[r, k]:moved_start[r, k + 1]] = rows[
-                np.argsort(-det_score[rows], kind="mergesort")]
 
-    for task in numba.prange(n_runs * n_cls):
-        r, k = task // n_cls, task % n_cls
+    for k in numba.prange(n_cls):
         b0, b1 = cls_start[k], cls_start[k + 1]
-        m0, m1 = moved_start[r, k], moved_start[r, k + 1]
-        n = b1 - b0 + m1 - m0
-        # The class's candidates by score, its own detections merged with the Cls errors moving
-        # in (those count in the fixed-Cls run only): score, data point in the original run (-1
-        # none, 0 false positive, 1 true positive), error kind, data point when that is fixed.
-        score = np.empty(n)
-        base = np.empty(n, np.int8)
-        code = np.empty(n, np.int8)
-        fixed = np.empty(n, np.int8)
-        i, j = b0, m0
-        n = 0  # detections this breakdown does not take are left out
-        tied = False
-        while i < b1 or j < m1:
-            if j == m1 or (i < b1 and (
-                    det_score[by_class[i]] > det_score[moved[r, j]]
-                    or (det_score[by_class[i]] == det_score[moved[r, j]]
-                        and position[by_class[i]] < position[moved[r, j]]))):
-                d = by_class[i]
-                i += 1
-                st = det_state[r, d]
-                if st < 0:
-                    continue
-                base[n] = 1 if st == TP else (0 if st == FP else -1)
-                code[n] = det_error[r, d]
-                fixed[n] = -1  # a fixed error is dropped, unless it wins its ground truth
-                if code[n] == LOC:  # (a winning Cls error moves to its ground truth's class)
-                    g = det_error_gt[r, d]
-                    if not gt_used[r, g] and gt_best_det[r, g] == d:
-                        fixed[n] = 1
-            else:
-                d = moved[r, j]
-                j += 1
-                base[n], code[n], fixed[n] = -1, MOVED_IN, 1
-            score[n] = det_score[d]
-            tied = tied or (n > 0 and score[n] == score[n - 1])
-            n += 1
-        tp_at = np.empty(n, np.int64)  # positions of the true positives among the points
-        best = np.empty(n)
-        for run in range(N_RUNS):
-            n_flags = 0
-            n_true = 0
-            if run == 0 or run == RUN_FALSE_POS:
-                for q in range(n):
-                    if base[q] >= 0:
-                        if base[q] == 1:
+        rows = by_class[b0:b1].copy()
+        by_class[b0:b1] = rows[np.argsort(-det_score[rows], kind="mergesort")]
+        for r in range(n_runs):
+            _class_runs(r, k, by_class, b0, b1, moved, moved_start, det_score, position,
+                        det_state, det_error, det_error_gt, gt_used, gt_best_det, n_gt, ap,
+                        n_points)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _class_runs(r, k, by_class, b0, b1, moved, moved_start, det_score, position, det_state,
+                det_error, det_error_gt, gt_used, gt_best_det, n_gt, ap, n_points):
+    """AP@50 of class ``k`` in every fixed run of breakdown ``r`` (see _tide_kernel)."""
+    rows = moved[r, moved_start[r, k]:moved_start[r, k + 1]].copy()
+    moved[r, moved_start[r, k]:moved_start[r, k + 1]] = rows[
+        np.argsort(-det_score[rows], kind="mergesort")]
+    m0, m1 = moved_start[r, k], moved_start[r, k + 1]
+    n = b1 - b0 + m1 - m0
+    # The class's candidates by score, its own detections merged with the Cls errors moving
+    # in (those count in the fixed-Cls run only): score, data point in the original run (-1
+    # none, 0 false positive, 1 true positive), error kind, data point when that is fixed.
+    score = np.empty(n)
+    base = np.empty(n, np.int8)
+    code = np.empty(n, np.int8)
+    fixed = np.empty(n, np.int8)
+    i, j = b0, m0
+    n = 0  # detections this breakdown does not take are left out
+    tied = False
+    while i < b1 or j < m1:
+        if j == m1 or (i < b1 and (
+                det_score[by_class[i]] > det_score[moved[r, j]]
+                or (det_score[by_class[i]] == det_score[moved[r, j]]
+                    and position[by_class[i]] < position[moved[r, j]]))):
+            d = by_class[i]
+            i += 1
+            st = det_state[r, d]
+            if st < 0:
+                continue
+            base[n] = 1 if st == TP else (0 if st == FP else -1)
+            code[n] = det_error[r, d]
+            fixed[n] = -1  # a fixed error is dropped, unless it wins its ground truth
+            if code[n] == LOC:  # (a winning Cls error moves to its ground truth's class)
+                g = det_error_gt[r, d]
+                if not gt_used[r, g] and gt_best_det[r, g] == d:
+                    fixed[n] = 1
+        else:
+            d = moved[r, j]
+            j += 1
+            base[n], code[n], fixed[n] = -1, MOVED_IN, 1
+        score[n] = det_score[d]
+        tied = tied or (n > 0 and score[n] == score[n - 1])
+        n += 1
+    tp_at = np.empty(n, np.int64)  # positions of the true positives among the points
+    best = np.empty(n)
+    for run in range(N_RUNS):
+        n_flags = 0
+        n_true = 0
+        if run == 0 or run == RUN_FALSE_POS:
+            for q in range(n):
+                if base[q] >= 0:
+                    if base[q] == 1:
+                        tp_at[n_true] = n_flags
+                        n_true += 1
+                    n_flags += 1
+            if run == RUN_FALSE_POS:  # true positives scored 1 come first
+                tp_at[:n_true] = np.arange(n_true)
+        else:
+            fixes = run - 1 if run <= 5 else NO_FIX
+            moves = MOVED_IN if run == 1 + CLS else NO_FIX
+            q = 0
+            while q < n:  # each group of tied scores: errors first, then true positives
+                end = q + 1
+                while tied and end < n and score[end] == score[q]:
+                    end += 1
+                group = end > q + 1
+                for true_last in range(2 if group else 1):
+                    for i in range(q, end):
+                        if group and (base[i] == 1) != (true_last == 1):
+                            continue
+                        f = fixed[i] if code[i] == fixes or code[i] == moves else base[i]
+                        if f == 1:
                             tp_at[n_true] = n_flags
                             n_true += 1
-                        n_flags += 1
-                if run == RUN_FALSE_POS:  # true positives scored 1 come first
-                    tp_at[:n_true] = np.arange(n_true)
-            else:
-                fixes = run - 1 if run <= 5 else NO_FIX
-                moves = MOVED_IN if run == 1 + CLS else NO_FIX
-                q = 0
-                while q < n:  # each group of tied scores: errors first, then true positives
-                    end = q + 1
-                    while tied and end < n and score[end] == score[q]:
-                        end += 1
-                    group = end > q + 1
-                    for true_last in range(2 if group else 1):
-                        for i in range(q, end):
-                            if group and (base[i] == 1) != (true_last == 1):
-                                continue
-                            f = fixed[i] if code[i] == fixes or code[i] == moves else base[i]
-                            if f == 1:
-                                tp_at[n_true] = n_flags
-                                n_true += 1
-                            if f >= 0:
-                                n_flags += 1
-                    q = end
-            gts = n_gt[r, 1, k] if run == RUN_MISS else (
-                n_gt[r, 2, k] if run == RUN_FALSE_NEG else n_gt[r, 0, k])
-            ap[r, run, k] = _class_ap(tp_at, n_true, n_flags, gts, best)
-            n_points[r, run, k] = n_flags
+                        if f >= 0:
+                            n_flags += 1
+                q = end
+        gts = n_gt[r, 1, k] if run == RUN_MISS else (
+            n_gt[r, 2, k] if run == RUN_FALSE_NEG else n_gt[r, 0, k])
+        ap[r, run, k] = _class_ap(tp_at, n_true, n_flags, gts, best)
+        n_points[r, run, k] = n_flags
 
 
 def _mean_ap(ap: np.ndarray, n_points: np.ndarray, n_gt: np.ndarray) -> float:
