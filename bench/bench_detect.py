@@ -47,66 +47,63 @@ json.dump({"stats": [float(s) for s in ev.stats], "tide": tide["delta_ap"],
            "ece": calibration["ece"]}, open(sys.argv[3], "w"))
 """
 
-# In-process, inputs loaded (argv: GT RES TYPE): prints "seconds peak_MiB" and then each part.
-REPEATS = 5
-CVCORE_IN_PROCESS = f"""
-import resource, sys, time
-from cvcore.detection import coco, cocoeval, ece, report, tide
-gt = coco.load_gt(sys.argv[1], sys.argv[3]); dets = coco.load_results(sys.argv[2], gt, sys.argv[3])
-cocoeval.warm_up(sys.argv[3]); tide.warm_up(sys.argv[3] == "segm")
-report.evaluate_detections(gt, dets)
-
-def best(work):
-    times = []
-    for _ in range({REPEATS}):
-        t = time.perf_counter(); work(); times.append(time.perf_counter() - t)
-    return min(times)
-
-whole = best(lambda: report.evaluate_detections(gt, dets))
-p = cocoeval.resolve_params(None, gt); m = cocoeval.match(gt, dets, p)
-parts = {{
-    "match": best(lambda: cocoeval.match(gt, dets, p)),
-    "accumulate": best(lambda: cocoeval.accumulate(m.det_cat, m.det_img, m.rank,
-        dets.scores[m.det_index], m.matched, m.ignored, cocoeval.count_positives(m, p), p)),
-    "TIDE x4 scales": best(lambda: tide.tide_by_scale(gt, dets, **tide.mask_args(gt, dets))),
-    "ECE x4 scales": best(lambda: ece.ece_by_scale(dets, *ece.correctness_from_matches(m, p))),
-}}
-print(whole, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-print(", ".join(f"{{k}} {{v * 1000:.1f}} ms" for k, v in parts.items()))
-"""
-HOTCOCO_IN_PROCESS = f"""
-import resource, sys, time
+# In-process, inputs loaded, kernels warm (argv: GT RES TYPE): cvcore's evaluate_detections and
+# hotcoco's four calls alternate in one process (same conditions for both), best of REPEATS;
+# prints one line per tool: "seconds name: parts".
+REPEATS = 7
+IN_PROCESS = f"""
+import sys, time
 from hotcoco import COCO, COCOeval
-gt = COCO(sys.argv[1]); dt = gt.loadRes(sys.argv[2])
-times = {{k: [] for k in ("evaluate", "accumulate", "tide_errors", "calibration", "all")}}
-for _ in range({REPEATS} + 1):
-    t0 = time.perf_counter(); ev = COCOeval(gt, dt, sys.argv[3]); ev.evaluate()
+from cvcore.detection import coco, cocoeval, ece, report, tide
+gt_path, res_path, iou_type = sys.argv[1:4]
+gt = coco.load_gt(gt_path, iou_type); dets = coco.load_results(res_path, gt, iou_type)
+hot_gt = COCO(gt_path); hot_dt = hot_gt.loadRes(res_path)
+cocoeval.warm_up(iou_type); tide.warm_up(iou_type == "segm")
+p = cocoeval.resolve_params(None, gt)
+
+def ours():
+    t0 = time.perf_counter(); m = cocoeval.match(gt, dets, p)
+    t1 = time.perf_counter(); cocoeval.accumulate(m.det_cat, m.det_img, m.rank,
+        dets.scores[m.det_index], m.matched, m.ignored, cocoeval.count_positives(m, p), p)
+    t2 = time.perf_counter(); tide.tide_by_scale(gt, dets, **tide.mask_args(gt, dets))
+    t3 = time.perf_counter(); ece.ece_by_scale(dets, *ece.correctness_from_matches(m, p))
+    t4 = time.perf_counter(); report.evaluate_detections(gt, dets)
+    t5 = time.perf_counter()
+    return t5 - t4, {{"match": t1 - t0, "accumulate": t2 - t1, "TIDE x4 scales": t3 - t2,
+                     "ECE x4 scales": t4 - t3}}
+
+def theirs():
+    t0 = time.perf_counter(); ev = COCOeval(hot_gt, hot_dt, iou_type); ev.evaluate()
     t1 = time.perf_counter(); ev.accumulate()
     t2 = time.perf_counter(); ev.tide_errors()
     t3 = time.perf_counter(); ev.calibration()
     t4 = time.perf_counter()
-    for k, v in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)):
-        times[k].append(v)
-best = {{k: min(v[1:]) for k, v in times.items()}}
-print(best.pop("all"), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-print(", ".join(f"{{k}} {{v * 1000:.1f}} ms" for k, v in best.items()))
+    return t4 - t0, {{"evaluate": t1 - t0, "accumulate": t2 - t1, "tide_errors": t3 - t2,
+                     "calibration": t4 - t3}}
+
+ours(); theirs()
+best = {{}}
+for _ in range({REPEATS}):
+    for name, work in (("cvcore evaluate_detections", ours),
+                       ("hotcoco eval+acc+tide+calib", theirs)):
+        total, parts = work()
+        old = best.setdefault(name, (total, parts))
+        best[name] = (min(old[0], total), {{k: min(v, old[1][k]) for k, v in parts.items()}})
+for name, (total, parts) in best.items():
+    print(total, name + ": " + ", ".join(f"{{k}} {{v * 1000:.1f}} ms" for k, v in parts.items()))
 """
 
 
 def in_process(gt, res, iou_type: str) -> None:
-    rows, parts = [], {}
-    for name, code in (("cvcore evaluate_detections", CVCORE_IN_PROCESS),
-                       ("hotcoco eval+acc+tide+calib", HOTCOCO_IN_PROCESS)):
-        out = subprocess.run(python_process(code, str(gt), str(res), iou_type), cwd=REPO,
-                             env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
-                             text=True, check=True).stdout.strip().splitlines()
-        seconds, mib = map(float, out[-2].split())
-        rows.append((name, seconds, mib))
-        parts[name] = out[-1]
-    print_table(f"detect_eval's evaluation, in-process, inputs loaded ({iou_type}, best of "
-                f"{REPEATS}; RSS: the whole process)", rows, rows[0][0])
-    for name, line in parts.items():
-        print(f"  {name}: {line}")
+    out = subprocess.run(python_process(IN_PROCESS, str(gt), str(res), iou_type), cwd=REPO,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                         text=True, check=True).stdout.strip().splitlines()[-2:]
+    rows = [(line.split(" ", 1)[1].split(":")[0], float(line.split()[0]), float("nan"))
+            for line in out]
+    print_table(f"detect_eval's evaluation, in-process, inputs loaded ({iou_type}, both in one "
+                f"process, alternating, best of {REPEATS}; no RSS)", rows, rows[0][0])
+    for line in out:
+        print("  " + line.split(" ", 1)[1])
 
 
 def main(args: argparse.Namespace) -> None:
