@@ -597,10 +597,10 @@ def _match_groups(first, last, det_start, gt_start, iou_start, ious, boxes, det_
                         match_gt[a, t, d0 + d] = g_idx[g0 + m]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, parallel=True)
 def _match_kernel(det_start, gt_start, iou_start, ious, boxes, det_boxes, gt_boxes, d_idx, g_idx,
-                  crowd, gt_ignore, det_area, area_rng, iou_thrs, status, match_gt):
-    """Greedy COCO matching, group by group.
+                  crowd, gt_ignore, det_area, area_rng, iou_thrs, status, match_gt, n_chunk):
+    """Greedy COCO matching, group by group, in ``n_chunk`` chunks run in parallel.
 
     Groups: detections ``det_start[i]:det_start[i + 1]`` (CocoDets rows ``d_idx``, by score)
     and ground truth ``gt_start[i]:gt_start[i + 1]`` (CocoGT rows ``g_idx``); crowd: bool[N]
@@ -612,15 +612,21 @@ def _match_kernel(det_start, gt_start, iou_start, ious, boxes, det_boxes, gt_box
     truth, or unmatched and outside the area range) and, when it has columns, of match_gt
     int64[A, T, D] (the matched CocoGT row; left alone when unmatched).
     """
-    _match_groups(0, det_start.shape[0] - 1, det_start, gt_start, iou_start, ious, boxes,
-                  det_boxes, gt_boxes, d_idx, g_idx, crowd, gt_ignore, det_area, area_rng,
-                  iou_thrs, status, match_gt)
+    # Chunks of about equal numbers of detections, a few per thread, each with its buffers.
+    n_grp = det_start.shape[0] - 1
+    n_chunk = max(1, min(n_grp, n_chunk))
+    bounds = np.searchsorted(det_start, np.arange(n_chunk + 1) * (det_start[n_grp] / n_chunk))
+    bounds[0], bounds[n_chunk] = 0, n_grp
+    for c in numba.prange(n_chunk):
+        _match_groups(bounds[c], bounds[c + 1], det_start, gt_start, iou_start, ious, boxes,
+                      det_boxes, gt_boxes, d_idx, g_idx, crowd, gt_ignore, det_area, area_rng,
+                      iou_thrs, status, match_gt)
 
 
 # ---------------------------------------------------------------------------------------------
 # Accumulation: precision/recall per category, area range, max-dets and IoU threshold.
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, parallel=True)
 def _accumulate_kernel(cat_start, col, det_rank, det_score, status, n_positive, max_dets,
                        rec_thrs, precision, recall, scores):
     """cat_start: int64[K + 1] offsets of each category's detections in accumulation order
@@ -629,7 +635,7 @@ def _accumulate_kernel(cat_start, col, det_rank, det_score, status, n_positive, 
     recall and scores (defined entries)."""
     n_area, n_thr = status.shape[0], status.shape[1]
     n_rec = rec_thrs.shape[0]
-    for k in range(cat_start.shape[0] - 1):
+    for k in numba.prange(cat_start.shape[0] - 1):
         c0, c1 = cat_start[k], cat_start[k + 1]
         rows = np.empty(c1 - c0, np.int64)
         cols = np.empty(c1 - c0, np.int64)
@@ -773,7 +779,7 @@ def _match_status(gt: CocoGT, dets: CocoDets, p: Params, grp: _Groups, gt_ignore
                   np.ascontiguousarray(gt.boxes, np.float64), grp.d_idx, grp.g_idx, crowd,
                   gt_ignore, np.ascontiguousarray(dets.areas, np.float64),
                   np.array(p.area_rng, np.float64), np.asarray(p.iou_thrs, np.float64),
-                  status, match_gt)
+                  status, match_gt, 8 * numba.get_num_threads())
     return status, match_gt
 
 
