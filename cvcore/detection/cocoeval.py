@@ -299,54 +299,78 @@ def _lookup(ids, wanted_sorted, wanted_order):
 
 
 @numba.njit(cache=True, nogil=True)
-def _by_key(seq, key, n_keys):
-    """``seq`` (row numbers) stably sorted by ``key[seq]`` (0..n_keys-1): a counting sort."""
-    count = np.zeros(n_keys + 1, np.int64)
-    for i in seq:
-        count[key[i] + 1] += 1
-    for k in range(n_keys):
-        count[k + 1] += count[k]
-    out = np.empty_like(seq)
-    for i in seq:
-        out[count[key[i]]] = i
-        count[key[i]] += 1
-    return out
+def _radix(seq, keys):
+    """``seq`` stably sorted by ``keys`` (int64 >= 0, one per entry of seq, not per row): an
+    LSD radix sort on 11-bit digits (2048 buckets: the scatter stays in cache at any size).
+    Returns the sorted seq and keys."""
+    n = seq.shape[0]
+    top = keys.max() if n else 0
+    seq, keys = seq.copy(), keys.copy()
+    seq_tmp, keys_tmp = np.empty_like(seq), np.empty_like(keys)
+    count = np.empty(2049, np.int64)
+    shift = 0
+    while shift < 63 and (top >> shift) > 0:
+        count[:] = 0
+        for j in range(n):
+            count[((keys[j] >> shift) & 2047) + 1] += 1
+        if count.max() < n:  # else one digit value: nothing would move
+            for k in range(2048):
+                count[k + 1] += count[k]
+            for j in range(n):
+                digit = (keys[j] >> shift) & 2047
+                seq_tmp[count[digit]] = seq[j]
+                keys_tmp[count[digit]] = keys[j]
+                count[digit] += 1
+            seq, seq_tmp = seq_tmp, seq
+            keys, keys_tmp = keys_tmp, keys
+        shift += 11
+    return seq, keys
 
 
 @numba.njit(cache=True, nogil=True)
-def _by_score(seq, score_bits):
-    """``seq`` stably sorted by descending score, as a stable sort of ``-score`` orders it
-    (NaN last, -0.0 equal to 0.0): an LSD radix sort on 16-bit digits of int64 keys whose
-    ascending order is the scores' descending one. score_bits: the scores' bits as int64."""
-    n = seq.shape[0]
-    keys = np.empty(n, np.int64)
+def _score_ranks(rows, score_bits):
+    """Dense rank of each row's score among ``rows``, 0 for the highest, equal scores equal
+    (as a stable sort of ``-score`` groups them: NaN last, -0.0 equal to 0.0), per row.
+    score_bits: the scores' bits as int64."""
+    n = rows.shape[0]
+    key_of = np.zeros(score_bits.shape[0], np.int64)
+    part = np.empty(n, np.int64)
     for j in range(n):
-        b = score_bits[seq[j]]
+        b = score_bits[rows[j]]
         if (b & 0x7FFFFFFFFFFFFFFF) > 0x7FF0000000000000:  # NaN
-            keys[j] = 0x7FFFFFFFFFFFFFFF
+            key = 0x7FFFFFFFFFFFFFFF
         elif (b & 0x7FFFFFFFFFFFFFFF) == 0:  # -0.0 is 0.0
-            keys[j] = -1
+            key = -1
         else:  # order-preserving map of the float to int64, then reversed
-            keys[j] = ~(b ^ ((b >> 63) & 0x7FFFFFFFFFFFFFFF))
-    seq = seq.copy()
-    seq_tmp, keys_tmp = np.empty_like(seq), np.empty_like(keys)
-    count = np.empty(65537, np.int64)
-    for shift in range(0, 64, 16):
-        flip = 0x8000 if shift == 48 else 0  # the top digit carries the sign
-        count[:] = 0
-        for j in range(n):
-            count[(((keys[j] >> shift) & 0xFFFF) ^ flip) + 1] += 1
-        if count.max() == n:  # one digit value: this pass would not move anything
-            continue
-        for k in range(65536):
-            count[k + 1] += count[k]
-        for j in range(n):
-            digit = ((keys[j] >> shift) & 0xFFFF) ^ flip
-            seq_tmp[count[digit]] = seq[j]
-            keys_tmp[count[digit]] = keys[j]
-            count[digit] += 1
-        seq, seq_tmp = seq_tmp, seq
-        keys, keys_tmp = keys_tmp, keys
+            key = ~(b ^ ((b >> 63) & 0x7FFFFFFFFFFFFFFF))
+        key_of[rows[j]] = key
+        part[j] = (key ^ -0x8000000000000000) & 0x3FFFFFFFFFFFFFFF  # low 62 bits, unsigned
+    seq, _ = _radix(rows, part)
+    for j in range(n):  # then the top 2 bits of the unsigned key
+        part[j] = ((key_of[seq[j]] ^ -0x8000000000000000) >> 62) & 3
+    seq, _ = _radix(seq, part)
+    rank = np.zeros(score_bits.shape[0], np.int64)
+    r, prev = -1, 0
+    for j in range(n):
+        key = key_of[seq[j]]
+        if j == 0 or key != prev:
+            r += 1
+        prev = key
+        rank[seq[j]] = r
+    return rank
+
+
+@numba.njit(cache=True, nogil=True)
+def _sorted_by(seq, hi, lo):
+    """``seq`` stably sorted by ``(hi[row], lo[row])`` (both >= 0): two stable radix sorts,
+    the low part first."""
+    keys = np.empty(seq.shape[0], np.int64)
+    for j in range(seq.shape[0]):
+        keys[j] = lo[seq[j]]
+    seq, _ = _radix(seq, keys)
+    for j in range(seq.shape[0]):
+        keys[j] = hi[seq[j]]
+    seq, _ = _radix(seq, keys)
     return seq
 
 
@@ -385,14 +409,29 @@ def _group_kernel(det_img_ids, det_cat_ids, score_bits, gt_img_ids, gt_cat_ids, 
     det_cat = _lookup(det_cat_ids, cat_sorted, cat_order)
     gt_img = _lookup(gt_img_ids, img_sorted, img_order)
     gt_cat = _lookup(gt_cat_ids, cat_sorted, cat_order)
-    # (-score, image, category, row), then by group: the order within groups comes from here.
-    by_score = _by_score(_by_key(_by_key(_evaluated(det_img, det_cat), det_cat, n_cat),
-                                 det_img, n_img), score_bits)
-    grouped = _by_key(by_score, det_img, n_img)
-    g_idx = _by_key(_by_key(_evaluated(gt_img, gt_cat), gt_cat, n_cat), gt_img, n_img)
-    if use_cats:
-        grouped = _by_key(grouped, det_cat, n_cat)
-        g_idx = _by_key(g_idx, gt_cat, n_cat)
+    # Group key (category, image) -- without categories: image, then category position --
+    # and, within it, descending score; ties in row (file) order: stable radix sorts.
+    rows = _evaluated(det_img, det_cat)
+    srank = _score_ranks(rows, score_bits)
+    n_rank = rows.shape[0] + 1
+    key = np.zeros(det_img.shape[0], np.int64)
+    sub = np.zeros(det_img.shape[0], np.int64)
+    for d in rows:
+        key[d] = det_cat[d] * n_img + det_img[d] if use_cats else det_img[d]
+        sub[d] = srank[d] if use_cats else srank[d] * n_cat + det_cat[d]
+    grouped = _sorted_by(rows, key, sub)
+    # Accumulation order: category, descending score, image (then, as above, row).
+    for d in rows:
+        key[d] = det_cat[d] * n_rank + srank[d] if use_cats else srank[d]
+        sub[d] = det_img[d] if use_cats else det_img[d] * n_cat + det_cat[d]
+    by_score = _sorted_by(rows, key, sub)
+    g_rows = _evaluated(gt_img, gt_cat)
+    g_key = np.zeros(gt_img.shape[0], np.int64)
+    g_sub = np.zeros(gt_img.shape[0], np.int64)
+    for g in g_rows:
+        g_key[g] = gt_cat[g] if use_cats else gt_img[g]
+        g_sub[g] = gt_img[g] if use_cats else gt_cat[g]
+    g_idx = _sorted_by(g_rows, g_key, g_sub)
     n_keys = n_cat if use_cats else 1
     # Ranks; kept detections in group order; group offsets over the union of both sides.
     n_all, n_gt = grouped.shape[0], g_idx.shape[0]
@@ -427,17 +466,14 @@ def _group_kernel(det_img_ids, det_cat_ids, score_bits, gt_img_ids, gt_cat_ids, 
             gk = (gt_img[g_idx[g]] + (gt_cat[g_idx[g]] * n_img if use_cats else 0)
                   if g < n_gt else -1)
     det_start[n_grp], gt_start[n_grp] = n_kept, g
-    # Accumulation order: the kept detections of (-score, image, category, row), by category.
+    # Accumulation order: the kept detections of that order.
     acc_idx = np.empty(n_kept, np.int64)
     n = 0
     for d in by_score:
         if rank_of[d] >= 0:
             acc_idx[n] = d
             n += 1
-    acc_cat = np.zeros(det_img.shape[0], np.int64)
-    if use_cats:
-        acc_cat = det_cat
-        acc_idx = _by_key(acc_idx, det_cat, n_cat)
+    acc_cat = det_cat if use_cats else np.zeros(det_img.shape[0], np.int64)
     cat_start = np.zeros(n_keys + 1, np.int64)
     acc_col = np.empty(n_kept, np.int64)
     acc_rank = np.empty(n_kept, np.int64)
@@ -758,6 +794,16 @@ def _gt_ignore(gt: CocoGT, p: Params, g_idx: np.ndarray) -> np.ndarray:
     return ignore[None] | (gt_area[None] < area_rng[:, :1]) | (gt_area[None] > area_rng[:, 1:])
 
 
+def _ranges(starts: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions in the ``chosen`` (bool) ranges ``starts[i]:starts[i + 1]``, concatenated,
+    and their new offsets."""
+    counts = np.diff(starts)[chosen]
+    new_starts = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=new_starts[1:])
+    return (np.repeat(starts[:-1][chosen] - new_starts[:-1], counts)
+            + np.arange(new_starts[-1])), new_starts
+
+
 def _match_status(gt: CocoGT, dets: CocoDets, p: Params, grp: _Groups, gt_ignore: np.ndarray,
                   gt_rows: bool) -> tuple[np.ndarray, np.ndarray]:
     """status uint8[A, T, D] (bit 0 matched, bit 1 ignored; kept detections in group order)
@@ -770,10 +816,16 @@ def _match_status(gt: CocoGT, dets: CocoDets, p: Params, grp: _Groups, gt_ignore
     if boxes:  # IoU computed inside the matching kernel, group by group
         iou_start, ious = np.zeros(1, np.int64), np.zeros(0)
     else:
+        n_det, n_gt = np.diff(grp.det_start), np.diff(grp.gt_start)
         iou_start = np.zeros(len(grp.det_start), np.int64)
-        np.cumsum(np.diff(grp.det_start) * np.diff(grp.gt_start), out=iou_start[1:])
-        ious = similarities(gt, dets, p, grp.g_idx, grp.d_idx, grp.gt_start, grp.det_start,
-                            iou_start, crowd)
+        np.cumsum(n_det * n_gt, out=iou_start[1:])
+        # Only groups with both sides have blocks: the masks or keypoints of the others are
+        # never gathered (the blocks come out the same, in the same places).
+        both = (n_det > 0) & (n_gt > 0)
+        d_rows, d_start = _ranges(grp.det_start, both)
+        g_rows, g_start = _ranges(grp.gt_start, both)
+        ious = similarities(gt, dets, p, grp.g_idx[g_rows], grp.d_idx[d_rows], g_start, d_start,
+                            iou_start[np.append(np.flatnonzero(both), len(both))], crowd[g_rows])
     _match_kernel(grp.det_start, grp.gt_start, iou_start, ious, boxes,
                   np.ascontiguousarray(dets.boxes, np.float64),
                   np.ascontiguousarray(gt.boxes, np.float64), grp.d_idx, grp.g_idx, crowd,
