@@ -301,29 +301,29 @@ def _lookup(ids, wanted_sorted, wanted_order):
 @numba.njit(cache=True, nogil=True)
 def _radix(seq, keys):
     """``seq`` stably sorted by ``keys`` (int64 >= 0, one per entry of seq, not per row): an
-    LSD radix sort on 11-bit digits (2048 buckets: the scatter stays in cache at any size).
+    LSD radix sort on 8-bit digits (256 buckets: the scatter stays in cache at any size).
     Returns the sorted seq and keys."""
     n = seq.shape[0]
     top = keys.max() if n else 0
     seq, keys = seq.copy(), keys.copy()
     seq_tmp, keys_tmp = np.empty_like(seq), np.empty_like(keys)
-    count = np.empty(2049, np.int64)
+    count = np.empty(257, np.int64)
     shift = 0
     while shift < 63 and (top >> shift) > 0:
         count[:] = 0
         for j in range(n):
-            count[((keys[j] >> shift) & 2047) + 1] += 1
+            count[((keys[j] >> shift) & 255) + 1] += 1
         if count.max() < n:  # else one digit value: nothing would move
-            for k in range(2048):
+            for k in range(256):
                 count[k + 1] += count[k]
             for j in range(n):
-                digit = (keys[j] >> shift) & 2047
+                digit = (keys[j] >> shift) & 255
                 seq_tmp[count[digit]] = seq[j]
                 keys_tmp[count[digit]] = keys[j]
                 count[digit] += 1
             seq, seq_tmp = seq_tmp, seq
             keys, keys_tmp = keys_tmp, keys
-        shift += 11
+        shift += 8
     return seq, keys
 
 
