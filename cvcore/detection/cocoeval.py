@@ -283,7 +283,7 @@ def _lookup(ids, wanted_sorted, wanted_order):
     if n == 0:
         return out
     lo, hi = wanted_sorted[0], wanted_sorted[n - 1]
-    if hi - lo <= 8 * (ids.shape[0] + n):
+    if 0 <= hi - lo <= 8 * (ids.shape[0] + n):  # (a negative span overflowed: far apart)
         table = np.full(hi - lo + 1, -1, np.int64)
         for j in range(n - 1, -1, -1):
             table[wanted_sorted[j] - lo] = wanted_order[j]
