@@ -420,6 +420,10 @@ def _group_kernel(det_img_ids, det_cat_ids, score_bits, gt_img_ids, gt_cat_ids, 
         key[d] = det_cat[d] * n_img + det_img[d] if use_cats else det_img[d]
         sub[d] = srank[d] if use_cats else srank[d] * n_cat + det_cat[d]
     grouped = _sorted_by(rows, key, sub)
+    d_key = np.empty(grouped.shape[0] + 1, np.int64)  # group keys in group order, -1 after
+    for j in range(grouped.shape[0]):
+        d_key[j] = key[grouped[j]]
+    d_key[grouped.shape[0]] = -1
     # Accumulation order: category, descending score, image (then, as above, row).
     for d in rows:
         key[d] = det_cat[d] * n_rank + srank[d] if use_cats else srank[d]
@@ -432,6 +436,11 @@ def _group_kernel(det_img_ids, det_cat_ids, score_bits, gt_img_ids, gt_cat_ids, 
         g_key[g] = gt_cat[g] if use_cats else gt_img[g]
         g_sub[g] = gt_img[g] if use_cats else gt_cat[g]
     g_idx = _sorted_by(g_rows, g_key, g_sub)
+    gt_key = np.empty(g_idx.shape[0] + 1, np.int64)
+    for j in range(g_idx.shape[0]):
+        g = g_idx[j]
+        gt_key[j] = gt_cat[g] * n_img + gt_img[g] if use_cats else gt_img[g]
+    gt_key[g_idx.shape[0]] = -1
     n_keys = n_cat if use_cats else 1
     # Ranks; kept detections in group order; group offsets over the union of both sides.
     n_all, n_gt = grouped.shape[0], g_idx.shape[0]
@@ -443,15 +452,12 @@ def _group_kernel(det_img_ids, det_cat_ids, score_bits, gt_img_ids, gt_cat_ids, 
     gt_start = np.empty(n_all + n_gt + 1, np.int64)
     n_kept, n_grp, j, g = 0, 0, 0, 0
     while j < n_all or g < n_gt:
-        dk = (det_img[grouped[j]] + (det_cat[grouped[j]] * n_img if use_cats else 0)
-              if j < n_all else -1)
-        gk = (gt_img[g_idx[g]] + (gt_cat[g_idx[g]] * n_img if use_cats else 0)
-              if g < n_gt else -1)
-        key = dk if gk < 0 or (0 <= dk < gk) else gk
+        dk, gk = d_key[j], gt_key[g]
+        cur = dk if gk < 0 or (0 <= dk < gk) else gk
         det_start[n_grp], gt_start[n_grp] = n_kept, g
         n_grp += 1
         r = 0
-        while j < n_all and dk == key:
+        while j < n_all and dk == cur:
             d = grouped[j]
             if r < max_det:
                 rank_of[d], pos_of[d] = r, n_kept
@@ -459,12 +465,10 @@ def _group_kernel(det_img_ids, det_cat_ids, score_bits, gt_img_ids, gt_cat_ids, 
                 n_kept += 1
             r += 1
             j += 1
-            dk = (det_img[grouped[j]] + (det_cat[grouped[j]] * n_img if use_cats else 0)
-                  if j < n_all else -1)
-        while g < n_gt and gk == key:
+            dk = d_key[j]
+        while g < n_gt and gk == cur:
             g += 1
-            gk = (gt_img[g_idx[g]] + (gt_cat[g_idx[g]] * n_img if use_cats else 0)
-                  if g < n_gt else -1)
+            gk = gt_key[g]
     det_start[n_grp], gt_start[n_grp] = n_kept, g
     # Accumulation order: the kept detections of that order.
     acc_idx = np.empty(n_kept, np.int64)
