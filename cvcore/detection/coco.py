@@ -357,15 +357,27 @@ def load_gt(gt: str | os.PathLike | dict, iou_type: str = "bbox") -> CocoGT:
 
 
 def _gt_from_bytes(data: bytes, source: str, iou_type: str) -> CocoGT:
+    return _gt_from_columns(_gt_columns(data, source, iou_type), source, iou_type)
+
+
+def _gt_columns(data: bytes, source: str, iou_type: str) -> _JsonGT | _ScanGT:
+    """The file's columns, scanned or else parsed by ``json.loads``: the part of loading that
+    runs no parallel kernel (safe in a helper thread, see :func:`load_gt_and_results`)."""
     from . import cocojson
 
     scan = cocojson.scan_gt(np.frombuffer(data, np.uint8), iou_type)
     if scan is not None:
-        del data  # as in _results_from_bytes; a _NotSure reads the file again
-        try:
-            return _checked_gt(_ScanGT(scan), source, iou_type)
-        except _NotSure:
-            data = _read_bytes(source)
+        return _ScanGT(scan)
+    return _JsonGT(_parse_json(data, source), source, iou_type)
+
+
+def _gt_from_columns(columns: _JsonGT | _ScanGT, source: str, iou_type: str) -> CocoGT:
+    """The checked ground truth (masks built here, by parallel kernels); when the scanned masks
+    are not sure, the file is read again the strict way for its one-line error."""
+    try:
+        return _checked_gt(columns, source, iou_type)
+    except _NotSure:
+        data = _read_bytes(source)
     return _checked_gt(_JsonGT(_parse_json(data, source), source, iou_type), source, iou_type)
 
 
@@ -731,8 +743,11 @@ def load_gt_and_results(gt: str | os.PathLike, results: str | os.PathLike,
         except BaseException as err:  # re-raised in the caller's thread
             outcome[name] = (False, err)
 
+    # The ground truth's masks are built after the join: Numba's workqueue layer must not launch
+    # parallel kernels from two threads at once (the helper threads run only the scanner).
+    _check_iou_type(iou_type)
     threads = [threading.Thread(target=run, args=(name, work), daemon=True)
-               for name, work in (("gt", lambda: load_gt(gt, iou_type)),
+               for name, work in (("gt", lambda: _gt_columns(_read_bytes(gt), str(gt), iou_type)),
                                   ("results", lambda: _read_results(results, iou_type)))]
     for thread in threads:
         thread.start()
@@ -741,13 +756,13 @@ def load_gt_and_results(gt: str | os.PathLike, results: str | os.PathLike,
     for thread in threads:
         while thread.is_alive():  # a timeout keeps Ctrl-C deliverable while waiting
             thread.join(0.1)
-    values = []
-    for name in ("gt", "results"):
-        ok, value = outcome[name]
-        if not ok:
-            raise value
-        values.append(value)
-    ground_truth, parsed = values
+    ok, columns = outcome["gt"]
+    if not ok:
+        raise columns
+    ground_truth = _gt_from_columns(columns, str(gt), iou_type)  # its errors come first
+    ok, parsed = outcome["results"]
+    if not ok:
+        raise parsed
     return ground_truth, _against_gt(parsed, ground_truth)
 
 

@@ -865,11 +865,8 @@ def similarities(gt: CocoGT, dets: CocoDets, p: Params, g_idx: np.ndarray, d_idx
     elif p.iou_type == "segm":
         gt_masks = _needs(gt.segms, gt, "segm")
         det_masks = _needs(dets.segms, dets, "segm")
-        gt_masks, det_masks = rle.take(gt_masks, g_idx), rle.take(det_masks, d_idx)
-        rle.rle_iou_blocks(det_start, gt_start, iou_start, det_masks.starts, det_masks.runs,
-                           gt_masks.starts, gt_masks.runs, crowd, rle.area(det_masks),
-                           rle.area(gt_masks), rle.to_bbox(det_masks), rle.to_bbox(gt_masks),
-                           ious)
+        rle.mask_iou_blocks(det_start, gt_start, iou_start, det_masks, d_idx, gt_masks, g_idx,
+                            crowd, ious)
     else:
         gt_kp, gt_kp_start = _keypoint_rows(gt, g_idx, p, gt_start, det_start)
         det_kp, det_kp_start = _keypoint_rows(dets, d_idx, p, det_start, gt_start)
@@ -1064,8 +1061,11 @@ def _tiny_case(iou_type: str) -> tuple[CocoGT, CocoDets]:
     gt = load_gt({"images": [{"id": 1, "height": 8, "width": 8}],
                   "categories": [{"id": 1, "keypoints": [str(i) for i in range(17)]}],
                   "annotations": [ann]}, iou_type)
+    # Results' masks come as compressed RLE (the polygon above, as pycocotools encodes it).
+    value = ({"size": [8, 8], "counts": "04400000P1"} if iou_type == "segm"
+             else ann["keypoints"])
     key = "segmentation" if iou_type == "segm" else "keypoints"
-    return gt, load_results([{"image_id": 1, "category_id": 1, "score": 0.9, key: ann[key]}], gt)
+    return gt, load_results([{"image_id": 1, "category_id": 1, "score": 0.9, key: value}], gt)
 
 
 def warm_up(iou_type: str = "bbox") -> None:

@@ -46,7 +46,7 @@ def detection_correctness(gt: CocoGT, dets: CocoDets, iou: float = 0.5,
     """(detection rows that count, their correctness) under the rules in the module docstring."""
     p = resolve_params(Params(iou_thrs=np.array([iou]), max_dets=[max_dets],
                               area_rng=[[0, 1e10]], area_lbl=["all"], iou_type=gt.iou_type), gt)
-    return correctness_from_matches(match(gt, dets, p), p, iou, max_dets)
+    return correctness_from_matches(match(gt, dets, p, gt_rows=False), p, iou, max_dets)
 
 
 def correctness_from_matches(m: Matches, p: Params, iou: float = 0.5,

@@ -51,7 +51,7 @@ def evaluate_detections(gt: CocoGT, dets: CocoDets, ece_min_score: float = 0.0
     ``dets`` on ``gt``; scores must be probabilities (:func:`check_probabilities`)."""
     check_probabilities(dets)
     p = resolve_params(None, gt)
-    m = match(gt, dets, p)
+    m = match(gt, dets, p, gt_rows=False)  # AP and ECE need no matched rows
     coco = accumulate(m.det_cat, m.det_img, m.rank, dets.scores[m.det_index], m.matched,
                       m.ignored, count_positives(m, p), p)
     rows, correct = correctness_from_matches(m, p)

@@ -649,22 +649,6 @@ def rle_iou_block(dt_starts, dt_runs, d0, d1, gt_starts, gt_runs, g0, g1, gt_cro
 
 
 @numba.njit(cache=True, nogil=True)
-def rle_iou_blocks(det_start, gt_start, offsets, dt_starts, dt_runs, gt_starts, gt_runs,
-                   gt_crowd, dt_area, gt_area, dt_box, gt_box, out):
-    """:func:`cvcore.boxes.iou_blocks` for masks: each group's :func:`rle_iou_block` (groups
-    delimited by ``det_start`` / ``gt_start``), written row-major to
-    ``out[offsets[i]:offsets[i + 1]]``. (:func:`mask_iou_blocks` does the same on index arrays,
-    in parallel, without ``take``, ``area`` and ``to_bbox`` first.)"""
-    for grp in range(det_start.shape[0] - 1):
-        d0, d1 = det_start[grp], det_start[grp + 1]
-        g0, g1 = gt_start[grp], gt_start[grp + 1]
-        if d1 > d0 and g1 > g0:
-            block = rle_iou_block(dt_starts, dt_runs, d0, d1, gt_starts, gt_runs, g0, g1,
-                                  gt_crowd, dt_area, gt_area, dt_box, gt_box)
-            out[offsets[grp]:offsets[grp + 1]] = block.ravel()
-
-
-@numba.njit(cache=True, nogil=True)
 def _gather_scan(index, i0, i1, heights, widths, starts, runs):
     """Run ends (per mask from 0), offsets into them, areas and boxes of masks index[i0:i1]."""
     off = np.zeros(i1 - i0 + 1, np.int64)

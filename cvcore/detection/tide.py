@@ -62,11 +62,10 @@ import numba
 import numpy as np
 
 from ..boxes import iou_block
-from ..boxes import iou_blocks as box_iou_blocks
 from ..errors import run_cli
 from ..runs import check_output_path
 from .coco import CocoDets, CocoGT, cli_parser, load_gt_and_results, one_box_case
-from .rle import Rles, area, from_boxes, rle_iou_blocks, take, to_bbox
+from .rle import Rles, from_boxes, mask_iou_blocks
 
 MAIN_ERRORS = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")
 SPECIAL_ERRORS = ("FalsePos", "FalseNeg")
@@ -398,24 +397,19 @@ def _mean_ap(ap: np.ndarray, n_points: np.ndarray, n_gt: np.ndarray) -> float:
     return float(sum(ap[present].tolist()) / present.sum()) if present.any() else 0.0
 
 
-def iou_blocks(det_start: np.ndarray, dets: np.ndarray | Rles, gt_start: np.ndarray,
-               gts: np.ndarray | Rles, crowd: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Per-image IoU blocks ``(flat float64[sum nd*ng], offsets int64[I + 1])``.
+def iou_blocks(det_start: np.ndarray, dets: Rles, d_idx: np.ndarray, gt_start: np.ndarray,
+               gts: Rles, g_idx: np.ndarray, crowd: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image mask IoU blocks ``(flat float64[sum nd*ng], offsets int64[I + 1])``.
 
-    ``det_start`` / ``gt_start`` (int64[I + 1]) delimit each image's rows of ``dets`` / ``gts``,
-    which are both xywh boxes (float64[N, 4]; pycocotools' bbIou) or both masks (Rles;
-    pycocotools' rleIou, masks of an image must share its size). Image i's block is
-    ``flat[offsets[i]:offsets[i + 1]].reshape(nd, ng)``; ``crowd`` makes every ground-truth
-    row a crowd region (intersection over the detection's area)."""
+    ``det_start`` / ``gt_start`` (int64[I + 1]) delimit each image's entries of the index arrays
+    ``d_idx`` / ``g_idx`` (rows of the masks ``dets`` / ``gts``; pycocotools' rleIou, masks of an
+    image share its size). Image i's block is ``flat[offsets[i]:offsets[i + 1]].reshape(nd,
+    ng)``; ``crowd`` makes every ground-truth row a crowd region (intersection over the
+    detection's area)."""
     offsets = _block_offsets(det_start, gt_start)
     out = np.zeros(offsets[-1])
-    flags = np.full(len(gts), crowd)
-    if isinstance(dets, Rles):
-        rle_iou_blocks(det_start, gt_start, offsets, dets.starts, dets.runs, gts.starts, gts.runs,
-                       flags, area(dets), area(gts), to_bbox(dets), to_bbox(gts), out)
-    else:
-        box_iou_blocks(det_start, gt_start, offsets, np.ascontiguousarray(dets, np.float64),
-                       np.ascontiguousarray(gts, np.float64), flags, out)
+    mask_iou_blocks(det_start, gt_start, offsets, dets, d_idx, gts, g_idx,
+                    np.full(len(g_idx), crowd), out)
     return out, offsets
 
 
@@ -473,10 +467,9 @@ def tide_runs(gt: CocoGT, dets: CocoDets, gt_keeps: list[np.ndarray],
         no_blocks = np.zeros(0), np.zeros(n_img + 1, np.int64)
         shapes = (dets.boxes[d], gt.boxes[g], gt.boxes[c], *no_blocks, *no_blocks)
     else:  # mask IoUs (run lengths) image by image, then the kernel reads them
-        det_masks = take(det_masks, d)
         shapes = (np.zeros((0, 4)), np.zeros((0, 4)), np.zeros((0, 4)),
-                  *iou_blocks(d_start, det_masks, g_start, take(gt_masks, g), crowd=False),
-                  *iou_blocks(d_start, det_masks, c_start, take(gt_masks, c), crowd=True))
+                  *iou_blocks(d_start, det_masks, d, g_start, gt_masks, g, crowd=False),
+                  *iou_blocks(d_start, det_masks, d, c_start, gt_masks, c, crowd=True))
     ap = np.zeros((n_runs, N_RUNS, n_cls))
     n_points = np.zeros((n_runs, N_RUNS, n_cls), np.int64)
     _tide_kernel(d_start, det_cls, score, det_in, g_start, gt_cls, gt_in, c_start,
