@@ -1,10 +1,19 @@
-"""Constant-velocity Kalman filter on (x, y, a, h) with ByteTrack's noise model, batched.
+"""Constant-velocity Kalman filters, batched: ByteTrack's (x, y, a, h), BoT-SORT's (x, y, w, h)
+and SORT's (cx, cy, s, r).
 
 State: box centre x, y, aspect ratio a = w / h, height h, and their velocities (8 numbers).
 Noise scales with the box height: position weight 1/20, velocity weight 1/160, as in ByteTrack
 (and DeepSORT). The process noise of a prediction uses the height *before* the prediction; the
 measurement noise of an update uses the *predicted* height. All functions work on stacks of
 tracks: ``mean`` float64[N, 8], ``cov`` float64[N, 8, 8]; measurements float64[N, 4].
+
+BoT-SORT's variant (``*_xywh``) tracks width instead of aspect ratio, and every noise term of
+x and w scales with the width, of y and h with the height (its ``kalman_filter.py``).
+
+SORT's filter (``sort_*``, Bewley et al. 2016, also OC-SORT's) is filterpy's ``KalmanFilter``
+as SORT configures it: state (cx, cy, s = w h, r = w / h, vcx, vcy, vs), fixed noise
+R = diag(1, 1, 10, 10), P0 = diag(10, 10, 10, 10, 1e4, 1e4, 1e4), Q = diag(1, 1, 1, 1, 0.01,
+0.01, 1e-4), and filterpy's update (K = P H^T S^-1, Joseph-form covariance).
 """
 
 from __future__ import annotations
@@ -61,8 +70,13 @@ def measurement_noise(mean: np.ndarray) -> np.ndarray:
 
 def predict(mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One frame ahead for every track: x = F x, P = F P F^T + Q."""
-    q = process_noise(mean)
-    return mean @ MOTION.T, MOTION @ cov @ MOTION.T + q
+    return linear_predict(mean, cov, MOTION, process_noise(mean))
+
+
+def linear_predict(mean, cov, motion, q):
+    """x = F x, P = F P F^T + Q for stacks ``mean`` [N, D], ``cov`` [N, D, D], ``q`` [N, D, D]
+    or [D, D]."""
+    return mean @ motion.T, motion @ cov @ motion.T + q
 
 
 def project(mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +88,12 @@ def update(mean: np.ndarray, cov: np.ndarray,
            measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Correct every track with its measurement [N, 4]: K = P H^T S^-1, x += K (z - H x),
     P -= K S K^T."""
-    z_pred, s = project(mean, cov)
+    return linear_update(mean, cov, measurement, measurement_noise(mean))
+
+
+def linear_update(mean, cov, measurement, r):
+    """ByteTrack's correction with H = [I_4 0] and measurement noise ``r`` [N, 4, 4]."""
+    z_pred, s = mean[:, :NDIM], cov[:, :NDIM, :NDIM] + r
     pht = cov[:, :, :NDIM]                                   # P H^T, [N, 8, 4]
     gain = np.linalg.solve(s, pht.transpose(0, 2, 1)).transpose(0, 2, 1)  # S symmetric
     innovation = np.asarray(measurement, np.float64) - z_pred
@@ -97,3 +116,89 @@ def xyah_to_tlwh(xyah: np.ndarray) -> np.ndarray:
     xyah = np.atleast_2d(xyah)
     w = xyah[:, 2] * xyah[:, 3]
     return np.column_stack([xyah[:, 0] - w / 2, xyah[:, 1] - xyah[:, 3] / 2, w, xyah[:, 3]])
+
+
+# BoT-SORT: (x, y, w, h); width-scaled noise on x and w, height-scaled on y and h.
+def _wh(mean: np.ndarray) -> np.ndarray:
+    """[N, 4] of (w, h, w, h) from the state's width and height."""
+    return mean[:, [2, 3, 2, 3]]
+
+
+def initiate_xywh(measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """New BoT-SORT tracks from measurements [N, 4] (x, y, w, h)."""
+    z = np.atleast_2d(np.asarray(measurement, np.float64))
+    wh = _wh(z)
+    std = np.hstack([2 * POSITION_WEIGHT * wh, 10 * VELOCITY_WEIGHT * wh])
+    return np.hstack([z, np.zeros_like(z)]), _diagonal(std ** 2)
+
+
+def predict_xywh(mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    wh = _wh(mean)
+    q = _diagonal(np.hstack([POSITION_WEIGHT * wh, VELOCITY_WEIGHT * wh]) ** 2)
+    return linear_predict(mean, cov, MOTION, q)
+
+
+def update_xywh(mean: np.ndarray, cov: np.ndarray,
+                measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return linear_update(mean, cov, measurement, _diagonal((POSITION_WEIGHT * _wh(mean)) ** 2))
+
+
+def tlwh_to_xywh(tlwh: np.ndarray) -> np.ndarray:
+    out = np.array(np.atleast_2d(tlwh), np.float64)
+    out[:, :2] += out[:, 2:] / 2
+    return out
+
+
+# SORT's filter (module docstring).
+SORT_MOTION = np.eye(7)
+SORT_MOTION[[0, 1, 2], [4, 5, 6]] = 1.0
+SORT_R = np.diag([1.0, 1.0, 10.0, 10.0])
+SORT_P0 = np.diag([10.0, 10.0, 10.0, 10.0, 1e4, 1e4, 1e4])
+SORT_Q = np.diag([1.0, 1.0, 1.0, 1.0, 0.01, 0.01, 1e-4])
+
+
+def tlbr_to_xysr(tlbr: np.ndarray) -> np.ndarray:
+    """(cx, cy, s = w h, r = w / h) of (x1, y1, x2, y2) rows, SORT's convert_bbox_to_z."""
+    tlbr = np.atleast_2d(np.asarray(tlbr, np.float64))
+    w = tlbr[:, 2] - tlbr[:, 0]
+    h = tlbr[:, 3] - tlbr[:, 1]
+    return np.column_stack([tlbr[:, 0] + w / 2, tlbr[:, 1] + h / 2, w * h, w / h])
+
+
+def xysr_to_tlbr(xysr: np.ndarray) -> np.ndarray:
+    """(x1, y1, x2, y2) of (cx, cy, s, r) rows, SORT's convert_x_to_bbox (NaN for s r < 0)."""
+    xysr = np.atleast_2d(xysr)
+    with np.errstate(invalid="ignore"):
+        w = np.sqrt(xysr[:, 2] * xysr[:, 3])
+    h = xysr[:, 2] / w
+    return np.column_stack([xysr[:, 0] - w / 2, xysr[:, 1] - h / 2, xysr[:, 0] + w / 2,
+                            xysr[:, 1] + h / 2])
+
+
+def sort_initiate(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SORT tracks from measurements [N, 4] (cx, cy, s, r): zero velocity, P0."""
+    z = np.atleast_2d(np.asarray(z, np.float64))
+    mean = np.hstack([z, np.zeros((len(z), 3))])
+    return mean, np.repeat(SORT_P0[None], len(z), axis=0)
+
+
+def sort_predict(mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SORT's KalmanBoxTracker.predict: a scale velocity that would make the area negative is
+    zeroed first, then x = F x, P = F P F^T + Q."""
+    mean = mean.copy()
+    mean[mean[:, 6] + mean[:, 2] <= 0, 6] = 0.0
+    return linear_predict(mean, cov, SORT_MOTION, SORT_Q)
+
+
+def sort_update(mean: np.ndarray, cov: np.ndarray,
+                z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """filterpy's KalmanFilter.update with H = [I_4 0], R = SORT_R: K = P H^T S^-1,
+    x += K (z - H x), P = (I - K H) P (I - K H)^T + K R K^T."""
+    s = cov[:, :4, :4] + SORT_R
+    pht = cov[:, :, :4]
+    gain = pht @ np.linalg.inv(s)
+    mean = mean + np.einsum("nij,nj->ni", gain, np.asarray(z, np.float64) - mean[:, :4])
+    i_kh = np.repeat(np.eye(7)[None], len(mean), axis=0)
+    i_kh[:, :, :4] -= gain
+    cov = i_kh @ cov @ i_kh.transpose(0, 2, 1) + gain @ SORT_R @ gain.transpose(0, 2, 1)
+    return mean, cov

@@ -1,0 +1,205 @@
+"""OC-SORT (Cao et al., CVPR 2023) with the reference tracker's semantics (``noahcao/OC_SORT``).
+
+SORT's filter on (cx, cy, s, r) (:mod:`cvcore.tracking.kalman`), plus the paper's three
+observation-centric pieces. Per frame, detections scoring above ``det_thresh`` are used:
+
+1. every track is predicted (SORT's predict); a non-finite prediction deletes it;
+2. **OCM**: association maximises IoU(det, prediction) + ``inertia`` * score(det) *
+   (pi/2 - |angle between the track's velocity direction and the direction from its
+   observation ``delta_t`` frames back to the detection|) / pi (:func:`direction_cost`), with
+   SORT's one-to-one shortcut and IoU floor ``iou_thresh`` (:func:`cvcore.tracking.sort.associate`);
+   the velocity direction is that of the centres from the observation ``delta_t`` frames before
+   (or the nearest later one, or the last) to the newest;
+3. **OCR**: still unmatched detections and tracks are matched on IoU with the tracks' *last
+   observations* (maximum IoU assignment, pairs >= ``iou_thresh``), if any IoU exceeds it;
+4. **ORU**: a track matched after frames without observations first returns to its state at the
+   first missed frame and is re-updated along a virtual trajectory, linear in (cx, cy, w, h),
+   from its last observation to the new one (:func:`reupdate`, one update per missed frame
+   with a predict between), then corrected with the detection as usual (the reference applies
+   the new observation twice, and so does this);
+5. unmatched detections start tracks; tracks matched in this frame whose hit streak reaches
+   ``min_hits`` (or in the first ``min_hits`` frames) are output with their last observation's
+   box; tracks unmatched for more than ``max_age`` frames (at 30 fps, scaled by the frame
+   rate) are deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..boxes import iou_tlbr
+from . import kalman
+from .sort import TrackBox, associate, clean_detections, max_frames, max_gain_pairs
+
+NO_BOX = np.full(5, -1.0)  # the reference's "no observation" (x1, y1, x2, y2, score)
+
+
+@dataclass
+class OCSORTConfig:
+    """OC-SORT's settings, the paper's defaults (``track.py``'s options read them here)."""
+
+    det_thresh: float = 0.6
+    max_age: int = 30
+    min_hits: int = 3
+    iou_thresh: float = 0.3
+    delta_t: int = 3
+    inertia: float = 0.2
+    frame_rate: float = 30.0
+
+
+@dataclass(eq=False)
+class _Track:
+    track_id: int
+    age: int = 0
+    since_update: int = 0
+    streak: int = 0
+    last: np.ndarray = field(default_factory=lambda: NO_BOX)  # last observation, tlbr + score
+    observations: dict = field(default_factory=dict)           # age -> observation [5]
+    velocity: np.ndarray | None = None                         # unit (dy, dx)
+    observed: bool = False
+    frozen: tuple | None = None                                # (mean, cov) at the first miss
+    z_last: np.ndarray | None = None                           # last observation as (cx, cy, s, r)
+    score: float = 0.0
+
+    def previous(self, delta_t: int) -> np.ndarray:
+        """The observation ``delta_t`` frames back, else the nearest later one, else the
+        newest, else NO_BOX (the reference's k_previous_obs)."""
+        if not self.observations:
+            return NO_BOX
+        for dt in range(delta_t, 0, -1):
+            box = self.observations.get(self.age - dt)
+            if box is not None:
+                return box
+        return self.observations[max(self.observations)]
+
+
+def centre_direction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Unit (dy, dx) from the centres of boxes ``a`` [..., 4+] to ``b`` (+1e-6 in the norm)."""
+    dx = (b[..., 0] + b[..., 2]) / 2.0 - (a[..., 0] + a[..., 2]) / 2.0
+    dy = (b[..., 1] + b[..., 3]) / 2.0 - (a[..., 1] + a[..., 3]) / 2.0
+    norm = np.sqrt(dx ** 2 + dy ** 2) + 1e-6
+    return np.stack([dy / norm, dx / norm], axis=-1)
+
+
+def direction_cost(dets: np.ndarray, scores: np.ndarray, previous: np.ndarray,
+                   velocity: np.ndarray, inertia: float) -> np.ndarray:
+    """OCM's gain [D, T]: inertia * score * (pi/2 - |acos(v . u)|) / pi, where v [T, 2] is a
+    track's velocity direction and u the direction from its ``previous`` observation [T, 5]
+    to each detection; 0 for tracks without an observation (previous score < 0)."""
+    u = centre_direction(previous[None, :, :4], dets[:, None, :4])        # [D, T, 2]
+    cos = np.clip(u[..., 0] * velocity[None, :, 0] + u[..., 1] * velocity[None, :, 1], -1, 1)
+    angle = (np.pi / 2.0 - np.abs(np.arccos(cos))) / np.pi
+    valid = previous[:, 4] >= 0
+    return angle * valid[None, :] * inertia * scores[:, None]
+
+
+def reupdate(mean: np.ndarray, cov: np.ndarray, z1: np.ndarray, z2: np.ndarray,
+             gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """ORU: from the state (mean [7], cov [7, 7]) frozen at the first missed frame, update
+    with the virtual observations of ``gap`` frames (cx, cy, w, h linear from ``z1`` to
+    ``z2``, both (cx, cy, s, r)), predicting between them (filterpy predict, no clamp)."""
+    def cxcywh(z):
+        return np.array([z[0], z[1], np.sqrt(z[2] * z[3]), np.sqrt(z[2] / z[3])])
+
+    a, b = cxcywh(z1), cxcywh(z2)
+    step = (b - a) / gap
+    mean, cov = mean[None], cov[None]
+    for i in range(gap):
+        x, y, w, h = a + (i + 1) * step
+        mean, cov = kalman.sort_update(mean, cov, np.array([[x, y, w * h, w / h]]))
+        if i != gap - 1:
+            mean, cov = kalman.linear_predict(mean, cov, kalman.SORT_MOTION, kalman.SORT_Q)
+    return mean[0], cov[0]
+
+
+class OCSORTTracker:
+    """Call :meth:`update` once per frame; it returns the tracks output in that frame."""
+
+    def __init__(self, config: OCSORTConfig | None = None):
+        self.cfg = config or OCSORTConfig()
+        self.max_age = max_frames(self.cfg.max_age, self.cfg.frame_rate)
+        self.mean = np.zeros((0, 7))
+        self.cov = np.zeros((0, 7, 7))
+        self.tracks: list[_Track] = []
+        self.frame = 0
+        self.next_id = 1
+
+    def _keep(self, keep: np.ndarray) -> None:
+        self.mean, self.cov = self.mean[keep], self.cov[keep]
+        self.tracks = [t for t, k in zip(self.tracks, keep, strict=True) if k]
+
+    def _correct(self, trk: np.ndarray, dets: np.ndarray) -> None:
+        """Kalman update of tracks ``trk`` with detections ``dets`` [K, 5] (ORU first where a
+        track had missed frames), and the reference's observation bookkeeping."""
+        if not len(trk):
+            return
+        z = kalman.tlbr_to_xysr(dets[:, :4])
+        for k, (i, det) in enumerate(zip(trk, dets, strict=True)):
+            t = self.tracks[i]
+            if t.last.sum() >= 0:  # the reference's test for "has an observation"
+                prev = next((t.observations[t.age - dt] for dt in range(self.cfg.delta_t, 0, -1)
+                             if t.age - dt in t.observations), t.last)
+                t.velocity = centre_direction(prev, det)
+            if not t.observed and t.frozen is not None:
+                self.mean[i], self.cov[i] = reupdate(*t.frozen, t.z_last, z[k], t.since_update)
+            t.observed, t.frozen, t.z_last = True, None, z[k]
+            t.last, t.score = det, float(det[4])
+            t.observations[t.age] = det
+            t.since_update = 0
+            t.streak += 1
+        self.mean[trk], self.cov[trk] = kalman.sort_update(self.mean[trk], self.cov[trk], z)
+
+    def update(self, tlbr: np.ndarray, scores: np.ndarray) -> list[TrackBox]:
+        """One frame: detections ``tlbr`` float[N, 4] (x1, y1, x2, y2) with ``scores`` [N]."""
+        cfg = self.cfg
+        self.frame += 1
+        tlbr, scores = clean_detections(tlbr, scores, cfg.det_thresh)
+        dets = np.column_stack([tlbr, scores])
+        if self.tracks:
+            self.mean, self.cov = kalman.sort_predict(self.mean, self.cov)
+            for t in self.tracks:
+                t.age += 1
+                if t.since_update > 0:
+                    t.streak = 0
+                t.since_update += 1
+            self._keep(np.isfinite(kalman.xysr_to_tlbr(self.mean[:, :4])).all(1))
+        predicted = kalman.xysr_to_tlbr(self.mean[:, :4])
+        velocity = np.array([t.velocity if t.velocity is not None else (0.0, 0.0)
+                             for t in self.tracks]).reshape(-1, 2)
+        previous = np.array([t.previous(cfg.delta_t) for t in self.tracks]).reshape(-1, 5)
+        iou = iou_tlbr(tlbr, predicted, pixel=0.0)
+        extra = direction_cost(dets, scores, previous, velocity, cfg.inertia)
+        pairs, free_det, free_trk = associate(iou, cfg.iou_thresh, extra)
+        self._correct(pairs[:, 1], dets[pairs[:, 0]])
+        # OCR: the leftovers against the tracks' last observations.
+        if len(free_det) and len(free_trk):
+            last = np.array([self.tracks[i].last for i in free_trk])
+            iou_last = iou_tlbr(tlbr[free_det], last[:, :4], pixel=0.0)
+            if iou_last.max() > cfg.iou_thresh:
+                again = max_gain_pairs(iou_last)
+                again = again[iou_last[again[:, 0], again[:, 1]] >= cfg.iou_thresh]
+                self._correct(free_trk[again[:, 1]], dets[free_det[again[:, 0]]])
+                free_det = np.setdiff1d(free_det, free_det[again[:, 0]])
+                free_trk = np.setdiff1d(free_trk, free_trk[again[:, 1]])
+        for i in free_trk:  # the reference's update(None): freeze at the first miss
+            t = self.tracks[i]
+            if t.observed:
+                t.frozen = (self.mean[i].copy(), self.cov[i].copy())
+            t.observed = False
+        if len(free_det):
+            mean, cov = kalman.sort_initiate(kalman.tlbr_to_xysr(tlbr[free_det]))
+            self.mean = np.vstack([self.mean, mean])
+            self.cov = np.concatenate([self.cov, cov])
+            for d in free_det:
+                self.tracks.append(_Track(self.next_id, score=float(scores[d])))
+                self.next_id += 1
+        out = []
+        for i, t in enumerate(self.tracks):
+            if t.since_update < 1 and (t.streak >= cfg.min_hits or self.frame <= cfg.min_hits):
+                box = (t.last[:4] if t.last.sum() >= 0
+                       else kalman.xysr_to_tlbr(self.mean[i, :4])[0])
+                out.append(TrackBox(t.track_id, box.copy(), t.score))
+        self._keep(np.array([t.since_update <= self.max_age for t in self.tracks], bool))
+        return out
