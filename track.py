@@ -38,6 +38,7 @@ from tqdm import tqdm
 from cvcore.atomic import write_json, write_text
 from cvcore.errors import InputError, run_cli
 from cvcore.runs import make_run_dir, save_args
+from cvcore.tracking.botsort import BoTSORTConfig, BoTSORTTracker
 from cvcore.tracking.bytetrack import (
     ASPECT_RATIO_THRESH,
     MIN_BOX_AREA,
@@ -45,7 +46,6 @@ from cvcore.tracking.bytetrack import (
     ByteTracker,
     output_filter,
 )
-from cvcore.tracking.botsort import BoTSORTConfig, BoTSORTTracker
 from cvcore.tracking.ioutracker import IoUTracker, IoUTrackerConfig
 from cvcore.tracking.mot import SeqInfo, read_dets, read_seqinfo, select_sequences, write_results
 from cvcore.tracking.motmetrics import (

@@ -254,8 +254,8 @@ class ByteTracker:
         mean, cov = self._initiate(tlwh)
         tracks = []
         for m, c, s in zip(mean, cov, dets.score, strict=True):
-            tracks.append(self.track_class(self.next_id, m, c, float(s), self.frame_id, self.frame_id,
-                                activated=self.frame_id == 1))
+            tracks.append(self.track_class(self.next_id, m, c, float(s), self.frame_id,
+                                           self.frame_id, activated=self.frame_id == 1))
             self.next_id += 1
         return tracks
 
