@@ -1,0 +1,203 @@
+"""SORT and OC-SORT: their Kalman filter against filterpy, OC-SORT's numeric pieces (ORU, OCM)
+against plain reference loops, and the trackers' rules on hand-made scenes."""
+
+import copy
+
+import numpy as np
+import pytest
+from filterpy.kalman import KalmanFilter
+
+from cvcore.tracking import kalman
+from cvcore.tracking.ocsort import (
+    OCSORTConfig,
+    OCSORTTracker,
+    centre_direction,
+    direction_cost,
+    reupdate,
+)
+from cvcore.tracking.sort import SORTConfig, SORTTracker, associate
+
+
+def sort_filterpy(z0):
+    """SORT's KalmanBoxTracker filter, configured as the reference does it."""
+    kf = KalmanFilter(dim_x=7, dim_z=4)
+    kf.F = kalman.SORT_MOTION.copy()
+    kf.H = np.eye(4, 7)
+    kf.R[2:, 2:] *= 10.0
+    kf.P[4:, 4:] *= 1000.0
+    kf.P *= 10.0
+    kf.Q[-1, -1] *= 0.01
+    kf.Q[4:, 4:] *= 0.01
+    kf.x[:4] = z0.reshape(4, 1)
+    return kf
+
+
+def tracker_predict(kf):
+    """KalmanBoxTracker.predict: zero a scale velocity that would make the area negative."""
+    if kf.x[6] + kf.x[2] <= 0:
+        kf.x[6] *= 0.0
+    kf.predict()
+
+
+def random_boxes(rng, n):
+    xy = rng.uniform(0, 800, (n, 2))
+    wh = rng.uniform(10, 200, (n, 2))
+    return np.hstack([xy, xy + wh])
+
+
+def test_sort_filter_equals_filterpy_with_missed_frames():
+    rng = np.random.default_rng(1)
+    n = 6
+    boxes = random_boxes(rng, n)
+    velocity = rng.normal(0, 3, (n, 4))
+    mean, cov = kalman.sort_initiate(kalman.tlbr_to_xysr(boxes))
+    filters = [sort_filterpy(kalman.tlbr_to_xysr(boxes[i:i + 1])) for i in range(n)]
+    for step in range(150):
+        boxes = boxes + velocity
+        mean, cov = kalman.sort_predict(mean, cov)
+        for kf in filters:
+            tracker_predict(kf)
+        seen = rng.random(n) > 0.3
+        z = kalman.tlbr_to_xysr(boxes + rng.normal(0, 2, boxes.shape))
+        if seen.any():
+            mean[seen], cov[seen] = kalman.sort_update(mean[seen], cov[seen], z[seen])
+            for i in np.flatnonzero(seen):
+                filters[i].update(z[i].reshape(4, 1))
+        for i, kf in enumerate(filters):
+            np.testing.assert_allclose(mean[i], kf.x.ravel(), rtol=1e-9, atol=1e-9 * step)
+            np.testing.assert_allclose(cov[i], kf.P, rtol=1e-9, atol=1e-7)
+    # The box conversions are the reference's convert_bbox_to_z / convert_x_to_bbox.
+    np.testing.assert_allclose(kalman.xysr_to_tlbr(kalman.tlbr_to_xysr(boxes)), boxes,
+                               rtol=1e-12)
+
+
+def test_sort_clamp_zeroes_a_shrinking_scale_velocity():
+    mean, cov = kalman.sort_initiate(np.array([[10.0, 10.0, 100.0, 0.5]]))
+    mean[0, 6] = -150.0
+    new, _ = kalman.sort_predict(mean, cov)
+    assert new[0, 2] == 100.0 and new[0, 6] == 0.0 and mean[0, 6] == -150.0  # input untouched
+
+
+def reference_oru(kf_frozen, z1, z2, gap):
+    """The reference KalmanFilterNew.unfreeze loop on a filterpy filter (deep copy)."""
+    kf = copy.deepcopy(kf_frozen)
+    x1, y1, s1, r1 = z1
+    w1, h1 = np.sqrt(s1 * r1), np.sqrt(s1 / r1)
+    x2, y2, s2, r2 = z2
+    w2, h2 = np.sqrt(s2 * r2), np.sqrt(s2 / r2)
+    dx, dy, dw, dh = (x2 - x1) / gap, (y2 - y1) / gap, (w2 - w1) / gap, (h2 - h1) / gap
+    for i in range(gap):
+        x, y, w, h = x1 + (i + 1) * dx, y1 + (i + 1) * dy, w1 + (i + 1) * dw, h1 + (i + 1) * dh
+        kf.update(np.array([x, y, w * h, w / float(h)]).reshape((4, 1)))
+        if not i == gap - 1:
+            kf.predict()
+    return kf
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_oru_equals_reference_loop(seed):
+    rng = np.random.default_rng(seed)
+    box = random_boxes(rng, 1)
+    kf = sort_filterpy(kalman.tlbr_to_xysr(box))
+    mean, cov = kalman.sort_initiate(kalman.tlbr_to_xysr(box))
+    for _ in range(int(rng.integers(1, 6))):  # some observed history
+        box = box + rng.normal(0, 4, 4)
+        tracker_predict(kf)
+        kf.update(kalman.tlbr_to_xysr(box).reshape(4, 1))
+        mean, cov = kalman.sort_predict(mean, cov)
+        mean, cov = kalman.sort_update(mean, cov, kalman.tlbr_to_xysr(box))
+    z1 = kalman.tlbr_to_xysr(box)[0]
+    tracker_predict(kf)  # the first missed frame: frozen here
+    mean, cov = kalman.sort_predict(mean, cov)
+    gap = int(rng.integers(1, 9))
+    z2 = kalman.tlbr_to_xysr(box + rng.normal(0, 30, 4))[0]
+    ref = reference_oru(kf, z1, z2, gap)
+    got_mean, got_cov = reupdate(mean[0], cov[0], z1, z2, gap)
+    np.testing.assert_allclose(got_mean, ref.x.ravel(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(got_cov, ref.P, rtol=1e-9, atol=1e-7)
+
+
+def test_direction_cost_equals_scalar_loop():
+    rng = np.random.default_rng(3)
+    dets = np.column_stack([random_boxes(rng, 5), rng.uniform(0.1, 1, 5)])
+    previous = np.column_stack([random_boxes(rng, 4), rng.uniform(0.1, 1, 4)])
+    previous[2] = -1.0  # a track without observations: no direction term
+    velocity = centre_direction(previous, np.column_stack([random_boxes(rng, 4),
+                                                           np.ones(4)]))
+    got = direction_cost(dets, dets[:, 4], previous, velocity, 0.2)
+    for d in range(5):
+        for t in range(4):
+            cx1, cy1 = (previous[t, 0] + previous[t, 2]) / 2, (previous[t, 1] + previous[t, 3]) / 2
+            cx2, cy2 = (dets[d, 0] + dets[d, 2]) / 2, (dets[d, 1] + dets[d, 3]) / 2
+            norm = np.hypot(cx2 - cx1, cy2 - cy1) + 1e-6
+            cos = velocity[t, 1] * (cx2 - cx1) / norm + velocity[t, 0] * (cy2 - cy1) / norm
+            angle = (np.pi / 2 - abs(np.arccos(np.clip(cos, -1, 1)))) / np.pi
+            want = 0.0 if previous[t, 4] < 0 else 0.2 * dets[d, 4] * angle
+            assert got[d, t] == pytest.approx(want, abs=1e-12)
+
+
+def test_associate_shortcut_assignment_and_floor():
+    iou = np.array([[0.9, 0.0], [0.0, 0.2]])
+    pairs, dets, trks = associate(iou, 0.3)
+    assert pairs.tolist() == [[0, 0]] and dets.tolist() == [1] and trks.tolist() == [1]
+    iou = np.array([[0.6, 0.5], [0.5, 0.0], [0.0, 0.35]])  # conflicts: maximum-IoU assignment
+    pairs, dets, trks = associate(iou, 0.3)
+    assert sorted(pairs.tolist()) == [[0, 1], [1, 0]] and dets.tolist() == [2]
+    extra = np.array([[0.3, 0.0], [0.0, 0.0], [0.0, 0.0]])  # OCM's term flips the choice
+    pairs, _, _ = associate(iou, 0.3, extra)
+    assert sorted(pairs.tolist()) == [[0, 0], [2, 1]]
+
+
+def walk(frames, start=(100.0, 100.0), size=(40.0, 100.0), step=(3.0, 0.0)):
+    x0, y0 = start
+    return [np.array([[x0 + step[0] * t, y0 + step[1] * t, x0 + step[0] * t + size[0],
+                       y0 + step[1] * t + size[1]]]) for t in range(frames)]
+
+
+@pytest.mark.parametrize("cls, config", [(SORTTracker, SORTConfig), (OCSORTTracker, OCSORTConfig)])
+def test_min_hits_and_max_age(cls, config):
+    boxes = walk(60)
+    tracker = cls(config(frame_rate=30.0))
+    out = [[t.track_id for t in tracker.update(b, np.array([0.9]))] for b in boxes[:3]]
+    assert out == [[1], [1], [1]]  # the first min_hits frames output at once
+    tracker = cls(config(frame_rate=30.0))
+    tracker.update(np.zeros((0, 4)), np.zeros(0))
+    tracker.update(np.zeros((0, 4)), np.zeros(0))
+    tracker.update(np.zeros((0, 4)), np.zeros(0))
+    out = [[t.track_id for t in tracker.update(b, np.array([0.9]))] for b in boxes[:4]]
+    assert out == [[], [], [], [1]]  # later: the creation, then three hits in a row
+    # Unmatched for max_age frames (30 at 30 fps; 12 at 12 fps): kept or deleted.
+    for frame_rate, same in ((30.0, True), (12.0, False)):
+        tracker = cls(config(frame_rate=frame_rate))
+        ids = []
+        for t, b in enumerate(boxes):
+            dets = b[:0] if 10 <= t < 25 else b
+            ids.append([x.track_id for x in tracker.update(dets, np.full(len(dets), 0.9))])
+        assert (ids[-1] == [1]) == same, frame_rate
+
+
+def test_sort_outputs_corrected_kalman_box_ocsort_the_observation():
+    boxes = walk(10)
+    sort, oc = SORTTracker(), OCSORTTracker()
+    for b in boxes:
+        a = sort.update(b + [0.5, 0, 0, 0], np.array([0.9]))
+        c = oc.update(b + [0.5, 0, 0, 0], np.array([0.9]))
+    np.testing.assert_array_equal(c[0].tlbr, boxes[-1][0] + [0.5, 0, 0, 0])
+    np.testing.assert_allclose(a[0].tlbr, boxes[-1][0] + [0.5, 0, 0, 0], atol=1.0)
+    assert not np.array_equal(a[0].tlbr, boxes[-1][0] + [0.5, 0, 0, 0])
+    assert a[0].score == c[0].score == 0.9 and a[0].tlwh[2] == pytest.approx(40.0, abs=1)
+
+
+def test_ocsort_recovers_after_occlusion_and_det_thresh():
+    """A person walks fast, vanishes for 8 frames and reappears further on: OC-SORT's ORU
+    and OCR keep the id; detections at or below det_thresh 0.6 are ignored."""
+    boxes = walk(40, step=(8.0, 1.0))
+    tracker = OCSORTTracker()
+    ids = []
+    for t, b in enumerate(boxes):
+        dets = b[:0] if 15 <= t < 23 else b
+        ids.append([x.track_id for x in tracker.update(dets, np.full(len(dets), 0.9))])
+    assert ids[-1] == [1] and ids[14] == [1] and ids[16] == []
+    track = tracker.tracks[0]
+    assert track.velocity[1] == pytest.approx(8 / np.hypot(8, 1), abs=1e-6)
+    assert tracker.update(boxes[-1] + 8, np.array([0.6])) == []  # 0.6 is not above 0.6
