@@ -64,8 +64,9 @@ TRACKERS = {"bytetrack": (ByteTracker, ByteTrackConfig), "botsort": (BoTSORTTrac
             "iou": (IoUTracker, IoUTrackerConfig)}
 # Tracker options; left unset, each takes the chosen tracker's default (or, for a tracker
 # without that setting, the first config class's that has it, so ``args`` always shows a value).
-TRACKER_OPTIONS = ("track_thresh", "match_thresh", "track_buffer", "iou_thresh", "max_lost",
-                   "det_thresh", "max_age", "min_hits", "delta_t", "inertia")
+TRACKER_OPTIONS = ("track_thresh", "new_track_thresh", "match_thresh", "track_buffer",
+                   "iou_thresh", "max_lost", "det_thresh", "max_age", "min_hits", "delta_t",
+                   "inertia")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -88,6 +89,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="TrackEval preprocessing (default: from the sequence names)")
     parser.add_argument("--track-thresh", type=float,
                         help="bytetrack/botsort: high-score detection threshold")
+    parser.add_argument("--new-track-thresh", type=float,
+                        help="bytetrack/botsort: score a detection needs to start a track "
+                             "(ByteTrack: track threshold + 0.1)")
     parser.add_argument("--match-thresh", type=float, help="bytetrack/botsort: first match cost")
     parser.add_argument("--track-buffer", type=int,
                         help="bytetrack/botsort: frames (at 30 fps) a lost track is kept")
@@ -151,7 +155,8 @@ def make_tracker(args: argparse.Namespace, info: SeqInfo, has_frames: bool):
 
 
 # Option ranges (inclusive); a value outside, or NaN, is an error before anything starts.
-RANGES = {"conf": (0, 1), "track_thresh": (0, 1), "match_thresh": (0, 1), "iou_thresh": (0, 1),
+RANGES = {"conf": (0, 1), "track_thresh": (0, 1), "new_track_thresh": (0, 1),
+          "match_thresh": (0, 1), "iou_thresh": (0, 1),
           "det_thresh": (0, 1), "imgsz": (32, 8192), "track_buffer": (0, 10**6),
           "max_lost": (0, 10**6), "min_box_area": (0, float("inf")),
           "aspect_ratio_thresh": (0, float("inf")), "max_age": (0, 10**6),
@@ -161,7 +166,7 @@ RANGES = {"conf": (0, 1), "track_thresh": (0, 1), "match_thresh": (0, 1), "iou_t
 def check_options(args: argparse.Namespace) -> None:
     for name, (low, high) in RANGES.items():
         value = getattr(args, name)
-        if not low <= value <= high:
+        if value is not None and not low <= value <= high:
             raise InputError(f"--{name.replace('_', '-')} {value} outside {low}..{high}")
 
 

@@ -162,7 +162,12 @@ def tlbr_to_xysr(tlbr: np.ndarray) -> np.ndarray:
     tlbr = np.atleast_2d(np.asarray(tlbr, np.float64))
     w = tlbr[:, 2] - tlbr[:, 0]
     h = tlbr[:, 3] - tlbr[:, 1]
-    return np.column_stack([tlbr[:, 0] + w / 2, tlbr[:, 1] + h / 2, w * h, w / h])
+    out = np.empty((len(tlbr), 4))
+    out[:, 0] = tlbr[:, 0] + w / 2
+    out[:, 1] = tlbr[:, 1] + h / 2
+    out[:, 2] = w * h
+    out[:, 3] = w / h
+    return out
 
 
 def xysr_to_tlbr(xysr: np.ndarray) -> np.ndarray:
@@ -170,9 +175,13 @@ def xysr_to_tlbr(xysr: np.ndarray) -> np.ndarray:
     xysr = np.atleast_2d(xysr)
     with np.errstate(invalid="ignore"):
         w = np.sqrt(xysr[:, 2] * xysr[:, 3])
-    h = xysr[:, 2] / w
-    return np.column_stack([xysr[:, 0] - w / 2, xysr[:, 1] - h / 2, xysr[:, 0] + w / 2,
-                            xysr[:, 1] + h / 2])
+        h = xysr[:, 2] / w
+    out = np.empty((len(xysr), 4))
+    out[:, 0] = xysr[:, 0] - w / 2
+    out[:, 1] = xysr[:, 1] - h / 2
+    out[:, 2] = xysr[:, 0] + w / 2
+    out[:, 3] = xysr[:, 1] + h / 2
+    return out
 
 
 def sort_initiate(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..boxes import iou_tlbr
 from . import kalman
-from .sort import TrackBox, associate, clean_detections, max_frames, max_gain_pairs
+from .sort import TrackBox, associate, clean_detections, max_frames, max_gain_pairs, track_boxes
 
 NO_BOX = np.full(5, -1.0)  # the reference's "no observation" (x1, y1, x2, y2, score)
 
@@ -50,26 +50,21 @@ class OCSORTConfig:
 
 
 @dataclass(eq=False)
-class _Track:
-    track_id: int
-    age: int = 0
-    since_update: int = 0
-    streak: int = 0
-    last: np.ndarray = field(default_factory=lambda: NO_BOX)  # last observation, tlbr + score
-    observations: dict = field(default_factory=dict)           # age -> observation [5]
-    velocity: np.ndarray | None = None                         # unit (dy, dx)
-    observed: bool = False
-    frozen: tuple | None = None                                # (mean, cov) at the first miss
-    z_last: np.ndarray | None = None                           # last observation as (cx, cy, s, r)
-    score: float = 0.0
+class _History:
+    """A track's observation bookkeeping that is not an array column of the tracker."""
 
-    def previous(self, delta_t: int) -> np.ndarray:
-        """The observation ``delta_t`` frames back, else the nearest later one, else the
-        newest, else NO_BOX (the reference's k_previous_obs)."""
+    observations: dict = field(default_factory=dict)  # age -> observation [5]
+    observed: bool = False                             # matched in its latest frame
+    frozen: tuple | None = None                        # (mean, cov) at the first missed frame
+    z_last: np.ndarray | None = None                   # last observation as (cx, cy, s, r)
+
+    def previous(self, age: int, delta_t: int) -> np.ndarray:
+        """The observation ``delta_t`` frames before ``age``, else the nearest later one, else
+        the newest, else NO_BOX (the reference's k_previous_obs)."""
         if not self.observations:
             return NO_BOX
         for dt in range(delta_t, 0, -1):
-            box = self.observations.get(self.age - dt)
+            box = self.observations.get(age - dt)
             if box is not None:
                 return box
         return self.observations[max(self.observations)]
@@ -115,20 +110,48 @@ def reupdate(mean: np.ndarray, cov: np.ndarray, z1: np.ndarray, z2: np.ndarray,
 
 
 class OCSORTTracker:
-    """Call :meth:`update` once per frame; it returns the tracks output in that frame."""
+    """Call :meth:`update` once per frame; it returns the tracks output in that frame.
+
+    Per-track numbers are array columns (one row per track); observation histories are
+    :class:`_History` objects in the same order."""
 
     def __init__(self, config: OCSORTConfig | None = None):
         self.cfg = config or OCSORTConfig()
         self.max_age = max_frames(self.cfg.max_age, self.cfg.frame_rate)
         self.mean = np.zeros((0, 7))
         self.cov = np.zeros((0, 7, 7))
-        self.tracks: list[_Track] = []
+        self.ids = np.zeros(0, np.int64)
+        self.age = np.zeros(0, np.int64)
+        self.since_update = np.zeros(0, np.int64)
+        self.streak = np.zeros(0, np.int64)
+        self.last = np.zeros((0, 5))        # last observation (x1, y1, x2, y2, score) or NO_BOX
+        self.velocity = np.zeros((0, 2))    # unit (dy, dx); 0 until two observations
+        self.score = np.zeros(0)
+        self.history: list[_History] = []
         self.frame = 0
         self.next_id = 1
 
+    _COLUMNS = ("mean", "cov", "ids", "age", "since_update", "streak", "last", "velocity",
+                "score")
+
     def _keep(self, keep: np.ndarray) -> None:
-        self.mean, self.cov = self.mean[keep], self.cov[keep]
-        self.tracks = [t for t, k in zip(self.tracks, keep, strict=True) if k]
+        if keep.all():
+            return
+        for name in self._COLUMNS:
+            setattr(self, name, getattr(self, name)[keep])
+        self.history = [h for h, k in zip(self.history, keep, strict=True) if k]
+
+    def _add(self, tlbr: np.ndarray, scores: np.ndarray) -> None:
+        n = len(scores)
+        mean, cov = kalman.sort_initiate(kalman.tlbr_to_xysr(tlbr))
+        new = {"mean": mean, "cov": cov, "ids": np.arange(n) + self.next_id,
+               "age": np.zeros(n, np.int64), "since_update": np.zeros(n, np.int64),
+               "streak": np.zeros(n, np.int64), "last": np.tile(NO_BOX, (n, 1)),
+               "velocity": np.zeros((n, 2)), "score": scores}
+        for name in self._COLUMNS:
+            setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
+        self.history += [_History() for _ in range(n)]
+        self.next_id += n
 
     def _correct(self, trk: np.ndarray, dets: np.ndarray) -> None:
         """Kalman update of tracks ``trk`` with detections ``dets`` [K, 5] (ORU first where a
@@ -136,19 +159,21 @@ class OCSORTTracker:
         if not len(trk):
             return
         z = kalman.tlbr_to_xysr(dets[:, :4])
-        for k, (i, det) in enumerate(zip(trk, dets, strict=True)):
-            t = self.tracks[i]
-            if t.last.sum() >= 0:  # the reference's test for "has an observation"
-                prev = next((t.observations[t.age - dt] for dt in range(self.cfg.delta_t, 0, -1)
-                             if t.age - dt in t.observations), t.last)
-                t.velocity = centre_direction(prev, det)
-            if not t.observed and t.frozen is not None:
-                self.mean[i], self.cov[i] = reupdate(*t.frozen, t.z_last, z[k], t.since_update)
-            t.observed, t.frozen, t.z_last = True, None, z[k]
-            t.last, t.score = det, float(det[4])
-            t.observations[t.age] = det
-            t.since_update = 0
-            t.streak += 1
+        seen = self.last[trk].sum(1) >= 0  # the reference's test for "has an observation"
+        if seen.any():
+            prev = np.array([self.history[i].previous(self.age[i], self.cfg.delta_t)
+                             for i in trk[seen]])
+            self.velocity[trk[seen]] = centre_direction(prev, dets[seen])
+        for k, i in enumerate(trk):
+            h = self.history[i]
+            if not h.observed and h.frozen is not None:
+                self.mean[i], self.cov[i] = reupdate(*h.frozen, h.z_last, z[k],
+                                                     self.since_update[i])
+            h.observed, h.frozen, h.z_last = True, None, z[k]
+            h.observations[self.age[i]] = dets[k]
+        self.last[trk], self.score[trk] = dets, dets[:, 4]
+        self.since_update[trk] = 0
+        self.streak[trk] += 1
         self.mean[trk], self.cov[trk] = kalman.sort_update(self.mean[trk], self.cov[trk], z)
 
     def update(self, tlbr: np.ndarray, scores: np.ndarray) -> list[TrackBox]:
@@ -157,26 +182,26 @@ class OCSORTTracker:
         self.frame += 1
         tlbr, scores = clean_detections(tlbr, scores, cfg.det_thresh)
         dets = np.column_stack([tlbr, scores])
-        if self.tracks:
+        predicted = np.zeros((0, 4))
+        if len(self.ids):
             self.mean, self.cov = kalman.sort_predict(self.mean, self.cov)
-            for t in self.tracks:
-                t.age += 1
-                if t.since_update > 0:
-                    t.streak = 0
-                t.since_update += 1
-            self._keep(np.isfinite(kalman.xysr_to_tlbr(self.mean[:, :4])).all(1))
-        predicted = kalman.xysr_to_tlbr(self.mean[:, :4])
-        velocity = np.array([t.velocity if t.velocity is not None else (0.0, 0.0)
-                             for t in self.tracks]).reshape(-1, 2)
-        previous = np.array([t.previous(cfg.delta_t) for t in self.tracks]).reshape(-1, 5)
+            self.age += 1
+            self.streak[self.since_update > 0] = 0
+            self.since_update += 1
+            predicted = kalman.xysr_to_tlbr(self.mean[:, :4])
+            finite = np.isfinite(predicted).all(1)
+            self._keep(finite)
+            predicted = predicted[finite]
+        previous = np.array([h.previous(a, cfg.delta_t)
+                             for h, a in zip(self.history, self.age, strict=True)]
+                            ).reshape(-1, 5)
         iou = iou_tlbr(tlbr, predicted, pixel=0.0)
-        extra = direction_cost(dets, scores, previous, velocity, cfg.inertia)
+        extra = direction_cost(dets, scores, previous, self.velocity, cfg.inertia)
         pairs, free_det, free_trk = associate(iou, cfg.iou_thresh, extra)
         self._correct(pairs[:, 1], dets[pairs[:, 0]])
         # OCR: the leftovers against the tracks' last observations.
         if len(free_det) and len(free_trk):
-            last = np.array([self.tracks[i].last for i in free_trk])
-            iou_last = iou_tlbr(tlbr[free_det], last[:, :4], pixel=0.0)
+            iou_last = iou_tlbr(tlbr[free_det], self.last[free_trk, :4], pixel=0.0)
             if iou_last.max() > cfg.iou_thresh:
                 again = max_gain_pairs(iou_last)
                 again = again[iou_last[again[:, 0], again[:, 1]] >= cfg.iou_thresh]
@@ -184,22 +209,17 @@ class OCSORTTracker:
                 free_det = np.setdiff1d(free_det, free_det[again[:, 0]])
                 free_trk = np.setdiff1d(free_trk, free_trk[again[:, 1]])
         for i in free_trk:  # the reference's update(None): freeze at the first miss
-            t = self.tracks[i]
-            if t.observed:
-                t.frozen = (self.mean[i].copy(), self.cov[i].copy())
-            t.observed = False
+            h = self.history[i]
+            if h.observed:
+                h.frozen = (self.mean[i].copy(), self.cov[i].copy())
+            h.observed = False
         if len(free_det):
-            mean, cov = kalman.sort_initiate(kalman.tlbr_to_xysr(tlbr[free_det]))
-            self.mean = np.vstack([self.mean, mean])
-            self.cov = np.concatenate([self.cov, cov])
-            for d in free_det:
-                self.tracks.append(_Track(self.next_id, score=float(scores[d])))
-                self.next_id += 1
-        out = []
-        for i, t in enumerate(self.tracks):
-            if t.since_update < 1 and (t.streak >= cfg.min_hits or self.frame <= cfg.min_hits):
-                box = (t.last[:4] if t.last.sum() >= 0
-                       else kalman.xysr_to_tlbr(self.mean[i, :4])[0])
-                out.append(TrackBox(t.track_id, box.copy(), t.score))
-        self._keep(np.array([t.since_update <= self.max_age for t in self.tracks], bool))
+            self._add(tlbr[free_det], scores[free_det])
+        show = (self.since_update < 1) & ((self.streak >= cfg.min_hits)
+                                          | (self.frame <= cfg.min_hits))
+        boxes = self.last[show, :4].copy()
+        unseen = self.last[show].sum(1) < 0  # never observed since created: the Kalman box
+        boxes[unseen] = kalman.xysr_to_tlbr(self.mean[show][unseen, :4])
+        out = track_boxes(self.ids[show], boxes, self.score[show])
+        self._keep(self.since_update <= self.max_age)
         return out

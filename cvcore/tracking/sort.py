@@ -44,17 +44,21 @@ class SORTConfig:
     frame_rate: float = 30.0
 
 
-@dataclass(eq=False)
 class TrackBox:
-    """One output track: id, box (x1, y1, x2, y2) and the score of its last detection."""
+    """One output track: id, box as (x1, y1, x2, y2) ``tlbr`` and (x1, y1, w, h) ``tlwh``, and
+    the score of its last detection."""
 
-    track_id: int
-    tlbr: np.ndarray
-    score: float
+    __slots__ = ("track_id", "tlbr", "tlwh", "score")
 
-    @property
-    def tlwh(self) -> np.ndarray:
-        return np.concatenate([self.tlbr[:2], self.tlbr[2:] - self.tlbr[:2]])
+    def __init__(self, track_id: int, tlbr: np.ndarray, tlwh: np.ndarray, score: float):
+        self.track_id, self.tlbr, self.tlwh, self.score = track_id, tlbr, tlwh, score
+
+
+def track_boxes(ids: np.ndarray, tlbr: np.ndarray, scores: np.ndarray) -> list[TrackBox]:
+    """Output objects for rows of ids [K], boxes tlbr [K, 4] and scores [K]."""
+    tlwh = tlbr.copy()
+    tlwh[:, 2:] -= tlbr[:, :2]
+    return list(map(TrackBox, ids.tolist(), tlbr, tlwh, scores.tolist()))
 
 
 def max_frames(age: int, frame_rate: float) -> int:
@@ -129,13 +133,17 @@ class SORTTracker:
         cfg = self.cfg
         self.frame += 1
         tlbr, scores = clean_detections(tlbr, scores, cfg.det_thresh)
+        predicted = np.zeros((0, 4))
         if len(self.ids):
             self.mean, self.cov = kalman.sort_predict(self.mean, self.cov)
             self.streak[self.since_update > 0] = 0
             self.since_update += 1
-            self._keep(np.isfinite(kalman.xysr_to_tlbr(self.mean[:, :4])).all(1))
-        pairs, free, _ = associate(iou_tlbr(tlbr, kalman.xysr_to_tlbr(self.mean[:, :4]),
-                                            pixel=0.0), cfg.iou_thresh)
+            predicted = kalman.xysr_to_tlbr(self.mean[:, :4])
+            finite = np.isfinite(predicted).all(1)
+            if not finite.all():
+                self._keep(finite)
+                predicted = predicted[finite]
+        pairs, free, _ = associate(iou_tlbr(tlbr, predicted, pixel=0.0), cfg.iou_thresh)
         det, trk = pairs[:, 0], pairs[:, 1]
         if len(pairs):
             self.mean[trk], self.cov[trk] = kalman.sort_update(
@@ -154,8 +162,9 @@ class SORTTracker:
             self.scores = np.concatenate([self.scores, scores[free]])
         show = (self.since_update < 1) & ((self.streak >= cfg.min_hits)
                                           | (self.frame <= cfg.min_hits))
-        boxes = kalman.xysr_to_tlbr(self.mean[show, :4])
-        out = [TrackBox(int(i), b, float(s))
-               for i, b, s in zip(self.ids[show], boxes, self.scores[show], strict=True)]
-        self._keep(self.since_update <= self.max_age)
+        out = track_boxes(self.ids[show], kalman.xysr_to_tlbr(self.mean[show, :4]),
+                          self.scores[show])
+        keep = self.since_update <= self.max_age
+        if not keep.all():
+            self._keep(keep)
         return out

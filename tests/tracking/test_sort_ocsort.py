@@ -198,6 +198,5 @@ def test_ocsort_recovers_after_occlusion_and_det_thresh():
         dets = b[:0] if 15 <= t < 23 else b
         ids.append([x.track_id for x in tracker.update(dets, np.full(len(dets), 0.9))])
     assert ids[-1] == [1] and ids[14] == [1] and ids[16] == []
-    track = tracker.tracks[0]
-    assert track.velocity[1] == pytest.approx(8 / np.hypot(8, 1), abs=1e-6)
+    assert tracker.velocity[0, 1] == pytest.approx(8 / np.hypot(8, 1), abs=1e-6)
     assert tracker.update(boxes[-1] + 8, np.array([0.6])) == []  # 0.6 is not above 0.6
