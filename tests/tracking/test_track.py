@@ -56,15 +56,27 @@ def test_defaults_both_trackers_synthetic_equal_trackeval(mot, tmp_path):
     assert combined["bytetrack"]["IDF1"] > combined["iou"]["IDF1"]
 
 
-def test_option_defaults_are_the_trackers_own():
-    """track.py's tracker options default to the config classes' values (written once)."""
-    args = track.parse_args(["--mot-root", "MOT17"])
-    byte, iou = ByteTrackConfig(), IoUTrackerConfig()
-    assert (args.track_thresh, args.match_thresh, args.track_buffer, args.mot20) == (
-        byte.track_thresh, byte.match_thresh, byte.track_buffer, byte.mot20) == (0.5, 0.8, 30,
-                                                                                False)
-    assert (args.iou_thresh, args.max_lost, args.det_thresh) == (
-        iou.iou_thresh, iou.max_lost, iou.det_thresh) == (0.5, 1, 0.5)
+@pytest.mark.parametrize("name", list(track.TRACKERS))
+def test_option_defaults_are_the_trackers_own(name):
+    """track.py's tracker options default to the chosen tracker's config values (written
+    once), and make_tracker hands them (and the sequence's frame rate) to the tracker."""
+    args = track.parse_args(["--mot-root", "MOT17", "--tracker", name])
+    config_cls = track.TRACKERS[name][1]
+    config = config_cls()
+    shared = [k for k in track.TRACKER_OPTIONS if hasattr(config, k)]
+    assert shared and all(getattr(args, k) == getattr(config, k) for k in shared)
+    info = track.SeqInfo("s", "img1", 14.0, 10, 0, 0, ".jpg")
+    tracker = track.make_tracker(args, info, has_frames=False)
+    assert isinstance(tracker.cfg, config_cls)
+    assert all(getattr(tracker.cfg, k) == getattr(config, k) for k in shared)
+    if hasattr(config, "frame_rate"):
+        assert tracker.cfg.frame_rate == 14.0
+    if name == "botsort":
+        assert tracker.cfg.cmc == "none"  # no frames: no camera-motion compensation
+        assert track.make_tracker(args, info, has_frames=True).cfg.cmc == "sparse"
+    byte = track.parse_args(["--mot-root", "MOT17"])
+    assert (byte.track_thresh, byte.match_thresh, byte.track_buffer, byte.mot20) == (
+        0.5, 0.8, 30, False)
 
 
 def test_eval_only_reproduces_and_video_and_first_frames(mot, tmp_path):
