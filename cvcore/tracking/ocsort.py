@@ -105,7 +105,7 @@ def reupdate(mean: np.ndarray, cov: np.ndarray, z1: np.ndarray, z2: np.ndarray,
         x, y, w, h = a + (i + 1) * step
         mean, cov = kalman.sort_update(mean, cov, np.array([[x, y, w * h, w / h]]))
         if i != gap - 1:
-            mean, cov = kalman.linear_predict(mean, cov, kalman.SORT_MOTION, kalman.SORT_Q)
+            mean, cov = kalman.sort_predict(mean, cov, clamp=False)
     return mean[0], cov[0]
 
 

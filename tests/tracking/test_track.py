@@ -8,8 +8,6 @@ import pytest
 import track
 from cvcore.errors import InputError
 from cvcore.synth.mot import make_mot
-from cvcore.tracking.bytetrack import ByteTrackConfig
-from cvcore.tracking.ioutracker import IoUTrackerConfig
 from cvcore.tracking.mot import read_gt, read_results
 from cvcore.tracking.motmetrics import TABLE_COLUMNS
 from tests.tracking.motfixtures import trackeval_eval
