@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from ..boxes import iou_tlbr
@@ -82,12 +83,33 @@ def direction_cost(dets: np.ndarray, scores: np.ndarray, previous: np.ndarray,
                    velocity: np.ndarray, inertia: float) -> np.ndarray:
     """OCM's gain [D, T]: inertia * score * (pi/2 - |acos(v . u)|) / pi, where v [T, 2] is a
     track's velocity direction and u the direction from its ``previous`` observation [T, 5]
-    to each detection; 0 for tracks without an observation (previous score < 0)."""
-    u = centre_direction(previous[None, :, :4], dets[:, None, :4])        # [D, T, 2]
-    cos = np.clip(u[..., 0] * velocity[None, :, 0] + u[..., 1] * velocity[None, :, 1], -1, 1)
-    angle = (np.pi / 2.0 - np.abs(np.arccos(cos))) / np.pi
-    valid = previous[:, 4] >= 0
-    return angle * valid[None, :] * inertia * scores[:, None]
+    to each detection (dets [D, 4+]); 0 for tracks without an observation (previous score
+    < 0). The reference's batch formula, element by element in one kernel."""
+    out = np.empty((len(dets), len(previous)))
+    _direction_cost_kernel(np.ascontiguousarray(dets[:, :4], np.float64),
+                           np.ascontiguousarray(scores, np.float64),
+                           np.ascontiguousarray(previous, np.float64),
+                           np.ascontiguousarray(velocity, np.float64), float(inertia), out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _direction_cost_kernel(dets, scores, previous, velocity, inertia, out):
+    for t in range(previous.shape[0]):
+        valid = previous[t, 4] >= 0
+        px = (previous[t, 0] + previous[t, 2]) / 2.0
+        py = (previous[t, 1] + previous[t, 3]) / 2.0
+        for d in range(dets.shape[0]):
+            if not valid:
+                out[d, t] = 0.0
+                continue
+            dx = (dets[d, 0] + dets[d, 2]) / 2.0 - px
+            dy = (dets[d, 1] + dets[d, 3]) / 2.0 - py
+            norm = np.sqrt(dx ** 2 + dy ** 2) + 1e-6
+            cos = velocity[t, 1] * (dx / norm) + velocity[t, 0] * (dy / norm)
+            cos = min(max(cos, -1.0), 1.0)
+            angle = (np.pi / 2.0 - abs(np.arccos(cos))) / np.pi
+            out[d, t] = angle * inertia * scores[d]
 
 
 def reupdate(mean: np.ndarray, cov: np.ndarray, z1: np.ndarray, z2: np.ndarray,
