@@ -174,9 +174,10 @@ def tlbr_to_xysr(tlbr: np.ndarray) -> np.ndarray:
 def xysr_to_tlbr(xysr: np.ndarray) -> np.ndarray:
     """(x1, y1, x2, y2) of (cx, cy, s, r) rows, SORT's convert_x_to_bbox (NaN for s r < 0)."""
     xysr = np.atleast_2d(xysr)
-    with np.errstate(invalid="ignore"):
-        w = np.sqrt(xysr[:, 2] * xysr[:, 3])
-        h = xysr[:, 2] / w
+    area = xysr[:, 2] * xysr[:, 3]
+    w = np.sqrt(np.abs(area))
+    w[area < 0] = np.nan  # sqrt of a negative number, without np.errstate's per-call cost
+    h = xysr[:, 2] / w
     out = np.empty((len(xysr), 4))
     out[:, 0] = xysr[:, 0] - w / 2
     out[:, 1] = xysr[:, 1] - h / 2

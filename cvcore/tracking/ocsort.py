@@ -241,7 +241,8 @@ class OCSORTTracker:
                                           | (self.frame <= cfg.min_hits))
         boxes = self.last[show, :4].copy()
         unseen = self.last[show].sum(1) < 0  # never observed since created: the Kalman box
-        boxes[unseen] = kalman.xysr_to_tlbr(self.mean[show][unseen, :4])
+        if unseen.any():
+            boxes[unseen] = kalman.xysr_to_tlbr(self.mean[show][unseen, :4])
         out = track_boxes(self.ids[show], boxes, self.score[show])
         self._keep(self.since_update <= self.max_age)
         return out
