@@ -117,3 +117,17 @@ def test_botsort_defaults_and_official_differences():
     assert tracker.lost[0].mean[6:].tolist() == [0.0, 0.0]
     tracker.update(box + 1, np.array([0.95]))
     assert [t.track_id for t in tracker.tracked] == [1]
+
+
+def test_cmc_without_frames(tmp_path):
+    """No img1/ frames: BoT-SORT runs without CMC by default; asking for it is an error
+    naming the missing frame, before any run directory is made."""
+    data = make_mot(tmp_path / "mot", seed=3, seqs=("MOT17-05-SDP",), frames=8,
+                    write_images=False) / "MOT17"
+    run_dir = track.main(track.parse_args(["--mot-root", str(data), "--tracker", "botsort",
+                                           "--out", str(tmp_path / "a")]))
+    assert json.loads((run_dir / "timing.json").read_text())["frames"] == 8
+    with pytest.raises(track.InputError, match=r"img1/000001.jpg: --cmc ecc needs the frame"):
+        track.main(track.parse_args(["--mot-root", str(data), "--tracker", "botsort",
+                                     "--cmc", "ecc", "--out", str(tmp_path / "b")]))
+    assert not (tmp_path / "b").exists()
