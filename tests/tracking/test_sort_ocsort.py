@@ -200,3 +200,74 @@ def test_ocsort_recovers_after_occlusion_and_det_thresh():
     assert ids[-1] == [1] and ids[14] == [1] and ids[16] == []
     assert tracker.velocity[0, 1] == pytest.approx(8 / np.hypot(8, 1), abs=1e-6)
     assert tracker.update(boxes[-1] + 8, np.array([0.6])) == []  # 0.6 is not above 0.6
+
+
+class ReferenceSORT:
+    """A plain per-object SORT loop (the reference's structure: filterpy filters, SciPy's
+    assignment), the oracle for SORTTracker's batched arrays."""
+
+    def __init__(self, max_age, min_hits, iou_thresh):
+        self.max_age, self.min_hits, self.iou_thresh = max_age, min_hits, iou_thresh
+        self.tracks, self.frame, self.count = [], 0, 0
+
+    def update(self, dets):
+        from scipy.optimize import linear_sum_assignment
+
+        self.frame += 1
+        for t in self.tracks:
+            tracker_predict(t["kf"])
+            if t["since"] > 0:
+                t["streak"] = 0
+            t["since"] += 1
+        boxes = np.array([kalman.xysr_to_tlbr(t["kf"].x[:4, 0])[0] for t in self.tracks])
+        iou = np.zeros((len(dets), len(self.tracks)))
+        for d in range(len(dets)):
+            for k in range(len(self.tracks)):
+                a, b = dets[d], boxes[k]
+                w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+                h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+                union = ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h)
+                iou[d, k] = w * h / union
+        matched = set()
+        if iou.size:
+            rows, cols = linear_sum_assignment(-iou)
+            for d, k in zip(rows, cols, strict=True):
+                if iou[d, k] >= self.iou_thresh:
+                    t = self.tracks[k]
+                    t["kf"].update(kalman.tlbr_to_xysr(dets[d]).reshape(4, 1))
+                    t["since"], t["streak"] = 0, t["streak"] + 1
+                    matched.add(d)
+        for d in range(len(dets)):
+            if d not in matched:
+                self.count += 1
+                self.tracks.append({"kf": sort_filterpy(kalman.tlbr_to_xysr(dets[d])),
+                                    "id": self.count, "since": 0, "streak": 0})
+        out = {t["id"]: kalman.xysr_to_tlbr(t["kf"].x[:4, 0])[0] for t in self.tracks
+               if t["since"] < 1 and (t["streak"] >= self.min_hits or self.frame <= self.min_hits)}
+        self.tracks = [t for t in self.tracks if t["since"] <= self.max_age]
+        return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sort_equals_reference_loop(seed):
+    """Random walkers with misses and false positives: the same ids and boxes every frame."""
+    rng = np.random.default_rng(seed)
+    n = 6
+    boxes = random_boxes(rng, n)
+    velocity = rng.normal(0, 4, (n, 1)) * [1, 0, 1, 0] + rng.normal(0, 1, (n, 4)) * 0.2
+    ours = SORTTracker(SORTConfig(max_age=3, frame_rate=30.0))
+    ref = ReferenceSORT(max_age=3, min_hits=3, iou_thresh=0.3)
+    total = 0
+    for _ in range(80):
+        boxes = boxes + velocity
+        seen = rng.random(n) > 0.15
+        dets = boxes[seen] + rng.normal(0, 1.5, (seen.sum(), 4))
+        if rng.random() < 0.3:
+            dets = np.vstack([dets, random_boxes(rng, 1)])
+        got = {t.track_id: t.tlbr for t in ours.update(dets, np.full(len(dets), 0.9))}
+        want = ref.update(dets)
+        assert sorted(got) == sorted(want)
+        for k, box in want.items():
+            np.testing.assert_allclose(got[k], box, rtol=1e-9, atol=1e-7)
+        total += len(got)
+    assert total > 200
