@@ -38,7 +38,7 @@ from tqdm import tqdm
 from cvcore.atomic import write_json, write_text
 from cvcore.errors import InputError, run_cli
 from cvcore.runs import make_run_dir, save_args
-from cvcore.tracking.botsort import BoTSORTConfig, BoTSORTTracker
+from cvcore.tracking.botsort import CMC_METHODS, BoTSORTConfig, BoTSORTTracker
 from cvcore.tracking.bytetrack import (
     ASPECT_RATIO_THRESH,
     MIN_BOX_AREA,
@@ -109,7 +109,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--min-hits", type=int, help="sort/ocsort: matches before output")
     parser.add_argument("--delta-t", type=int, help="ocsort: frames back for the direction")
     parser.add_argument("--inertia", type=float, help="ocsort: direction-consistency weight")
-    parser.add_argument("--cmc", choices=["none", "sparse", "ecc"],
+    parser.add_argument("--cmc", choices=CMC_METHODS,
                         help="botsort camera-motion compensation (default: sparse where the "
                              "sequence has its frame images, none otherwise)")
     parser.add_argument("--video", action="store_true", help="write videos/<SEQ>.mp4")
