@@ -134,14 +134,89 @@ def initiate_xywh(measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def predict_xywh(mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    wh = _wh(mean)
-    q = _diagonal(np.hstack([POSITION_WEIGHT * wh, VELOCITY_WEIGHT * wh]) ** 2)
-    return linear_predict(mean, cov, MOTION, q)
+    """x = F x, P = F P F^T + Q with Q from the pre-prediction width and height. New arrays."""
+    mean, cov = np.array(mean, np.float64), np.array(cov, np.float64)
+    _xywh_predict_kernel(mean, cov, POSITION_WEIGHT, VELOCITY_WEIGHT)
+    return mean, cov
 
 
 def update_xywh(mean: np.ndarray, cov: np.ndarray,
                 measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return linear_update(mean, cov, measurement, _diagonal((POSITION_WEIGHT * _wh(mean)) ** 2))
+    """ByteTrack's correction (K = P H^T S^-1, P -= K S K^T) with R from the predicted width and
+    height. New arrays."""
+    mean, cov = np.array(mean, np.float64), np.array(cov, np.float64)
+    _xywh_update_kernel(mean, cov, np.ascontiguousarray(measurement, np.float64).reshape(-1, 4),
+                        POSITION_WEIGHT)
+    return mean, cov
+
+
+# BoT-SORT's predict and update as kernels over all tracks (as SORT's, below: per frame they
+# replace a few dozen small NumPy calls).
+@numba.njit(cache=True, nogil=True)
+def _xywh_predict_kernel(mean, cov, pos_weight, vel_weight):
+    for k in range(mean.shape[0]):
+        w, h = mean[k, 2], mean[k, 3]
+        q0, q1 = (pos_weight * w) ** 2, (pos_weight * h) ** 2
+        q4, q5 = (vel_weight * w) ** 2, (vel_weight * h) ** 2
+        for i in range(4):
+            mean[k, i] += mean[k, i + 4]
+        for i in range(4):  # F P: rows 4..7 added to rows 0..3; then columns likewise
+            for j in range(8):
+                cov[k, i, j] += cov[k, i + 4, j]
+        for i in range(8):
+            for j in range(4):
+                cov[k, i, j] += cov[k, i, j + 4]
+        cov[k, 0, 0] += q0
+        cov[k, 1, 1] += q1
+        cov[k, 2, 2] += q0
+        cov[k, 3, 3] += q1
+        cov[k, 4, 4] += q4
+        cov[k, 5, 5] += q5
+        cov[k, 6, 6] += q4
+        cov[k, 7, 7] += q5
+
+
+@numba.njit(cache=True, nogil=True)
+def _xywh_update_kernel(mean, cov, z, pos_weight):
+    s = np.empty((4, 4))
+    s_copy = np.empty((4, 4))
+    inv = np.empty((4, 4))
+    gain = np.empty((8, 4))
+    ks = np.empty((8, 4))
+    for k in range(mean.shape[0]):
+        p = cov[k]
+        rw, rh = (pos_weight * mean[k, 2]) ** 2, (pos_weight * mean[k, 3]) ** 2
+        for i in range(4):
+            for j in range(4):
+                s[i, j] = p[i, j]
+        s[0, 0] += rw
+        s[1, 1] += rh
+        s[2, 2] += rw
+        s[3, 3] += rh
+        s_copy[:, :] = s
+        _inverse4(s_copy, inv)
+        for i in range(8):  # K = P H^T S^-1
+            for j in range(4):
+                acc = 0.0
+                for m in range(4):
+                    acc += p[i, m] * inv[m, j]
+                gain[i, j] = acc
+        y0, y1 = z[k, 0] - mean[k, 0], z[k, 1] - mean[k, 1]
+        y2, y3 = z[k, 2] - mean[k, 2], z[k, 3] - mean[k, 3]
+        for i in range(8):
+            mean[k, i] += gain[i, 0] * y0 + gain[i, 1] * y1 + gain[i, 2] * y2 + gain[i, 3] * y3
+        for i in range(8):  # K S
+            for j in range(4):
+                acc = 0.0
+                for m in range(4):
+                    acc += gain[i, m] * s[m, j]
+                ks[i, j] = acc
+        for i in range(8):  # P -= (K S) K^T
+            for j in range(8):
+                acc = 0.0
+                for m in range(4):
+                    acc += ks[i, m] * gain[j, m]
+                p[i, j] -= acc
 
 
 def tlwh_to_xywh(tlwh: np.ndarray) -> np.ndarray:
@@ -212,6 +287,34 @@ def sort_update(mean: np.ndarray, cov: np.ndarray,
     return mean, cov
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _inverse4(s, inv):
+    """``inv`` = s^-1 for a 4 x 4 (positive definite) ``s``, by Gauss-Jordan elimination with
+    partial pivoting; ``s`` is overwritten."""
+    for i in range(4):
+        for j in range(4):
+            inv[i, j] = 1.0 if i == j else 0.0
+    for c in range(4):
+        piv = c
+        for i in range(c + 1, 4):
+            if abs(s[i, c]) > abs(s[piv, c]):
+                piv = i
+        if piv != c:
+            for j in range(4):
+                s[c, j], s[piv, j] = s[piv, j], s[c, j]
+                inv[c, j], inv[piv, j] = inv[piv, j], inv[c, j]
+        d = s[c, c]
+        for j in range(4):
+            s[c, j] /= d
+            inv[c, j] /= d
+        for i in range(4):
+            if i != c:
+                f = s[i, c]
+                for j in range(4):
+                    s[i, j] -= f * s[c, j]
+                    inv[i, j] -= f * inv[c, j]
+
+
 # One kernel each for SORT's predict and update over all tracks: per frame they replace a dozen
 # small NumPy calls (SORT's tracker runs at thousands of frames/s, where call overhead rules).
 @numba.njit(cache=True, nogil=True)
@@ -247,28 +350,8 @@ def _sort_update_kernel(mean, cov, z):
         for i in range(4):
             for j in range(4):
                 s[i, j] = p[i, j]
-                inv[i, j] = 1.0 if i == j else 0.0
             s[i, i] += r[i]
-        # S^-1 by Gauss-Jordan elimination with partial pivoting (S is 4 x 4, positive definite).
-        for c in range(4):
-            piv = c
-            for i in range(c + 1, 4):
-                if abs(s[i, c]) > abs(s[piv, c]):
-                    piv = i
-            if piv != c:
-                for j in range(4):
-                    s[c, j], s[piv, j] = s[piv, j], s[c, j]
-                    inv[c, j], inv[piv, j] = inv[piv, j], inv[c, j]
-            d = s[c, c]
-            for j in range(4):
-                s[c, j] /= d
-                inv[c, j] /= d
-            for i in range(4):
-                if i != c:
-                    f = s[i, c]
-                    for j in range(4):
-                        s[i, j] -= f * s[c, j]
-                        inv[i, j] -= f * inv[c, j]
+        _inverse4(s, inv)
         for i in range(7):  # K = P H^T S^-1
             for j in range(4):
                 acc = 0.0
