@@ -38,6 +38,10 @@ full unpickling for files one trusts.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,19 +54,14 @@ from cvcore.detection.coco import (
     CocoGT,
     defer_interrupt,
     load_gt,
+    load_gt_and_results,
     load_results,
 )
-from cvcore.detection.cocoeval import STAT_NAMES, CocoEvalResult, evaluate, summary_lines
+from cvcore.detection.cocoeval import STAT_NAMES, CocoEvalResult, summary_lines
 from cvcore.detection.cocoeval import warm_up as warm_up_cocoeval
-from cvcore.detection.ece import ECEResult, check_probabilities, detection_ece
-from cvcore.detection.tide import (
-    MAIN_ERRORS,
-    SPECIAL_ERRORS,
-    TideResult,
-    mask_args,
-    scale_masks,
-    tide_by_scale,
-)
+from cvcore.detection.ece import ECEResult, check_probabilities
+from cvcore.detection.report import SCALES, evaluate_detections
+from cvcore.detection.tide import MAIN_ERRORS, SPECIAL_ERRORS, TideResult
 from cvcore.detection.tide import warm_up as warm_up_tide
 from cvcore.detection.yolo import (
     SEGMENT_PREDICT_ARGS,
@@ -75,7 +74,6 @@ from cvcore.detection.yolo import (
 from cvcore.errors import InputError, one_line, run_cli
 from cvcore.runs import check_output_path, make_run_dir, save_args, save_metrics
 
-SCALES = ("all", "small", "medium", "large")
 IOU_TYPES = ("bbox", "segm")
 
 
@@ -232,6 +230,7 @@ class Inputs:
     dets: CocoDets | None = None
     model: object = None
     image_paths: list[Path] = field(default_factory=list)
+    warm: bool = False  # the kernels are loaded (see warm_up)
 
 
 def read_inputs(args: argparse.Namespace) -> Inputs:
@@ -245,11 +244,12 @@ def read_inputs(args: argparse.Namespace) -> Inputs:
         gt_path, data_images = resolve_data_yaml(args.data)
         images = images or data_images
     segm = args.iou_type == "segm"
-    gt = load_gt(gt_path, args.iou_type)
-    if args.dets is not None:
-        dets = load_dets(args.dets, gt, args.iou_type)
+    if args.dets is not None:  # both files parsed in worker processes while the kernels load
+        gt, dets = load_gt_and_results(gt_path, args.dets, meanwhile=lambda: warm_up(segm, True),
+                                       iou_type=args.iou_type)
         check_probabilities(dets)
-        return Inputs(gt=gt, dets=dets)
+        return Inputs(gt=gt, dets=dets, warm=True)
+    gt = load_gt(gt_path, args.iou_type)
     paths = check_images(images, gt, sizes=segm)
     check_device(args.device)
     model = load_model(args.weights, trust=args.trust_weights)
@@ -258,11 +258,6 @@ def read_inputs(args: argparse.Namespace) -> Inputs:
                          "--iou-type segm needs a segmentation model (e.g. yolov8n-seg.pt)",
                          args.weights)
     return Inputs(gt=gt, model=model, image_paths=paths)
-
-
-def load_dets(path: Path, gt: CocoGT, iou_type: str) -> CocoDets:
-    """The results file read for ``iou_type`` (segm: every detection needs a ``segmentation``)."""
-    return load_results(path, gt, iou_type)
 
 
 def get_predictions(args: argparse.Namespace, inputs: Inputs, run_dir: Path) -> CocoDets:
@@ -276,26 +271,78 @@ def get_predictions(args: argparse.Namespace, inputs: Inputs, run_dir: Path) -> 
                         args.iou_type)
 
 
-def warm_up(masks: bool = False) -> None:
-    """Load the COCO AP and TIDE kernels (ECE uses COCO's matching); TIDE's mask ones too."""
+def warm_up(masks: bool = False, figures: bool = False) -> None:
+    """Load the COCO AP and TIDE kernels (ECE uses COCO's matching); TIDE's mask ones too; with
+    ``figures``, matplotlib as well (cvcore.detection.plots)."""
     warm_up_cocoeval("segm" if masks else "bbox")
     warm_up_tide(masks)
+    if figures:
+        import cvcore.detection.plots  # noqa: F401
 
 
-def scale_counts(gt: CocoGT, dets: CocoDets) -> dict[str, dict[str, int]]:
-    """Ground-truth objects (crowd regions excluded) and predictions per scale by box area."""
-    gt_scale, det_scale = scale_masks(gt.boxes), scale_masks(dets.boxes)
-    counts = {"all": {"gt": int((~gt.iscrowd).sum()), "predictions": len(dets.ids)}}
-    for scale in SCALES[1:]:
-        counts[scale] = {"gt": int((gt_scale[scale] & ~gt.iscrowd).sum()),
-                         "predictions": int(det_scale[scale].sum())}
-    return counts
+def _draw_in_worker(conn) -> None:
+    """FigureWorker's process: import matplotlib at once, then run one (function, args) job and
+    send back None or the exception."""
+    import cvcore.detection.plots  # noqa: F401
+
+    try:
+        function, args = conn.recv()
+    except EOFError:  # closed without a job
+        return
+    try:
+        function(*args)
+        conn.send(None)
+    except Exception as err:  # reported by the main process
+        conn.send(err)
 
 
-def ece_by_scale(gt: CocoGT, dets: CocoDets, min_score: float) -> dict[str, ECEResult]:
-    masks = {"all": None, **scale_masks(dets.boxes)}
-    return {scale: detection_ece(gt, dets, min_score=min_score, det_mask=masks[scale])
-            for scale in SCALES}
+class FigureWorker:
+    """A forked process that draws one figure while this process draws the others (matplotlib
+    holds the GIL, so threads would not overlap; on two cores the figures take about as long as
+    the slowest). Started before the inputs are loaded: it imports matplotlib meanwhile and
+    shares little memory with this process. Without two cores or ``fork`` everything runs
+    here. Ctrl-C reaches this process only (the worker starts with SIGINT blocked)."""
+
+    def __init__(self) -> None:
+        self.conn = self.process = None
+        if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            return
+        context = multiprocessing.get_context("fork")
+        self.conn, child = context.Pipe()
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.process = context.Process(target=_draw_in_worker, args=(child,), daemon=True)
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        child.close()
+
+    def draw(self, jobs: list[tuple[Callable, tuple]]) -> None:
+        """Run every ``(function, args)`` job, the first in the worker (once)."""
+        if self.conn is None or self.conn.closed:
+            for function, args in jobs:
+                function(*args)
+            return
+        self.conn.send(jobs[0])
+        for function, args in jobs[1:]:
+            function(*args)
+        error = self.conn.recv()
+        self.close()
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.conn.close()
+            self.process.kill()
+            self.process.join()
+            self.process = None
+
+    def __enter__(self) -> FigureWorker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def markdown_table(header: list[str], rows: list[list]) -> str:
@@ -338,6 +385,11 @@ def write_report(path: Path, source: str, coco: CocoEvalResult, per_cat: list[di
 
 
 def main(args: argparse.Namespace) -> Path:
+    with FigureWorker() as figures:
+        return run(args, figures)
+
+
+def run(args: argparse.Namespace, figures: FigureWorker) -> Path:
     inputs = read_inputs(args)  # a failed start leaves no run directory
     from cvcore.detection.plots import (  # matplotlib: slow
         plot_pr_curves,
@@ -350,18 +402,14 @@ def main(args: argparse.Namespace) -> Path:
     gt = inputs.gt
     dets = get_predictions(args, inputs, run_dir)
 
-    # Numba's kernels load with Ctrl-C held back
-    defer_interrupt(lambda: warm_up(args.iou_type == "segm"))()
+    if not inputs.warm:  # Numba's kernels load with Ctrl-C held back
+        defer_interrupt(lambda: warm_up(args.iou_type == "segm"))()
     # closed on the way out too, so "interrupted" or an error is the last line printed
-    with tqdm(total=4, desc="evaluate", unit="step") as steps:
-        coco = evaluate(gt, dets)
+    with tqdm(total=2, desc="evaluate", unit="step") as steps:
+        report = evaluate_detections(gt, dets, args.ece_min_score)
+        coco, tide, ece, counts = report.coco, report.tide, report.ece, report.counts
         names = dict(zip(gt.cat_ids.tolist(), gt.cat_names, strict=True))
         per_cat = coco.per_category_ap(names)
-        steps.update()
-        tide = tide_by_scale(gt, dets, **mask_args(gt, dets))
-        steps.update()
-        ece = ece_by_scale(gt, dets, args.ece_min_score)
-        counts = scale_counts(gt, dets)
         steps.update()
         metrics = {
             "iou_type": args.iou_type,
@@ -375,11 +423,12 @@ def main(args: argparse.Namespace) -> Path:
         source = str(args.dets or args.weights)
         write_report(run_dir / "report.md", source, coco, per_cat, tide, ece, counts,
                      args.iou_type)
-        plot_tide(tide, run_dir / "tide.png")
-        plot_reliability(ece, run_dir / "reliability.png")
-        plot_pr_curves(coco.params.rec_thrs, {"IoU 0.50": coco.pr_curve(0.5),
-                                              "IoU 0.75": coco.pr_curve(0.75)},
-                       run_dir / "pr_curves.png")
+        figures.draw([
+            (plot_tide, (tide, run_dir / "tide.png")),
+            (plot_reliability, (ece, run_dir / "reliability.png")),
+            (plot_pr_curves, (coco.params.rec_thrs, {"IoU 0.50": coco.pr_curve(0.5),
+                                                     "IoU 0.75": coco.pr_curve(0.75)},
+                              run_dir / "pr_curves.png"))])
         steps.update()
     print("\n".join(summary_lines(coco)))
     print(f"TIDE {tide['all'].mode} AP50 {tide['all'].ap50:.2f}  " + "  ".join(

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import re
 import signal
@@ -111,16 +110,26 @@ class CocoDets:
     keypoint_starts: np.ndarray | None = None
 
 
-def _read_json(path: str | os.PathLike) -> Any:
+def _read_bytes(path: str | os.PathLike) -> bytes:
     try:
         with open(path, "rb") as f:
-            return json.loads(f.read())
+            return f.read()
     except FileNotFoundError:
         raise InputError("file not found", path) from None
+
+
+def _parse_json(data: bytes, path: str | os.PathLike) -> Any:
+    """The strict path: ``json.loads`` with its one-line errors."""
+    try:
+        return json.loads(data)
     except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, a number of > 4300 digits
         raise InputError(f"malformed JSON ({one_line(err)})", path) from None
     except RecursionError:
         raise InputError("malformed JSON (nested too deeply)", path) from None
+
+
+class _NotSure(Exception):
+    """The fast scan cannot vouch for a value: take the strict ``json.loads`` path."""
 
 
 _INT64_BOUND = 2.0 ** 63  # int64 holds [-2**63, 2**63)
@@ -336,63 +345,163 @@ def _check_keypoint_counts(starts: np.ndarray, cat_ids: np.ndarray, gt: CocoGT, 
 def load_gt(gt: str | os.PathLike | dict, iou_type: str = "bbox") -> CocoGT:
     """Read a COCO ground-truth file (or an already-parsed dict) for a ``iou_type`` evaluation:
     'segm' adds the masks (images need ``height`` and ``width``), 'keypoints' the keypoints,
-    ``num_keypoints`` and each category's number of keypoint names."""
+    ``num_keypoints`` and each category's number of keypoint names.
+
+    A file is scanned straight into arrays (:mod:`cvcore.detection.cocojson`); whatever the
+    scanner is not sure of goes through ``json.loads`` and the checks below, so errors are the
+    same either way."""
     _check_iou_type(iou_type)
-    source = "<dict>" if isinstance(gt, dict) else str(gt)
-    data = gt if isinstance(gt, dict) else _read_json(gt)
-    if not isinstance(data, dict):
-        raise InputError("ground truth must be a JSON object with 'images' and 'categories'",
-                         source)
-    for key in ("images", "categories"):
-        if not isinstance(data.get(key), list):
-            raise InputError(f"missing or invalid {key!r} list", source)
-    images, categories = data["images"], data["categories"]
-    anns = data.get("annotations", [])
-    if not isinstance(anns, list):
-        raise InputError("'annotations' must be a list", source)
-    image_ids = _column(images, "id", "image", source, np.int64)
-    cat_ids = _column(categories, "id", "category", source, np.int64)
+    if isinstance(gt, dict):
+        return _checked_gt(_JsonGT(gt, "<dict>", iou_type), "<dict>", iou_type)
+    return _gt_from_bytes(_read_bytes(gt), str(gt), iou_type)
+
+
+def _gt_from_bytes(data: bytes, source: str, iou_type: str) -> CocoGT:
+    from . import cocojson
+
+    scan = cocojson.scan_gt(np.frombuffer(data, np.uint8), iou_type)
+    if scan is not None:
+        del data  # as in _results_from_bytes; a _NotSure reads the file again
+        try:
+            return _checked_gt(_ScanGT(scan), source, iou_type)
+        except _NotSure:
+            data = _read_bytes(source)
+    return _checked_gt(_JsonGT(_parse_json(data, source), source, iou_type), source, iou_type)
+
+
+class _JsonGT:
+    """The ground truth's columns from parsed JSON, each checked (one-line errors) when asked."""
+
+    def __init__(self, data: Any, source: str, iou_type: str):
+        if not isinstance(data, dict):
+            raise InputError("ground truth must be a JSON object with 'images' and "
+                             "'categories'", source)
+        for key in ("images", "categories"):
+            if not isinstance(data.get(key), list):
+                raise InputError(f"missing or invalid {key!r} list", source)
+        self.images, self.categories = data["images"], data["categories"]
+        self.anns = data.get("annotations", [])
+        if not isinstance(self.anns, list):
+            raise InputError("'annotations' must be a list", source)
+        self.source, self.iou_type = source, iou_type
+
+    def image_ids(self):
+        return _column(self.images, "id", "image", self.source, np.int64)
+
+    def cat_ids(self):
+        return _column(self.categories, "id", "category", self.source, np.int64)
+
+    def boxes(self):
+        return _boxes(self.anns, "annotation", self.source)
+
+    def ann(self, key, dtype=np.float64):
+        return _column(self.anns, key, "annotation", self.source, dtype)
+
+    def iscrowd(self):  # truthy iscrowd marks a crowd region, as pycocotools tests it
+        return np.array([bool(a.get("iscrowd", 0)) for a in self.anns], dtype=bool)
+
+    def image_sizes(self):
+        size_default = _REQUIRED if self.iou_type == "segm" else 0  # masks need the size
+        return tuple(_column(self.images, key, "image", self.source, np.int64,
+                             default=size_default) for key in ("width", "height"))
+
+    def names(self):
+        return ([str(im.get("file_name", "")) for im in self.images],
+                [str(c.get("name", c["id"])) for c in self.categories])
+
+    def masks(self, heights, widths):
+        return _masks(_field(self.anns, "segmentation", "annotation", self.source), heights,
+                      widths, "annotation", self.source)
+
+    def cat_keypoints(self):
+        return np.array([len(c["keypoints"]) if isinstance(c.get("keypoints"), list)
+                         else -1 for c in self.categories], np.int64)
+
+    def keypoints(self):
+        return _keypoints(self.anns, "annotation", self.source)
+
+
+class _ScanGT:
+    """The same columns from a :class:`cocojson.Scan` (already typed and complete)."""
+
+    def __init__(self, scan):
+        self.scan = scan
+
+    def image_ids(self):
+        return self.scan.images["ids"]
+
+    def cat_ids(self):
+        return self.scan.categories["ids"]
+
+    def boxes(self):
+        return self.scan.boxes
+
+    def ann(self, key, dtype=np.float64):
+        s = self.scan
+        return {"area": s.values, "id": s.ids, "image_id": s.image_ids, "category_id": s.cat_ids,
+                "num_keypoints": s.num_keypoints}[key]
+
+    def iscrowd(self):
+        return self.scan.iscrowd
+
+    def image_sizes(self):
+        return self.scan.images["widths"], self.scan.images["heights"]
+
+    def names(self):
+        return self.scan.images["file_names"], self.scan.categories["names"]
+
+    def masks(self, heights, widths):
+        try:
+            return self.scan.segms.masks(heights, widths)
+        except ValueError:  # the strict path names the annotation and the problem
+            raise _NotSure from None
+
+    def cat_keypoints(self):
+        return self.scan.categories["keypoints"]
+
+    def keypoints(self):
+        return self.scan.keypoints.reshape(-1, 3), self.scan.keypoint_starts // 3
+
+
+def _checked_gt(columns: _JsonGT | _ScanGT, source: str, iou_type: str) -> CocoGT:
+    """The ground truth from its columns, checked in one fixed order (the first problem found
+    is the one reported, whichever path read the file)."""
+    image_ids = columns.image_ids()
+    cat_ids = columns.cat_ids()
     _check_unique(image_ids, "image", source)
     _check_unique(cat_ids, "category", source)
-    boxes = _boxes(anns, "annotation", source)
-    areas = _column(anns, "area", "annotation", source)
+    boxes = check_boxes(columns.boxes(), "annotation", source)
+    areas = columns.ann("area")
     if not np.isfinite(areas).all() or (areas < 0).any():
         i = int(np.flatnonzero(~(np.isfinite(areas) & (areas >= 0)))[0])
         raise InputError(f"annotation #{i} has a bad area {areas[i]}", source)
-    ann_ids = _column(anns, "id", "annotation", source, np.int64)
+    ann_ids = columns.ann("id", np.int64)
     _check_unique(ann_ids, "annotation", source)
-    ann_image_ids = _column(anns, "image_id", "annotation", source, np.int64)
-    ann_cat_ids = _column(anns, "category_id", "annotation", source, np.int64)
+    ann_image_ids = columns.ann("image_id", np.int64)
+    ann_cat_ids = columns.ann("category_id", np.int64)
     _check_known(ann_image_ids, image_ids, "annotation", "image", source)
     _check_known(ann_cat_ids, cat_ids, "annotation", "category", source)
-    # Truthy iscrowd marks a crowd region, as pycocotools tests it.
-    iscrowd = np.array([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool)
-    size_default = _REQUIRED if iou_type == "segm" else 0  # masks need the image's size
-    widths, heights = (_column(images, key, "image", source, np.int64, default=size_default)
-                       for key in ("width", "height"))
+    iscrowd = columns.iscrowd()
+    widths, heights = columns.image_sizes()
     negative = (widths < 0) | (heights < 0)
     if negative.any():
         i = int(np.flatnonzero(negative)[0])
         raise InputError(f"image #{i} has a negative size {widths[i]} x {heights[i]}", source)
+    file_names, cat_names = columns.names()
     ground_truth = CocoGT(
-        image_ids=image_ids, widths=widths, heights=heights,
-        file_names=[str(im.get("file_name", "")) for im in images],
-        cat_ids=cat_ids, cat_names=[str(c.get("name", c["id"])) for c in categories],
+        image_ids=image_ids, widths=widths, heights=heights, file_names=file_names,
+        cat_ids=cat_ids, cat_names=cat_names,
         ann_ids=ann_ids, ann_image_ids=ann_image_ids, ann_cat_ids=ann_cat_ids,
         boxes=boxes, areas=areas, iscrowd=iscrowd, source=source, iou_type=iou_type)
     if iou_type == "segm":
         img = _index_of(ann_image_ids, image_ids)
-        segms = _masks(_field(anns, "segmentation", "annotation", source), heights[img],
-                       widths[img], "annotation", source)
-        return replace(ground_truth, segms=segms)
+        return replace(ground_truth, segms=columns.masks(heights[img], widths[img]))
     if iou_type == "keypoints":
-        cat_keypoints = np.array([len(c["keypoints"]) if isinstance(c.get("keypoints"), list)
-                                  else -1 for c in categories], np.int64)
-        keypoints, starts = _keypoints(anns, "annotation", source)
+        cat_keypoints = columns.cat_keypoints()
+        keypoints, starts = columns.keypoints()
         ground_truth = replace(
             ground_truth, keypoints=keypoints, keypoint_starts=starts,
-            num_keypoints=_column(anns, "num_keypoints", "annotation", source, np.int64),
-            cat_keypoints=cat_keypoints)
+            num_keypoints=columns.ann("num_keypoints", np.int64), cat_keypoints=cat_keypoints)
         _check_keypoint_counts(starts, ann_cat_ids, ground_truth, "annotation", source)
     return ground_truth
 
@@ -414,11 +523,12 @@ _NO_BOX = {"bbox": [0.0, 0.0, 0.0, 0.0]}
 
 class _Parsed(NamedTuple):
     """What the results file says before it meets the ground truth: the detections, their raw
-    segmentations when masks are needed (they need the images' sizes), and under loadRes'
-    segmentation rule which detections came with their own box."""
+    segmentations when masks are needed (they need the images' sizes: a list of JSON values, or
+    a :class:`cocojson.Segms` when scanned), and under loadRes' segmentation rule which
+    detections came with their own box."""
 
     dets: CocoDets
-    segms: list | None
+    segms: Any
     has_box: np.ndarray | None
 
 
@@ -442,37 +552,115 @@ def _results_rule(data: list, source: str) -> str:
 def _read_results(results: str | os.PathLike | list, iou_type: str = "bbox") -> _Parsed:
     """The results as arrays, checked on their own (not yet against a ground truth)."""
     _check_iou_type(iou_type)
-    source = "<list>" if isinstance(results, list) else str(results)
-    data = results if isinstance(results, list) else _read_json(results)
-    if not isinstance(data, list):
-        raise InputError("results must be a JSON list of detections", source)
-    rule = _results_rule(data, source)
-    scores = _column(data, "score", "detection", source)
+    if isinstance(results, list):
+        return _checked_results(_JsonResults(results, "<list>"), "<list>", iou_type)
+    return _results_from_bytes(_read_bytes(results), str(results), iou_type)
+
+
+def _results_from_bytes(data: bytes | None, source: str, iou_type: str,
+                        strict: bool = False) -> _Parsed:
+    """Scanned (unless ``strict``), else parsed by ``json.loads``; ``data`` None: read
+    ``source`` again (the strict path after a scan's masks were not sure)."""
+    from . import cocojson
+
+    data = _read_bytes(source) if data is None else data
+    scanned = None if strict else cocojson.scan_results(np.frombuffer(data, np.uint8), iou_type)
+    if scanned is not None:
+        del data  # the file's bytes: not needed by the arrays, free them before the checks
+        return _checked_results(_ScanResults(*scanned), source, iou_type)
+    return _checked_results(_JsonResults(_parse_json(data, source), source), source, iou_type)
+
+
+class _JsonResults:
+    """The results' columns from a parsed JSON list, each checked when asked."""
+
+    def __init__(self, data: Any, source: str):
+        if not isinstance(data, list):
+            raise InputError("results must be a JSON list of detections", source)
+        self.data, self.source = data, source
+        self.rule = _results_rule(data, source)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def column(self, key, dtype=np.float64):
+        return _column(self.data, key, "detection", self.source, dtype)
+
+    def keypoints(self):
+        return _keypoints(self.data, "detection", self.source)
+
+    def boxes(self):
+        return _boxes(self.data, "detection", self.source)
+
+    def segms(self):
+        return _segmentations(self.data, self.source)
+
+    def given_boxes(self):
+        """loadRes' segm rule: (which detections have a bbox, the boxes, zeros for the rest)."""
+        has_box = np.array(["bbox" in d for d in self.data], bool)
+        return has_box, _boxes([d if given else _NO_BOX
+                                for d, given in zip(self.data, has_box, strict=True)],
+                               "detection", self.source)
+
+
+class _ScanResults:
+    """The same columns from a :class:`cocojson.Scan` and its rule."""
+
+    def __init__(self, scan, rule: str):
+        self.scan, self.rule = scan, rule
+
+    def __len__(self) -> int:
+        return len(self.scan.image_ids)
+
+    def column(self, key, dtype=np.float64):
+        s = self.scan
+        return {"score": s.values, "image_id": s.image_ids, "category_id": s.cat_ids}[key]
+
+    def keypoints(self):
+        return self.scan.keypoints.reshape(-1, 3), self.scan.keypoint_starts // 3
+
+    def boxes(self):
+        return check_boxes(self.scan.boxes, "detection", self.source)
+
+    def segms(self):
+        return self.scan.segms
+
+    def given_boxes(self):
+        from .cocojson import KEYS
+
+        has_box = (self.scan.seen & (1 << KEYS.index("bbox"))) != 0
+        return has_box, check_boxes(self.scan.boxes, "detection", self.source)
+
+
+def _checked_results(columns: _JsonResults | _ScanResults, source: str,
+                     iou_type: str) -> _Parsed:
+    """The detections from their columns, checked in one fixed order."""
+    columns.source = source
+    rule = columns.rule
+    scores = columns.column("score")
     if not np.isfinite(scores).all():
         i = int(np.flatnonzero(~np.isfinite(scores))[0])
         raise InputError(f"detection #{i} has a non-finite score {scores[i]}", source)
-    image_ids = _column(data, "image_id", "detection", source, np.int64)
-    cat_ids = _column(data, "category_id", "detection", source, np.int64)
+    image_ids = columns.column("image_id", np.int64)
+    cat_ids = columns.column("category_id", np.int64)
     keypoints = starts = segms = has_box = None
     if iou_type == "keypoints" or rule == "keypoints":
-        keypoints, starts = _keypoints(data, "detection", source)
+        keypoints, starts = columns.keypoints()
     if rule == "bbox":
-        boxes = _boxes(data, "detection", source)
+        boxes = columns.boxes()
         areas = boxes[:, 2] * boxes[:, 3]
         if iou_type == "segm":  # masks as they are; their areas stay w * h (loadRes' rule)
-            segms = _segmentations(data, source)
+            segms = columns.segms()
     elif rule == "segm":  # area of the mask, bbox of the mask unless one is given
-        segms = _segmentations(data, source)
-        has_box = np.array(["bbox" in d for d in data], bool)
-        boxes = _boxes([d if given else _NO_BOX for d, given in zip(data, has_box, strict=True)],
-                       "detection", source)
-        areas = np.zeros(len(data))  # from the masks, once the images' sizes are known
+        segms = columns.segms()
+        has_box, boxes = columns.given_boxes()
+        areas = np.zeros(len(columns))  # from the masks, once the images' sizes are known
     else:  # bbox and area span all keypoints
         empty = np.flatnonzero(np.diff(starts) == 0)
         if len(empty):
             raise InputError(f"detection #{empty[0]} has no keypoints", source)
         boxes, areas = keypoint_extents(keypoints, starts)
-    dets = CocoDets(ids=np.arange(1, len(data) + 1, dtype=np.int64), image_ids=image_ids,
+    dets = CocoDets(ids=np.arange(1, len(columns) + 1, dtype=np.int64), image_ids=image_ids,
                     cat_ids=cat_ids, boxes=boxes, scores=scores, areas=areas, source=source,
                     iou_type=iou_type, keypoints=keypoints if iou_type == "keypoints" else None,
                     keypoint_starts=starts if iou_type == "keypoints" else None)
@@ -508,45 +696,58 @@ def _against_gt(parsed: _Parsed, gt: CocoGT) -> CocoDets:
         heights, widths = gt.heights[img], gt.widths[img]
     else:  # only the area and box of these masks count: pycocotools reads them as they are
         heights = widths = np.full(len(parsed.segms), -1, np.int64)
-    masks = _masks(parsed.segms, heights, widths, "detection", dets.source)
+    if isinstance(parsed.segms, list):
+        masks = _masks(parsed.segms, heights, widths, "detection", dets.source)
+    else:  # scanned: on any doubt, the strict path names the detection and the problem
+        try:
+            masks = parsed.segms.masks(heights, widths)
+        except ValueError:
+            return _against_gt(_results_from_bytes(None, dets.source, dets.iou_type, True), gt)
     if parsed.has_box is not None:
-        dets = replace(dets, areas=rle.area(masks).astype(np.float64),
-                       boxes=np.where(parsed.has_box[:, None], dets.boxes, rle.to_bbox(masks)))
+        mask_areas, mask_boxes = rle.area_and_bbox(masks)
+        dets = replace(dets, areas=mask_areas.astype(np.float64),
+                       boxes=np.where(parsed.has_box[:, None], dets.boxes, mask_boxes))
     return replace(dets, segms=masks) if dets.iou_type == "segm" else dets
 
 
 def load_gt_and_results(gt: str | os.PathLike, results: str | os.PathLike,
                         meanwhile: Callable[[], object] | None = None,
                         iou_type: str = "bbox") -> tuple[CocoGT, CocoDets]:
-    """Both files, parsed in two worker processes while this one runs ``meanwhile`` (e.g.
-    loading the Numba kernels).
+    """Both files, scanned in two threads while this one runs ``meanwhile`` (e.g. loading the
+    Numba kernels).
 
-    Parsing JSON is single-threaded and, with the kernels' start-up, most of what an evaluation
-    of a big set costs; on a machine with two or more cores the three overlap. The workers are
-    forked, so call this before starting threads. Errors are the same InputErrors as from
-    :func:`load_gt` and :func:`load_results`. Ctrl-C interrupts this process only: the workers
-    are forked with SIGINT blocked (no traceback of theirs) and killed on the way out.
+    The scanner (:mod:`cvcore.detection.cocojson`) is a ``nogil`` kernel, so on a machine with
+    two or more cores the two files are read truly in parallel, in this process (no copies of
+    the inputs in workers). Errors are the same InputErrors as from :func:`load_gt` and
+    :func:`load_results` (the ground truth's first). Ctrl-C interrupts the wait; the scans are
+    daemon threads and end with the process.
     """
     meanwhile = defer_interrupt(meanwhile) if meanwhile is not None else None
-    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        if meanwhile is not None:
-            meanwhile()
-        ground_truth = load_gt(gt, iou_type)
-        return ground_truth, load_results(results, ground_truth, iou_type)
-    # Blocked signals stay blocked across fork: a Ctrl-C arriving while the workers start is
-    # delivered here when the mask is restored, never in a worker.
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        pool = multiprocessing.get_context("fork").Pool(2)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-    with pool:  # terminate()s the workers on every exit, Ctrl-C included
-        gt_job = pool.apply_async(load_gt, (gt, iou_type))
-        results_job = pool.apply_async(_read_results, (results, iou_type))
-        if meanwhile is not None:
-            meanwhile()
-        ground_truth = gt_job.get()
-        parsed = results_job.get()
+    outcome: dict[str, tuple[bool, Any]] = {}
+
+    def run(name: str, work: Callable[[], object]) -> None:
+        try:
+            outcome[name] = (True, work())
+        except BaseException as err:  # re-raised in the caller's thread
+            outcome[name] = (False, err)
+
+    threads = [threading.Thread(target=run, args=(name, work), daemon=True)
+               for name, work in (("gt", lambda: load_gt(gt, iou_type)),
+                                  ("results", lambda: _read_results(results, iou_type)))]
+    for thread in threads:
+        thread.start()
+    if meanwhile is not None:
+        meanwhile()
+    for thread in threads:
+        while thread.is_alive():  # a timeout keeps Ctrl-C deliverable while waiting
+            thread.join(0.1)
+    values = []
+    for name in ("gt", "results"):
+        ok, value = outcome[name]
+        if not ok:
+            raise value
+        values.append(value)
+    ground_truth, parsed = values
     return ground_truth, _against_gt(parsed, ground_truth)
 
 

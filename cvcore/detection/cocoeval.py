@@ -68,7 +68,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from ..boxes import iou_blocks
+from ..boxes import iou_blocks, iou_xywh_one
 from ..errors import InputError, run_cli
 from ..runs import check_output_path
 from . import rle
@@ -269,108 +269,476 @@ def _oks_means(term_start, values, ious):
 
 
 # ---------------------------------------------------------------------------------------------
+# Grouping in one kernel: stable counting sorts by image and category and one radix sort by
+# score put the detections in matching order (image x category groups, by score) and in
+# accumulation order (category, then score) without a NumPy sort. Everything is linear.
+
+@numba.njit(cache=True, nogil=True)
+def _lookup(ids, wanted_sorted, wanted_order):
+    """Position of each id in the wanted ids (``wanted_sorted`` = them sorted stably,
+    ``wanted_order`` their positions), -1 when absent; a repeated wanted id gives its first
+    position. A table when the ids span little, else a binary search."""
+    out = np.full(ids.shape[0], -1, np.int64)
+    n = wanted_sorted.shape[0]
+    if n == 0:
+        return out
+    lo, hi = wanted_sorted[0], wanted_sorted[n - 1]
+    if 0 <= hi - lo <= 8 * (ids.shape[0] + n):  # (a negative span overflowed: far apart)
+        table = np.full(hi - lo + 1, -1, np.int64)
+        for j in range(n - 1, -1, -1):
+            table[wanted_sorted[j] - lo] = wanted_order[j]
+        for i in range(ids.shape[0]):
+            if lo <= ids[i] <= hi:
+                out[i] = table[ids[i] - lo]
+    else:
+        pos = np.searchsorted(wanted_sorted, ids)
+        for i in range(ids.shape[0]):
+            if pos[i] < n and wanted_sorted[pos[i]] == ids[i]:
+                out[i] = wanted_order[pos[i]]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _radix(seq, keys):
+    """``seq`` stably sorted by ``keys`` (int64 >= 0, one per entry of seq, not per row): an
+    LSD radix sort on 8-bit digits (256 buckets: the scatter stays in cache at any size).
+    Returns the sorted seq and keys."""
+    n = seq.shape[0]
+    top = keys.max() if n else 0
+    seq, keys = seq.copy(), keys.copy()
+    seq_tmp, keys_tmp = np.empty_like(seq), np.empty_like(keys)
+    count = np.empty(257, np.int64)
+    shift = 0
+    while shift < 63 and (top >> shift) > 0:
+        count[:] = 0
+        for j in range(n):
+            count[((keys[j] >> shift) & 255) + 1] += 1
+        if count.max() < n:  # else one digit value: nothing would move
+            for k in range(256):
+                count[k + 1] += count[k]
+            for j in range(n):
+                digit = (keys[j] >> shift) & 255
+                seq_tmp[count[digit]] = seq[j]
+                keys_tmp[count[digit]] = keys[j]
+                count[digit] += 1
+            seq, seq_tmp = seq_tmp, seq
+            keys, keys_tmp = keys_tmp, keys
+        shift += 8
+    return seq, keys
+
+
+@numba.njit(cache=True, nogil=True)
+def _score_ranks(rows, score_bits):
+    """Dense rank of each row's score among ``rows``, 0 for the highest, equal scores equal
+    (as a stable sort of ``-score`` groups them: NaN last, -0.0 equal to 0.0), per row.
+    score_bits: the scores' bits as int64."""
+    n = rows.shape[0]
+    key_of = np.zeros(score_bits.shape[0], np.int64)
+    part = np.empty(n, np.int64)
+    for j in range(n):
+        b = score_bits[rows[j]]
+        if (b & 0x7FFFFFFFFFFFFFFF) > 0x7FF0000000000000:  # NaN
+            key = 0x7FFFFFFFFFFFFFFF
+        elif (b & 0x7FFFFFFFFFFFFFFF) == 0:  # -0.0 is 0.0
+            key = -1
+        else:  # order-preserving map of the float to int64, then reversed
+            key = ~(b ^ ((b >> 63) & 0x7FFFFFFFFFFFFFFF))
+        key_of[rows[j]] = key
+        part[j] = (key ^ -0x8000000000000000) & 0x3FFFFFFFFFFFFFFF  # low 62 bits, unsigned
+    seq, _ = _radix(rows, part)
+    for j in range(n):  # then the top 2 bits of the unsigned key
+        part[j] = ((key_of[seq[j]] ^ -0x8000000000000000) >> 62) & 3
+    seq, _ = _radix(seq, part)
+    rank = np.zeros(score_bits.shape[0], np.int64)
+    r, prev = -1, 0
+    for j in range(n):
+        key = key_of[seq[j]]
+        if j == 0 or key != prev:
+            r += 1
+        prev = key
+        rank[seq[j]] = r
+    return rank
+
+
+@numba.njit(cache=True, nogil=True)
+def _sorted_by(seq, hi, lo):
+    """``seq`` stably sorted by ``(hi[row], lo[row])`` (both >= 0): two stable radix sorts,
+    the low part first."""
+    keys = np.empty(seq.shape[0], np.int64)
+    for j in range(seq.shape[0]):
+        keys[j] = lo[seq[j]]
+    seq, _ = _radix(seq, keys)
+    for j in range(seq.shape[0]):
+        keys[j] = hi[seq[j]]
+    seq, _ = _radix(seq, keys)
+    return seq
+
+
+@numba.njit(cache=True, nogil=True)
+def _evaluated(img, cat):
+    """Rows whose image and category are both evaluated (positions >= 0), in row order."""
+    keep = np.empty(img.shape[0], np.int64)
+    n = 0
+    for i in range(img.shape[0]):
+        if img[i] >= 0 and cat[i] >= 0:
+            keep[n] = i
+            n += 1
+    return keep[:n]
+
+
+@numba.njit(cache=True, nogil=True)
+def _group_kernel(det_img_ids, det_cat_ids, score_bits, gt_img_ids, gt_cat_ids, img_sorted,
+                  img_order, cat_sorted, cat_order, use_cats, max_det):
+    """pycocotools' per image x category lists as offsets, and the accumulation order.
+
+    Images and categories are numbered by position in the evaluated ids (given sorted, with
+    their positions); a group is (category, image), or the image alone without categories.
+    Detections of a group are by descending score, ties in file order (without categories:
+    category position, then file order), capped at ``max_det``; ground truth is in file order
+    (without categories: by category position first). Groups are those with detections or
+    ground truth, by (category, image). Returns, per kept detection in group order: CocoDets
+    row, rank in its group, image and category positions, and its position in accumulation
+    order (category, descending score, image, rank: pycocotools' per-category concatenation of
+    per-image lists, stably sorted by score) as the group-order position of each; per group:
+    detection and ground-truth offsets; per ground truth in group order: CocoGT row and
+    category position; in accumulation order: CocoDets row, rank and the offsets of each
+    category (one when without categories).
+    """
+    n_img, n_cat = img_sorted.shape[0], cat_sorted.shape[0]
+    det_img = _lookup(det_img_ids, img_sorted, img_order)
+    det_cat = _lookup(det_cat_ids, cat_sorted, cat_order)
+    gt_img = _lookup(gt_img_ids, img_sorted, img_order)
+    gt_cat = _lookup(gt_cat_ids, cat_sorted, cat_order)
+    # Group key (category, image) -- without categories: image, then category position --
+    # and, within it, descending score; ties in row (file) order: stable radix sorts.
+    rows = _evaluated(det_img, det_cat)
+    srank = _score_ranks(rows, score_bits)
+    n_rank = rows.shape[0] + 1
+    key = np.zeros(det_img.shape[0], np.int64)
+    sub = np.zeros(det_img.shape[0], np.int64)
+    for d in rows:
+        key[d] = det_cat[d] * n_img + det_img[d] if use_cats else det_img[d]
+        sub[d] = srank[d] if use_cats else srank[d] * n_cat + det_cat[d]
+    grouped = _sorted_by(rows, key, sub)
+    d_key = np.empty(grouped.shape[0] + 1, np.int64)  # group keys in group order, -1 after
+    for j in range(grouped.shape[0]):
+        d_key[j] = key[grouped[j]]
+    d_key[grouped.shape[0]] = -1
+    # Accumulation order: category, descending score, image (then, as above, row).
+    for d in rows:
+        key[d] = det_cat[d] * n_rank + srank[d] if use_cats else srank[d]
+        sub[d] = det_img[d] if use_cats else det_img[d] * n_cat + det_cat[d]
+    by_score = _sorted_by(rows, key, sub)
+    g_rows = _evaluated(gt_img, gt_cat)
+    g_key = np.zeros(gt_img.shape[0], np.int64)
+    g_sub = np.zeros(gt_img.shape[0], np.int64)
+    for g in g_rows:
+        g_key[g] = gt_cat[g] if use_cats else gt_img[g]
+        g_sub[g] = gt_img[g] if use_cats else gt_cat[g]
+    g_idx = _sorted_by(g_rows, g_key, g_sub)
+    gt_key = np.empty(g_idx.shape[0] + 1, np.int64)
+    for j in range(g_idx.shape[0]):
+        g = g_idx[j]
+        gt_key[j] = gt_cat[g] * n_img + gt_img[g] if use_cats else gt_img[g]
+    gt_key[g_idx.shape[0]] = -1
+    n_keys = n_cat if use_cats else 1
+    # Ranks; kept detections in group order; group offsets over the union of both sides.
+    n_all, n_gt = grouped.shape[0], g_idx.shape[0]
+    rank_of = np.full(det_img.shape[0], -1, np.int64)
+    pos_of = np.empty(det_img.shape[0], np.int64)
+    d_idx = np.empty(n_all, np.int64)
+    rank = np.empty(n_all, np.int64)
+    det_start = np.empty(n_all + n_gt + 1, np.int64)
+    gt_start = np.empty(n_all + n_gt + 1, np.int64)
+    n_kept, n_grp, j, g = 0, 0, 0, 0
+    while j < n_all or g < n_gt:
+        dk, gk = d_key[j], gt_key[g]
+        cur = dk if gk < 0 or (0 <= dk < gk) else gk
+        det_start[n_grp], gt_start[n_grp] = n_kept, g
+        n_grp += 1
+        r = 0
+        while j < n_all and dk == cur:
+            d = grouped[j]
+            if r < max_det:
+                rank_of[d], pos_of[d] = r, n_kept
+                d_idx[n_kept], rank[n_kept] = d, r
+                n_kept += 1
+            r += 1
+            j += 1
+            dk = d_key[j]
+        while g < n_gt and gk == cur:
+            g += 1
+            gk = gt_key[g]
+    det_start[n_grp], gt_start[n_grp] = n_kept, g
+    # Accumulation order: the kept detections of that order.
+    acc_idx = np.empty(n_kept, np.int64)
+    n = 0
+    for d in by_score:
+        if rank_of[d] >= 0:
+            acc_idx[n] = d
+            n += 1
+    acc_cat = det_cat if use_cats else np.zeros(det_img.shape[0], np.int64)
+    cat_start = np.zeros(n_keys + 1, np.int64)
+    acc_col = np.empty(n_kept, np.int64)
+    acc_rank = np.empty(n_kept, np.int64)
+    for i in range(n_kept):
+        d = acc_idx[i]
+        cat_start[acc_cat[d] + 1] += 1
+        acc_col[i] = pos_of[d]
+        acc_rank[i] = rank_of[d]
+    for k in range(n_keys):
+        cat_start[k + 1] += cat_start[k]
+    d_img = np.empty(n_kept, np.int64)
+    d_cat = np.empty(n_kept, np.int64)
+    for i in range(n_kept):
+        d_img[i], d_cat[i] = det_img[d_idx[i]], acc_cat[d_idx[i]]
+    g_cat = np.zeros(n_gt, np.int64)
+    if use_cats:
+        for i in range(n_gt):
+            g_cat[i] = gt_cat[g_idx[i]]
+    return (d_idx[:n_kept], rank[:n_kept], d_img, d_cat, acc_col, det_start[:n_grp + 1],
+            gt_start[:n_grp + 1], g_idx, g_cat, acc_idx, acc_rank, cat_start)
+
+
+@dataclass
+class _Groups:
+    """The output of :func:`_group_kernel` (see there), named."""
+
+    d_idx: np.ndarray
+    rank: np.ndarray
+    det_img: np.ndarray
+    det_cat: np.ndarray
+    acc_col: np.ndarray
+    det_start: np.ndarray
+    gt_start: np.ndarray
+    g_idx: np.ndarray
+    gt_cat: np.ndarray
+    acc_idx: np.ndarray
+    acc_rank: np.ndarray
+    cat_start: np.ndarray
+
+
+def _group(gt: CocoGT, dets: CocoDets, p: Params) -> _Groups:
+    def sorted_ids(ids):
+        ids = np.asarray(ids, np.int64)
+        order = np.argsort(ids, kind="stable")
+        return ids[order], order
+
+    scores = np.ascontiguousarray(dets.scores, np.float64)
+    return _Groups(*_group_kernel(
+        np.asarray(dets.image_ids, np.int64), np.asarray(dets.cat_ids, np.int64),
+        scores.view(np.int64), np.asarray(gt.ann_image_ids, np.int64),
+        np.asarray(gt.ann_cat_ids, np.int64), *sorted_ids(p.img_ids), *sorted_ids(p.cat_ids),
+        bool(p.use_cats), int(p.max_dets[-1])))
+
+
+# ---------------------------------------------------------------------------------------------
 # Matching: one image x category group at a time, every area range and IoU threshold.
 
 @numba.njit(cache=True, nogil=True)
-def _match_kernel(group_det_start, group_gt_start, iou_start, ious, gt_crowd, gt_ignore,
-                  gt_rows, iou_thrs, matched, det_ignored_by_gt, match_gt):
-    """Greedy COCO matching on precomputed similarity blocks (see above).
-
-    group_*_start: int64[G + 1] offsets of each group's detections (sorted by score) and ground
-    truth (file order); gt_crowd: bool[N] may be matched any number of times; gt_ignore:
-    bool[A, N]; gt_rows: int64[N] their CocoGT rows. Writes matched[A, T, D],
-    det_ignored_by_gt[A, T, D] (matched to an ignored ground truth) and match_gt[A, T, D] (the
-    matched ground truth's CocoGT row, left alone when unmatched).
-    """
+def _match_groups(first, last, det_start, gt_start, iou_start, ious, boxes, det_boxes, gt_boxes,
+                  d_idx, g_idx, crowd, gt_ignore, det_area, area_rng, iou_thrs, status, match_gt):
+    """:func:`_match_kernel` on groups first..last-1."""
     n_area, n_thr = gt_ignore.shape[0], iou_thrs.shape[0]
-    for grp in range(group_det_start.shape[0] - 1):
-        d0, d1 = group_det_start[grp], group_det_start[grp + 1]
-        g0, g1 = group_gt_start[grp], group_gt_start[grp + 1]
+    rows = match_gt.shape[2] > 0
+    thr = np.minimum(iou_thrs, 1 - 1e-10)  # pycocotools caps the threshold below 1
+    lowest = thr.min() if n_thr else 1.0
+    # Work buffers, grown as needed.
+    buf, cand, ordered = np.empty(1024), np.empty(1024, np.int64), np.empty(1024, np.int64)
+    n_ok, cand_start = np.empty(128, np.int64), np.empty(129, np.int64)
+    outside = np.empty((n_area, 128), np.uint8)
+    taken = np.empty(128, np.bool_)
+    for grp in range(first, last):
+        d0, d1 = det_start[grp], det_start[grp + 1]
+        g0, g1 = gt_start[grp], gt_start[grp + 1]
         nd, ng = d1 - d0, g1 - g0
-        if nd == 0 or ng == 0:
+        if nd == 0:
             continue
-        block = ious[iou_start[grp]:iou_start[grp + 1]]
-        order = np.empty(ng, np.int64)
-        taken = np.empty(ng, np.bool_)
-        for a in range(n_area):
-            # Non-ignored ground truth first, each part in file order (a stable sort).
-            n = 0
-            for ignored in (False, True):
+        if outside.shape[1] < nd:
+            outside = np.empty((n_area, 2 * nd), np.uint8)
+            n_ok = np.empty(2 * nd, np.int64)
+            cand_start = np.empty(2 * nd + 1, np.int64)
+        # Unmatched detections outside the area range are ignored.
+        for d in range(nd):
+            area = det_area[d_idx[d0 + d]]
+            for a in range(n_area):
+                outside[a, d] = 2 if area < area_rng[a, 0] or area > area_rng[a, 1] else 0
+        if ng == 0:
+            for a in range(n_area):
+                for t in range(n_thr):
+                    for d in range(nd):
+                        status[a, t, d0 + d] = outside[a, d]
+            continue
+        if boxes:
+            if buf.shape[0] < nd * ng:
+                buf = np.empty(2 * nd * ng)
+            block = buf[:nd * ng]
+            for d in range(nd):
+                r = d_idx[d0 + d]
                 for g in range(ng):
-                    if gt_ignore[a, g0 + g] == ignored:
-                        order[n] = g
-                        n += 1
+                    s = g_idx[g0 + g]
+                    block[d * ng + g] = iou_xywh_one(
+                        det_boxes[r, 0], det_boxes[r, 1], det_boxes[r, 2], det_boxes[r, 3],
+                        gt_boxes[s, 0], gt_boxes[s, 1], gt_boxes[s, 2], gt_boxes[s, 3],
+                        crowd[g0 + g])
+        else:
+            block = ious[iou_start[grp]:iou_start[grp + 1]]
+        # Each detection's candidates: the ground truth it could match at the lowest
+        # threshold, in file order (a pair below it never matches; NaN stays in as before).
+        if cand.shape[0] < nd * ng:
+            cand = np.empty(2 * nd * ng, np.int64)
+            ordered = np.empty(2 * nd * ng, np.int64)
+        if taken.shape[0] < ng:
+            taken = np.empty(2 * ng, np.bool_)
+        n = 0
+        for d in range(nd):
+            cand_start[d] = n
+            for g in range(ng):
+                if not block[d * ng + g] < lowest:
+                    cand[n] = g
+                    n += 1
+        cand_start[nd] = n
+        for a in range(n_area):
+            # Non-ignored ground truth first, each part in file order (a stable sort); a
+            # detection never trades a non-ignored match for an ignored one.
+            for d in range(nd):
+                j = cand_start[d]
+                for i in range(cand_start[d], cand_start[d + 1]):
+                    if not gt_ignore[a, g0 + cand[i]]:
+                        ordered[j] = cand[i]
+                        j += 1
+                n_ok[d] = j - cand_start[d]
+                for i in range(cand_start[d], cand_start[d + 1]):
+                    if gt_ignore[a, g0 + cand[i]]:
+                        ordered[j] = cand[i]
+                        j += 1
             for t in range(n_thr):
-                taken[:] = False
+                for g in range(ng):
+                    taken[g] = False
                 for d in range(nd):
-                    best = min(iou_thrs[t], 1 - 1e-10)
+                    best = thr[t]
                     m = -1
-                    for j in range(ng):
-                        g = order[j]
-                        if taken[g] and not gt_crowd[g0 + g]:
-                            continue
-                        if m > -1 and not gt_ignore[a, g0 + m] and gt_ignore[a, g0 + g]:
+                    for j in range(cand_start[d], cand_start[d + 1]):
+                        if j - cand_start[d] == n_ok[d] and m > -1:
                             break
+                        g = ordered[j]
+                        if taken[g] and not crowd[g0 + g]:
+                            continue
                         if block[d * ng + g] < best:
                             continue
                         best = block[d * ng + g]
                         m = g
                     if m == -1:
+                        status[a, t, d0 + d] = outside[a, d]
                         continue
                     taken[m] = True
-                    matched[a, t, d0 + d] = True
-                    det_ignored_by_gt[a, t, d0 + d] = gt_ignore[a, g0 + m]
-                    match_gt[a, t, d0 + d] = gt_rows[g0 + m]
+                    status[a, t, d0 + d] = 3 if gt_ignore[a, g0 + m] else 1
+                    if rows:
+                        match_gt[a, t, d0 + d] = g_idx[g0 + m]
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _match_kernel(det_start, gt_start, iou_start, ious, boxes, det_boxes, gt_boxes, d_idx, g_idx,
+                  crowd, gt_ignore, det_area, area_rng, iou_thrs, status, match_gt, n_chunk):
+    """Greedy COCO matching, group by group, in ``n_chunk`` chunks run in parallel.
+
+    Groups: detections ``det_start[i]:det_start[i + 1]`` (CocoDets rows ``d_idx``, by score)
+    and ground truth ``gt_start[i]:gt_start[i + 1]`` (CocoGT rows ``g_idx``); crowd: bool[N]
+    may be matched any number of times; gt_ignore: bool[A, N]. Similarities: with ``boxes``,
+    box IoU computed here from ``det_boxes`` / ``gt_boxes`` (all rows, xywh); else the blocks
+    ``ious[iou_start[i]:iou_start[i + 1]]`` (row-major, detections x ground truth). det_area:
+    float64[all rows], area_rng: float64[A, 2]. Detection j's results go to column j of
+    status uint8[A, T, D] (bit 0: matched; bit 1: ignored, i.e. matched to ignored ground
+    truth, or unmatched and outside the area range) and, when it has columns, of match_gt
+    int64[A, T, D] (the matched CocoGT row; left alone when unmatched).
+    """
+    # Chunks of about equal numbers of detections, a few per thread, each with its buffers.
+    n_grp = det_start.shape[0] - 1
+    n_chunk = max(1, min(n_grp, n_chunk))
+    bounds = np.searchsorted(det_start, np.arange(n_chunk + 1) * (det_start[n_grp] / n_chunk))
+    bounds[0], bounds[n_chunk] = 0, n_grp
+    for c in numba.prange(n_chunk):
+        _match_groups(bounds[c], bounds[c + 1], det_start, gt_start, iou_start, ious, boxes,
+                      det_boxes, gt_boxes, d_idx, g_idx, crowd, gt_ignore, det_area, area_rng,
+                      iou_thrs, status, match_gt)
 
 
 # ---------------------------------------------------------------------------------------------
 # Accumulation: precision/recall per category, area range, max-dets and IoU threshold.
 
-@numba.njit(cache=True, nogil=True)
-def _accumulate_kernel(cat_start, det_rank, det_score, matched, ignored, n_positive, max_dets,
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _accumulate_kernel(cat_start, col, det_rank, det_score, status, n_positive, max_dets,
                        rec_thrs, precision, recall, scores):
     """cat_start: int64[K + 1] offsets of each category's detections in accumulation order
-    (score, then image, then rank); matched, ignored: bool[A, T, D]; n_positive: int64[K, A]."""
-    n_area, n_thr = matched.shape[0], matched.shape[1]
+    (score, then image, then rank), with their rank, score and column ``col`` in status
+    uint8[A, T, D] (bit 0 matched, bit 1 ignored); n_positive: int64[K, A]. Fills precision,
+    recall and scores (defined entries)."""
+    n_area, n_thr = status.shape[0], status.shape[1]
     n_rec = rec_thrs.shape[0]
-    for k in range(cat_start.shape[0] - 1):
+    for k in numba.prange(cat_start.shape[0] - 1):
         c0, c1 = cat_start[k], cat_start[k + 1]
-        tp_sum = np.empty(c1 - c0)
-        fp_sum = np.empty(c1 - c0)
-        kept_score = np.empty(c1 - c0)
-        for a in range(n_area):
-            npig = n_positive[k, a]
-            if npig == 0:
+        rows = np.empty(c1 - c0, np.int64)
+        cols = np.empty(c1 - c0, np.int64)
+        # Candidates for the precision read at a recall threshold: the first detection and
+        # every true positive (recall rises only there; elsewhere precision only falls or
+        # stays, so the maximum over the rest is taken among them too).
+        cand_pr = np.empty(c1 - c0 + 1)
+        cand_j = np.empty(c1 - c0 + 1, np.int64)
+        nd = -1
+        for m in range(max_dets.shape[0]):
+            last = nd
+            nd = 0
+            for d in range(c0, c1):
+                if det_rank[d] < max_dets[m]:
+                    rows[nd] = d
+                    nd += 1
+            if m and nd == last:  # the same detections count as at the previous max_dets
+                for a in range(n_area):
+                    if n_positive[k, a] > 0:
+                        recall[:, k, a, m] = recall[:, k, a, m - 1]
+                        precision[:, :, k, a, m] = precision[:, :, k, a, m - 1]
+                        scores[:, :, k, a, m] = scores[:, :, k, a, m - 1]
                 continue
-            for m in range(max_dets.shape[0]):
+            for j in range(nd):
+                cols[j] = col[rows[j]]
+            for a in range(n_area):
+                npig = n_positive[k, a]
+                if npig == 0:
+                    continue
                 for t in range(n_thr):
-                    nd = 0
-                    tp = 0.0
-                    fp = 0.0
-                    for d in range(c0, c1):
-                        if det_rank[d] >= max_dets[m]:
-                            continue
-                        if not ignored[a, t, d]:
-                            if matched[a, t, d]:
-                                tp += 1.0
-                            else:
-                                fp += 1.0
-                        tp_sum[nd] = tp
-                        fp_sum[nd] = fp
-                        kept_score[nd] = det_score[d]
-                        nd += 1
-                    rc = tp_sum[:nd] / npig
-                    pr = tp_sum[:nd] / (fp_sum[:nd] + tp_sum[:nd] + EPS)
-                    recall[t, k, a, m] = rc[nd - 1] if nd else 0.0
-                    for i in range(nd - 1, 0, -1):
-                        if pr[i] > pr[i - 1]:
-                            pr[i - 1] = pr[i]
+                    if nd == 0:
+                        recall[t, k, a, m] = 0.0
+                        continue
+                    st = status[a, t]
+                    s = st[cols[0]]
+                    tp0 = 1.0 if s == 1 else 0.0  # true positives up to candidate i: i + tp0
+                    fp = 1.0 if s == 0 else 0.0
+                    cand_pr[0], cand_j[0] = fp, 0
+                    nc = 1
+                    for j in range(1, nd):  # branch-free: outcomes are unpredictable
+                        s = st[cols[j]]
+                        is_tp = s == 1
+                        fp += s == 0
+                        cand_pr[nc], cand_j[nc] = fp, j
+                        nc += is_tp
+                    for i in range(nc):  # cand_pr held the false positives so far
+                        cand_pr[i] = (i + tp0) / (cand_pr[i] + (i + tp0) + EPS)
+                    recall[t, k, a, m] = (nc - 1 + tp0) / npig
+                    for i in range(nc - 1, 0, -1):  # precision made monotone from the right
+                        if cand_pr[i] > cand_pr[i - 1]:
+                            cand_pr[i - 1] = cand_pr[i]
+                    # Each recall threshold reads the first point reaching it (NumPy's
+                    # searchsorted, side="left"); walk forward while thresholds rise.
+                    i = 0
                     for r in range(n_rec):
-                        i = np.searchsorted(rc, rec_thrs[r])
-                        if i >= nd:  # pycocotools stops here; the rest stay 0
+                        if r and rec_thrs[r] < rec_thrs[r - 1]:
+                            i = 0
+                        while i < nc and (i + tp0) / npig < rec_thrs[r]:
+                            i += 1
+                        if i >= nc:  # pycocotools stops here; the rest stay 0
                             break
-                        precision[t, r, k, a, m] = pr[i]
-                        scores[t, r, k, a, m] = kept_score[i]
+                        precision[t, r, k, a, m] = cand_pr[i]
+                        scores[t, r, k, a, m] = det_score[rows[cand_j[i]]]
 
 
 def resolve_params(params: Params | None, gt: CocoGT) -> Params:
@@ -394,21 +762,6 @@ def resolve_params(params: Params | None, gt: CocoGT) -> Params:
                   kpt_oks_sigmas=np.asarray(p.kpt_oks_sigmas, np.float64).ravel())
 
 
-def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Index of each id in ``wanted`` (any order, unique), -1 when absent."""
-    if len(wanted) == 0:
-        return np.full(len(ids), -1, np.int64)
-    order = np.argsort(wanted, kind="stable")
-    pos = np.searchsorted(wanted, ids, sorter=order).clip(0, len(wanted) - 1)
-    found = wanted[order[pos]] == ids
-    return np.where(found, order[pos], -1)
-
-
-def _starts(keys: np.ndarray, n_groups: int) -> np.ndarray:
-    """Offsets [n_groups + 1] of each key's run in an array of sorted keys 0..n_groups-1."""
-    return np.searchsorted(keys, np.arange(n_groups + 1)).astype(np.int64)
-
-
 @dataclass
 class Matches:
     """Per-detection matching results for the kept detections (those within max(max_dets)).
@@ -418,7 +771,8 @@ class Matches:
     positions in ``p.img_ids`` / ``p.cat_ids`` (0 without categories); gt_index: int64[N] rows
     of the CocoGT evaluated, grouped the same way, with gt_cat and gt_ignore: bool[A, N];
     matched, ignored: bool[A, T, D]; match_gt: int64[A, T, D] the CocoGT row each detection
-    matched (crowd and ignored ground truth included), -1 when unmatched.
+    matched (crowd and ignored ground truth included), -1 when unmatched; None when
+    :func:`match` was asked not to make it.
     """
 
     det_index: np.ndarray
@@ -430,61 +784,73 @@ class Matches:
     gt_ignore: np.ndarray
     matched: np.ndarray
     ignored: np.ndarray
-    match_gt: np.ndarray
+    match_gt: np.ndarray | None
 
 
-def match(gt: CocoGT, dets: CocoDets, p: Params) -> Matches:
+def _gt_ignore(gt: CocoGT, p: Params, g_idx: np.ndarray) -> np.ndarray:
+    """bool[A, N]: grouped ground truth ignored per area range (crowd, outside the range;
+    keypoints: no labelled keypoint)."""
+    area_rng = np.array(p.area_rng, np.float64)
+    gt_area = gt.areas[g_idx]
+    ignore = gt.iscrowd[g_idx]
+    if p.iou_type == "keypoints":  # people without a single labelled keypoint are ignored
+        ignore = ignore | (gt.num_keypoints[g_idx] == 0)
+    return ignore[None] | (gt_area[None] < area_rng[:, :1]) | (gt_area[None] > area_rng[:, 1:])
+
+
+def _ranges(starts: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions in the ``chosen`` (bool) ranges ``starts[i]:starts[i + 1]``, concatenated,
+    and their new offsets."""
+    counts = np.diff(starts)[chosen]
+    new_starts = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=new_starts[1:])
+    return (np.repeat(starts[:-1][chosen] - new_starts[:-1], counts)
+            + np.arange(new_starts[-1])), new_starts
+
+
+def _match_status(gt: CocoGT, dets: CocoDets, p: Params, grp: _Groups, gt_ignore: np.ndarray,
+                  gt_rows: bool) -> tuple[np.ndarray, np.ndarray]:
+    """status uint8[A, T, D] (bit 0 matched, bit 1 ignored; kept detections in group order)
+    and match_gt int64[A, T, D] (int64[A, T, 0] unless ``gt_rows``)."""
+    n_area, n_thr, n_det = len(p.area_rng), len(p.iou_thrs), len(grp.d_idx)
+    status = np.empty((n_area, n_thr, n_det), np.uint8)
+    match_gt = np.full((n_area, n_thr, n_det if gt_rows else 0), -1, np.int64)
+    crowd = gt.iscrowd[grp.g_idx]
+    boxes = p.iou_type == "bbox"
+    if boxes:  # IoU computed inside the matching kernel, group by group
+        iou_start, ious = np.zeros(1, np.int64), np.zeros(0)
+    else:
+        n_det, n_gt = np.diff(grp.det_start), np.diff(grp.gt_start)
+        iou_start = np.zeros(len(grp.det_start), np.int64)
+        np.cumsum(n_det * n_gt, out=iou_start[1:])
+        # Only groups with both sides have blocks: the masks or keypoints of the others are
+        # never gathered (the blocks come out the same, in the same places).
+        both = (n_det > 0) & (n_gt > 0)
+        d_rows, d_start = _ranges(grp.det_start, both)
+        g_rows, g_start = _ranges(grp.gt_start, both)
+        ious = similarities(gt, dets, p, grp.g_idx[g_rows], grp.d_idx[d_rows], g_start, d_start,
+                            iou_start[np.append(np.flatnonzero(both), len(both))], crowd[g_rows])
+    _match_kernel(grp.det_start, grp.gt_start, iou_start, ious, boxes,
+                  np.ascontiguousarray(dets.boxes, np.float64),
+                  np.ascontiguousarray(gt.boxes, np.float64), grp.d_idx, grp.g_idx, crowd,
+                  gt_ignore, np.ascontiguousarray(dets.areas, np.float64),
+                  np.array(p.area_rng, np.float64), np.asarray(p.iou_thrs, np.float64),
+                  status, match_gt, 8 * numba.get_num_threads())
+    return status, match_gt
+
+
+def match(gt: CocoGT, dets: CocoDets, p: Params, gt_rows: bool = True) -> Matches:
     """COCO's per image x category greedy matching at every area range and IoU threshold, on
     box IoU, mask IoU or keypoint OKS by ``p.iou_type``. ``p`` must come from
-    :func:`resolve_params`."""
-    img_ids, cat_ids = np.array(p.img_ids, np.int64), np.array(p.cat_ids, np.int64)
-    area_rng = np.array(p.area_rng, np.float64)
-    n_img, n_area, n_thr = len(img_ids), len(area_rng), len(p.iou_thrs)
-    n_cat = len(cat_ids) if p.use_cats else 1
-
-    # Ground truth and detections of the evaluated images and categories, grouped by
-    # (category, image) -- or by image alone without categories -- in pycocotools' order.
-    def grouped(image_ids, category_ids):
-        img = _positions(image_ids, img_ids)
-        cat = _positions(category_ids, cat_ids)
-        keep = (img >= 0) & (cat >= 0)
-        group = (cat * n_img + img) if p.use_cats else img
-        return np.flatnonzero(keep), img, cat, group
-
-    g_idx, g_img, g_cat, g_group = grouped(gt.ann_image_ids, gt.ann_cat_ids)
-    g_idx = g_idx[np.lexsort((g_cat[g_idx], g_group[g_idx]))]
-    d_idx, d_img, d_cat, d_group = grouped(dets.image_ids, dets.cat_ids)
-    d_idx = d_idx[np.lexsort((d_cat[d_idx], -dets.scores[d_idx], d_group[d_idx]))]
-    n_groups = n_cat * n_img
-    det_start = _starts(d_group[d_idx], n_groups)
-    rank = np.arange(len(d_idx)) - np.repeat(det_start[:-1], np.diff(det_start))
-    d_idx, rank = d_idx[rank < p.max_dets[-1]], rank[rank < p.max_dets[-1]]
-    det_start = _starts(d_group[d_idx], n_groups)
-    gt_start = _starts(g_group[g_idx], n_groups)
-
-    gt_area = gt.areas[g_idx]
-    crowd = gt.iscrowd[g_idx]
-    ignore = crowd.copy()
-    if p.iou_type == "keypoints":  # people without a single labelled keypoint are ignored
-        ignore |= gt.num_keypoints[g_idx] == 0
-    gt_ignore = ignore[None] | (gt_area[None] < area_rng[:, :1]) | (gt_area[None] > area_rng[:, 1:])
-    matched = np.zeros((n_area, n_thr, len(d_idx)), np.bool_)
-    ignored = np.zeros_like(matched)
-    match_gt = np.full(matched.shape, -1, np.int64)
-    iou_start = np.zeros(n_groups + 1, np.int64)
-    np.cumsum(np.diff(det_start) * np.diff(gt_start), out=iou_start[1:])
-    ious = similarities(gt, dets, p, g_idx, d_idx, gt_start, det_start, iou_start, crowd)
-    _match_kernel(det_start, gt_start, iou_start, ious, crowd, gt_ignore, g_idx,
-                  np.asarray(p.iou_thrs, np.float64), matched, ignored, match_gt)
-    det_area = dets.areas[d_idx]
-    out_of_range = (det_area[None] < area_rng[:, :1]) | (det_area[None] > area_rng[:, 1:])
-    ignored |= ~matched & out_of_range[:, None, :]
-    return Matches(det_index=d_idx, rank=rank, det_img=d_img[d_idx],
-                   det_cat=d_cat[d_idx] if p.use_cats else np.zeros(len(d_idx), np.int64),
-                   gt_index=g_idx,
-                   gt_cat=g_cat[g_idx] if p.use_cats else np.zeros(len(g_idx), np.int64),
-                   gt_ignore=gt_ignore, matched=matched, ignored=ignored,
-                   match_gt=match_gt)
+    :func:`resolve_params`. ``gt_rows=False`` leaves ``match_gt`` None (it is 8 bytes per
+    detection, area range and threshold)."""
+    grp = _group(gt, dets, p)
+    gt_ignore = _gt_ignore(gt, p, grp.g_idx)
+    status, match_gt = _match_status(gt, dets, p, grp, gt_ignore, gt_rows)
+    return Matches(det_index=grp.d_idx, rank=grp.rank, det_img=grp.det_img, det_cat=grp.det_cat,
+                   gt_index=grp.g_idx, gt_cat=grp.gt_cat, gt_ignore=gt_ignore,
+                   matched=(status & 1).view(np.bool_), ignored=(status >> 1).view(np.bool_),
+                   match_gt=match_gt if gt_rows else None)
 
 
 def similarities(gt: CocoGT, dets: CocoDets, p: Params, g_idx: np.ndarray, d_idx: np.ndarray,
@@ -551,11 +917,36 @@ def _keypoint_rows(data: CocoGT | CocoDets, rows: np.ndarray, p: Params,
     return np.ascontiguousarray(keypoints[gather]), new_starts
 
 
+def _n_positive(gt_cat: np.ndarray, gt_ignore: np.ndarray, n_cat: int) -> np.ndarray:
+    """int64[K, A]: non-ignored ground truth per category position and area range."""
+    return np.stack([np.bincount(gt_cat[~ignore], minlength=n_cat) for ignore in gt_ignore],
+                    axis=1).astype(np.int64).reshape(n_cat, -1)
+
+
 def count_positives(m: Matches, p: Params) -> np.ndarray:
     """int64[K, A]: non-ignored ground truth per category and area range (pycocotools' npig)."""
-    n_cat = len(p.cat_ids) if p.use_cats else 1
-    return np.stack([np.bincount(m.gt_cat[~m.gt_ignore[a]], minlength=n_cat)
-                     for a in range(len(p.area_rng))], axis=1).astype(np.int64).reshape(n_cat, -1)
+    return _n_positive(m.gt_cat, m.gt_ignore, len(p.cat_ids) if p.use_cats else 1)
+
+
+def _accumulated(cat_start: np.ndarray, col: np.ndarray, rank: np.ndarray, score: np.ndarray,
+                 status: np.ndarray, n_positive: np.ndarray, p: Params) -> CocoEvalResult:
+    """accumulate() on detections already in accumulation order (see :func:`_accumulate_kernel`)."""
+    cat_ids = np.array(p.cat_ids, np.int64)
+    n_area, n_thr = len(p.area_rng), len(p.iou_thrs)
+    n_cat = len(cat_start) - 1
+    n_positive = np.asarray(n_positive, np.int64).reshape(n_cat, n_area)
+    shape = (n_thr, len(p.rec_thrs), n_cat, n_area, len(p.max_dets))
+    precision, scores = -np.ones(shape), -np.ones(shape)
+    recall = -np.ones((n_thr, n_cat, n_area, len(p.max_dets)))
+    precision[:, :, n_positive > 0] = 0.0  # undefined stays -1; unreached recall is 0
+    scores[:, :, n_positive > 0] = 0.0
+    _accumulate_kernel(cat_start, col, rank, np.ascontiguousarray(score, np.float64), status,
+                       n_positive, np.array(p.max_dets, np.int64),
+                       np.asarray(p.rec_thrs, np.float64), precision, recall, scores)
+    result = CocoEvalResult(params=p, cat_ids=cat_ids if p.use_cats else np.array([-1]),
+                            precision=precision, recall=recall, scores=scores, stats=np.zeros(0))
+    result.stats = _summary_stats(result)
+    return result
 
 
 def accumulate(det_cat: np.ndarray, det_img: np.ndarray, rank: np.ndarray, score: np.ndarray,
@@ -571,36 +962,26 @@ def accumulate(det_cat: np.ndarray, det_img: np.ndarray, rank: np.ndarray, score
     category are ranked by score, stably, in image order then rank, as pycocotools concatenates
     its per-image lists; detections with ``rank >= max_dets[m]`` do not count at ``m``.
     """
-    cat_ids = np.array(p.cat_ids, np.int64)
-    n_area, n_thr = len(p.area_rng), len(p.iou_thrs)
-    n_cat = len(cat_ids) if p.use_cats else 1
+    n_cat = len(p.cat_ids) if p.use_cats else 1
     det_cat, det_img, rank = (np.asarray(a, np.int64) for a in (det_cat, det_img, rank))
     score = np.asarray(score, np.float64)
-    n_positive = np.asarray(n_positive, np.int64).reshape(n_cat, n_area)
     acc = np.lexsort((rank, det_img, -score, det_cat))
-    shape = (n_thr, len(p.rec_thrs), n_cat, n_area, len(p.max_dets))
-    precision, scores = -np.ones(shape), -np.ones(shape)
-    recall = -np.ones((n_thr, n_cat, n_area, len(p.max_dets)))
-    precision[:, :, n_positive > 0] = 0.0  # undefined stays -1; unreached recall is 0
-    scores[:, :, n_positive > 0] = 0.0
-    _accumulate_kernel(_starts(det_cat[acc], n_cat), rank[acc], score[acc],
-                       np.ascontiguousarray(np.asarray(matched, np.bool_)[:, :, acc]),
-                       np.ascontiguousarray(np.asarray(ignored, np.bool_)[:, :, acc]),
-                       n_positive, np.array(p.max_dets, np.int64),
-                       np.asarray(p.rec_thrs, np.float64), precision, recall, scores)
-    result = CocoEvalResult(params=p, cat_ids=cat_ids if p.use_cats else np.array([-1]),
-                            precision=precision, recall=recall, scores=scores, stats=np.zeros(0))
-    result.stats = _summary_stats(result)
-    return result
+    status = np.asarray(matched, np.bool_).view(np.uint8) | (
+        np.asarray(ignored, np.bool_).view(np.uint8) << 1)
+    cat_start = np.searchsorted(det_cat[acc], np.arange(n_cat + 1)).astype(np.int64)
+    return _accumulated(cat_start, acc, rank[acc], score[acc], status, n_positive, p)
 
 
 def evaluate(gt: CocoGT, dets: CocoDets, params: Params | None = None) -> CocoEvalResult:
     """COCO evaluation of ``params.iou_type`` (default: the type ``gt`` was loaded for); see
-    the module docstring for the exact rules."""
+    the module docstring for the exact rules. Matching writes straight into accumulation order
+    (no per-detection arrays in group order, no matched ground-truth rows)."""
     p = resolve_params(params, gt)
-    m = match(gt, dets, p)
-    return accumulate(m.det_cat, m.det_img, m.rank, dets.scores[m.det_index], m.matched,
-                      m.ignored, count_positives(m, p), p)
+    grp = _group(gt, dets, p)
+    gt_ignore = _gt_ignore(gt, p, grp.g_idx)
+    status, _ = _match_status(gt, dets, p, grp, gt_ignore, False)
+    return _accumulated(grp.cat_start, grp.acc_col, grp.acc_rank, dets.scores[grp.acc_idx], status,
+                        _n_positive(grp.gt_cat, gt_ignore, len(grp.cat_start) - 1), p)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,9 +21,11 @@ import numpy as np
 from ..calibration import ECEResult, expected_calibration_error
 from ..errors import InputError
 from .coco import CocoDets, CocoGT
-from .cocoeval import Params, match, resolve_params
+from .cocoeval import Matches, Params, match, resolve_params
+from .tide import scale_masks
 
-__all__ = ["ECEResult", "check_probabilities", "detection_correctness", "detection_ece"]
+__all__ = ["ECEResult", "check_probabilities", "correctness_from_matches", "detection_correctness",
+           "detection_ece", "ece_by_scale"]
 
 
 def check_probabilities(dets: CocoDets) -> None:
@@ -44,9 +46,22 @@ def detection_correctness(gt: CocoGT, dets: CocoDets, iou: float = 0.5,
     """(detection rows that count, their correctness) under the rules in the module docstring."""
     p = resolve_params(Params(iou_thrs=np.array([iou]), max_dets=[max_dets],
                               area_rng=[[0, 1e10]], area_lbl=["all"], iou_type=gt.iou_type), gt)
-    m = match(gt, dets, p)
-    counted = ~m.ignored[0, 0]
-    return m.det_index[counted], m.matched[0, 0][counted]
+    return correctness_from_matches(match(gt, dets, p), p, iou, max_dets)
+
+
+def correctness_from_matches(m: Matches, p: Params, iou: float = 0.5,
+                             max_dets: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`detection_correctness` read from a COCO matching already made (``m``, under
+    ``p``), e.g. the default evaluation's: ``p`` must have the IoU threshold ``iou``, the area
+    range [0, 1e10] and a largest max_dets of at least ``max_dets`` (a detection's match only
+    depends on those scored above it, so a longer list does not change it)."""
+    t = np.flatnonzero(np.asarray(p.iou_thrs) == iou)
+    a = [i for i, rng in enumerate(p.area_rng) if list(rng) == [0, 1e10]]
+    if not len(t) or not a or p.max_dets[-1] < max_dets:
+        raise ValueError(f"the matching has no IoU {iou}, area range [0, 1e10] or {max_dets} "
+                         "detections per image and category")
+    counted = ~m.ignored[a[0], t[0]] & (m.rank < max_dets)
+    return m.det_index[counted], m.matched[a[0], t[0]][counted]
 
 
 def detection_ece(gt: CocoGT, dets: CocoDets, iou: float = 0.5, n_bins: int = 10,
@@ -59,3 +74,16 @@ def detection_ece(gt: CocoGT, dets: CocoDets, iou: float = 0.5, n_bins: int = 10
     if det_mask is not None:
         keep &= det_mask[rows]
     return expected_calibration_error(dets.scores[rows][keep], correct[keep], n_bins)
+
+
+def ece_by_scale(dets: CocoDets, rows: np.ndarray, correct: np.ndarray, min_score: float = 0.0,
+                 n_bins: int = 10) -> dict[str, ECEResult]:
+    """``{"all", "small", "medium", "large"}`` -> the ECE of :func:`detection_ece` with each
+    scale's ``det_mask`` (box area), from one correctness (``rows, correct`` as
+    :func:`detection_correctness` gives them)."""
+    score = dets.scores[rows]
+    keep = score >= min_score
+    masks = {"all": keep} | {name: keep & mask[rows]
+                             for name, mask in scale_masks(dets.boxes).items()}
+    return {name: expected_calibration_error(score[mask], correct[mask], n_bins)
+            for name, mask in masks.items()}

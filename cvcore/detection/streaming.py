@@ -230,7 +230,8 @@ class StreamingCocoEval:
         elif self.iou_type == "segm":
             img = _index_of(image, self.gt.image_ids)
             masks = _mask_rles(values, n, self.gt.heights[img], self.gt.widths[img])
-            chunk.update(boxes=rle.to_bbox(masks), areas=rle.area(masks).astype(np.float64),
+            mask_areas, mask_boxes = rle.area_and_bbox(masks)
+            chunk.update(boxes=mask_boxes, areas=mask_areas.astype(np.float64),
                          mask_heights=masks.heights, mask_widths=masks.widths,
                          run_counts=np.diff(masks.starts), runs=masks.runs)
         else:

@@ -8,8 +8,12 @@ masks as intersection over the detection's mask area), ground-truth masks built 
 loader builds them (polygons merged, RLE as is: :func:`cvcore.detection.rle.from_segmentations`).
 ``tide_by_scale`` adds the same breakdown per object scale, which tidecv 1.0.1 does not implement.
 
-Both modes share one matching kernel: IoUs come in per-image blocks (:func:`iou_blocks`,
-detections x ground truth, and detections x crowd regions) computed by type beforehand.
+One parallel kernel does all of it (``_tide_kernel``), for several breakdowns of the same data at
+once (:func:`tide_runs`; ``tide_by_scale`` runs its four together): it ranks the detections,
+matches and classifies each image's errors for every breakdown, then computes every class's
+AP@50 in every fixed run from the positions of its true positives. Box IoUs are computed in the
+kernel, image by image; mask IoUs come in per-image blocks (:func:`iou_blocks`, detections x
+ground truth and detections x crowd regions) computed once, whatever the number of breakdowns.
 
 tidecv's rules, reproduced (they differ from pycocotools' in several places):
 
@@ -57,6 +61,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from ..boxes import iou_block
 from ..boxes import iou_blocks as box_iou_blocks
 from ..errors import run_cli
 from ..runs import check_output_path
@@ -96,152 +101,301 @@ def _block_offsets(det_start: np.ndarray, gt_start: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
-@numba.njit(cache=True, nogil=True)
-def _tide_image_kernel(det_start, det_cls, det_score, gt_start, gt_cls, iou_flat, iou_offsets,
-                       crowd_start, crowd_cls, crowd_flat, crowd_offsets, pos_thresh, bg_thresh,
-                       det_state, det_error, det_error_gt, gt_used, gt_usable, gt_best_det):
-    """Match and classify the errors of each image (detections already sorted and capped).
+# The runs whose AP@50 each TIDE breakdown needs (axis 1 of the kernel's ``ap`` output): the
+# original, one fixed run per main error type (1 + code), Miss, FalsePos and FalseNeg.
+N_RUNS = 9
+RUN_MISS, RUN_FALSE_POS, RUN_FALSE_NEG = 6, 7, 8
+MOVED_IN, NO_FIX = 5, -2  # a fixed Cls error in its new class; a run fixing no error kind
 
-    ``iou_flat`` holds each image's [nd, ng] detection x ground-truth IoU block (row-major, at
-    ``iou_offsets``), ``crowd_flat`` its [nd, nc] intersection-over-detection-area block with
-    the crowd regions: the kernel is the same for boxes and masks."""
-    gt_best_score = np.full(gt_cls.shape[0], -1.0)
-    for img in range(det_start.shape[0] - 1):
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _class_ap(tp_at, n_true, n, n_gt, best):
+    """tidecv's AP of one class (its ``_ap50``: precision n_tp / (i + 1) made monotone from the
+    right, read at recall i / 100 by ``searchsorted``) from the positions ``tp_at[:n_true]`` of
+    the true positives among its ``n`` data points in rank order. Precision only rises at a true
+    positive, so the monotone precision at a true positive is the best of those from it on
+    (``best``: scratch of n_true values), and recall first reaches b / 100 at a true positive."""
+    if n_gt == 0:
+        return 0.0
+    for t in range(n_true - 1, -1, -1):
+        best[t] = (t + 1) / (tp_at[t] + 1)
+        if t + 1 < n_true and best[t + 1] > best[t]:
+            best[t] = best[t + 1]
+    total = 0.0
+    t = 0  # true positives needed to reach recall b / 100
+    for b in range(101):
+        while t <= n_true and t / n_gt < b / 100:
+            t += 1
+        if t > n_true:
+            break
+        if t == 0:  # recall 0 is reached at the first data point
+            if n > 0:
+                total += best[0] if n_true > 0 else 0.0
+        else:
+            total += best[t - 1]
+    return total / 101 * 100
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _tide_kernel(det_start, det_cls, det_score, det_in, gt_start, gt_cls, gt_in, crowd_start,
+                 crowd_cls, crowd_in, masks, det_boxes, gt_boxes, crowd_boxes, iou_flat,
+                 iou_offsets, crowd_flat, crowd_offsets, n_gt, pos_thresh, bg_thresh, det_state,
+                 det_error, det_error_gt, gt_used, gt_usable, gt_best_det, gt_best_score, ap,
+                 n_points):
+    """All of R TIDE breakdowns at once: matching and error kinds per image (in parallel), then
+    the AP@50 of every class in every fixed run (in parallel over classes).
+
+    Detections (D rows) are grouped by image (``det_start`` int64[I + 1], tidecv's image
+    order; the kernel ranks them by score in an image, stably); ground truth (G rows) and crowd
+    regions (C rows) are grouped by image in file order. ``det_in`` bool[R, D], ``gt_in``
+    bool[R, G], ``crowd_in`` bool[R, C]: what each breakdown sees (it takes its first
+    MAX_DETS detections of an image). Box mode (``masks`` False) computes each image's IoUs
+    from the xywh ``det_boxes``, ``gt_boxes``, ``crowd_boxes`` (pycocotools' bbIou); mask mode
+    reads them from ``iou_flat``, each image's [nd, ng] detection x ground-truth mask IoU block
+    (row-major, at ``iou_offsets``), and ``crowd_flat``, its [nd, nc] intersection over the
+    detection's area with the crowd regions. Either way one set serves every breakdown.
+    Writes det_state, det_error, det_error_gt [R, D] (-1 for detections a breakdown does not
+    take), gt_used, gt_usable, gt_best_det [R, G], n_gt int64[R, 3, K] (each breakdown's ground
+    truth per class, without its misses, and only its matched ones) and ap, n_points
+    [R, N_RUNS, K] (AP@50 of each class in each run, and its number of data points)."""
+    n_img, n_runs = det_start.shape[0] - 1, det_in.shape[0]
+    n_det, n_cls = det_cls.shape[0], n_gt.shape[2]
+    no_crowd = np.zeros(gt_cls.shape[0], np.bool_)
+    all_crowd = np.ones(crowd_cls.shape[0], np.bool_)
+    # tidecv's detection order: images in order, by score in an image (stable); ``perm`` lists
+    # the rows in that order, ``position`` is each row's place in it.
+    perm = np.empty(n_det, np.int64)
+    position = np.empty(n_det, np.int64)
+    for img in numba.prange(n_img):
         d0, d1 = det_start[img], det_start[img + 1]
+        perm[d0:d1] = d0 + np.argsort(-det_score[d0:d1], kind="mergesort")
+        for i in range(d0, d1):
+            position[perm[i]] = i
         g0, g1 = gt_start[img], gt_start[img + 1]
-        nd, ng = d1 - d0, g1 - g0
-        if nd == 0:
-            continue
-        iou = iou_flat[iou_offsets[img]:iou_offsets[img + 1]].reshape(nd, ng)
-        for d in range(nd):  # greedy, all classes together, argmax -> lowest index on ties
-            best, m = 0.0, -1
-            for g in range(ng):
-                if gt_used[g0 + g] or gt_cls[g0 + g] != det_cls[d0 + d]:
-                    continue
-                if m == -1 or iou[d, g] > best:
-                    best, m = iou[d, g], g
-            if m >= 0 and best >= pos_thresh:
-                det_state[d0 + d] = TP
-                gt_used[g0 + m] = True
-            else:
-                det_state[d0 + d] = FP
         c0, c1 = crowd_start[img], crowd_start[img + 1]
-        crowd_iou = crowd_flat[crowd_offsets[img]:crowd_offsets[img + 1]].reshape(nd, c1 - c0)
-        for c in range(c1 - c0):
-            for d in range(nd):
-                if det_state[d0 + d] == TP or crowd_cls[c0 + c] != det_cls[d0 + d]:
+        ng, nc = g1 - g0, c1 - c0
+        if masks:
+            iou = iou_flat[iou_offsets[img]:iou_offsets[img + 1]].reshape(d1 - d0, ng)
+            crowd_iou = crowd_flat[crowd_offsets[img]:crowd_offsets[img + 1]].reshape(d1 - d0, nc)
+        else:
+            iou = iou_block(det_boxes, d0, d1, gt_boxes, g0, g1, no_crowd)
+            crowd_iou = iou_block(det_boxes, d0, d1, crowd_boxes, c0, c1, all_crowd)
+        for r in range(n_runs):
+            taken = 0
+            for i in range(d0, d1):  # greedy, all classes together, argmax -> lowest index on ties
+                d = perm[i]
+                if not det_in[r, d] or taken == MAX_DETS:
                     continue
-                if crowd_iou[d, c] > pos_thresh:
-                    det_state[d0 + d] = IGNORED
-        for d in range(nd):
-            if det_state[d0 + d] == TP:
-                continue
-            if ng == 0:
-                det_error[d0 + d] = BKG
-                continue
-            # argmax over same-class, other-class, matched same-class and all ground truth.
-            same, other, dupe, anything = -1, -1, -1, -1
-            for g in range(ng):
-                v = iou[d, g]
-                if gt_cls[g0 + g] == det_cls[d0 + d]:
-                    if same == -1 or v > iou[d, same]:
-                        same = g
-                    if gt_used[g0 + g] and (dupe == -1 or v > iou[d, dupe]):
-                        dupe = g
-                elif other == -1 or v > iou[d, other]:
-                    other = g
-                if anything == -1 or v > iou[d, anything]:
-                    anything = g
-            if same >= 0 and bg_thresh <= iou[d, same] <= pos_thresh:
-                error, target = LOC, same
-            elif other >= 0 and iou[d, other] >= pos_thresh:
-                error, target = CLS, other
-            elif dupe >= 0 and iou[d, dupe] >= pos_thresh:
-                error, target = DUPE, -1
-            elif iou[d, anything] <= bg_thresh:
-                error, target = BKG, -1
-            else:
-                error, target = BOTH, -1
-            det_error[d0 + d] = error
-            if target >= 0:
-                g = g0 + target
-                det_error_gt[d0 + d] = g
-                if not gt_used[g]:
-                    gt_usable[g] = True
-                    if gt_best_score[g] < det_score[d0 + d]:
-                        gt_best_score[g] = det_score[d0 + d]
-                        gt_best_det[g] = d0 + d
+                taken += 1
+                best, m = 0.0, -1
+                for g in range(ng):
+                    if not gt_in[r, g0 + g] or gt_used[r, g0 + g] or gt_cls[g0 + g] != det_cls[d]:
+                        continue
+                    v = iou[d - d0, g]
+                    if m == -1 or v > best:
+                        best, m = v, g
+                if m >= 0 and best >= pos_thresh:
+                    det_state[r, d] = TP
+                    gt_used[r, g0 + m] = True
+                else:
+                    det_state[r, d] = FP
+            for c in range(nc):
+                if not crowd_in[r, c0 + c]:
+                    continue
+                for d in range(d0, d1):
+                    if (det_state[r, d] == FP and crowd_cls[c0 + c] == det_cls[d]
+                            and crowd_iou[d - d0, c] > pos_thresh):
+                        det_state[r, d] = IGNORED
+            ng_in = 0
+            for g in range(g0, g1):
+                if gt_in[r, g]:
+                    ng_in += 1
+            for i in range(d0, d1):  # by score: the first error on a ground truth wins ties
+                d = perm[i]
+                if det_state[r, d] < 0 or det_state[r, d] == TP:
+                    continue
+                if ng_in == 0:
+                    det_error[r, d] = BKG
+                    continue
+                # argmax over same-class, other-class, matched same-class and all ground truth.
+                same, other, dupe, anything = -1, -1, -1, -1
+                v_same, v_other, v_dupe, v_any = 0.0, 0.0, 0.0, 0.0
+                for g in range(ng):
+                    if not gt_in[r, g0 + g]:
+                        continue
+                    v = iou[d - d0, g]
+                    if gt_cls[g0 + g] == det_cls[d]:
+                        if same == -1 or v > v_same:
+                            same, v_same = g, v
+                        if gt_used[r, g0 + g] and (dupe == -1 or v > v_dupe):
+                            dupe, v_dupe = g, v
+                    elif other == -1 or v > v_other:
+                        other, v_other = g, v
+                    if anything == -1 or v > v_any:
+                        anything, v_any = g, v
+                if same >= 0 and bg_thresh <= v_same <= pos_thresh:
+                    error, target = LOC, same
+                elif other >= 0 and v_other >= pos_thresh:
+                    error, target = CLS, other
+                elif dupe >= 0 and v_dupe >= pos_thresh:
+                    error, target = DUPE, -1
+                elif v_any <= bg_thresh:
+                    error, target = BKG, -1
+                else:
+                    error, target = BOTH, -1
+                det_error[r, d] = error
+                if target >= 0:
+                    g = g0 + target
+                    det_error_gt[r, d] = g
+                    if not gt_used[r, g]:
+                        gt_usable[r, g] = True
+                        if gt_best_score[r, g] < det_score[d]:
+                            gt_best_score[r, g] = det_score[d]
+                            gt_best_det[r, g] = d
+
+    for r in range(n_runs):  # ground truth per class; its Miss-fixed and FalseNeg-fixed counts
+        for g in range(gt_cls.shape[0]):
+            if gt_in[r, g]:
+                n_gt[r, 0, gt_cls[g]] += 1
+                n_gt[r, 1, gt_cls[g]] += gt_used[r, g] or gt_usable[r, g]
+                n_gt[r, 2, gt_cls[g]] += gt_used[r, g]
+
+    # Data points of a class, in every run, are its detections by score (descending); on tied
+    # scores the original run keeps detection order and a fixed run lists the errors first
+    # (tidecv appends its true positives last). ``by_class``: the detections grouped by class,
+    # by score in a class (stable, from detection order); fixed Cls errors join their ground
+    # truth's class at their place by score.
+    cls_start = np.zeros(n_cls + 1, np.int64)
+    for d in range(n_det):
+        cls_start[det_cls[d] + 1] += 1
+    for k in range(n_cls):
+        cls_start[k + 1] += cls_start[k]
+    by_class = np.empty(n_det, np.int64)
+    fill = cls_start[:-1].copy()
+    for i in range(n_det):
+        d = perm[i]
+        by_class[fill[det_cls[d]]] = d
+        fill[det_cls[d]] += 1
+    # Winning Cls errors of each breakdown, grouped by their ground truth's class (sorted by
+    # score below, with each class's own detections).
+    moved_start = np.zeros((n_runs, n_cls + 1), np.int64)
+    moved = np.empty((n_runs, n_det), np.int64)
+    for r in range(n_runs):
+        count = np.zeros(n_cls + 1, np.int64)
+        target = np.full(n_det, -1, np.int64)
+        for d in range(n_det):
+            if det_state[r, d] >= 0 and det_error[r, d] == CLS:
+                g = det_error_gt[r, d]
+                if not gt_used[r, g] and gt_best_det[r, g] == d:
+                    target[d] = gt_cls[g]
+                    count[gt_cls[g] + 1] += 1
+        for k in range(n_cls):
+            count[k + 1] += count[k]
+        moved_start[r] = count
+        for i in range(n_det):
+            d = perm[i]
+            if target[d] >= 0:
+                moved[r, count[target[d]]] = d
+                count[target[d]] += 1
+
+    for k in numba.prange(n_cls):
+        b0, b1 = cls_start[k], cls_start[k + 1]
+        rows = by_class[b0:b1].copy()
+        by_class[b0:b1] = rows[np.argsort(-det_score[rows], kind="mergesort")]
+        for r in range(n_runs):
+            _class_runs(r, k, by_class, b0, b1, moved, moved_start, det_score, position,
+                        det_state, det_error, det_error_gt, gt_used, gt_best_det, n_gt, ap,
+                        n_points)
 
 
-@numba.njit(cache=True, nogil=True)
-def _ap50_kernel(cls_start, is_tp, n_gt, ap):
-    """tidecv's per-class AP (points sorted by class, then score descending)."""
-    for k in range(cls_start.shape[0] - 1):
-        p0, p1 = cls_start[k], cls_start[k + 1]
-        if n_gt[k] == 0:
-            ap[k] = 0.0
-            continue
-        n = p1 - p0
-        precision = np.empty(n)
-        recall = np.empty(n)
+@numba.njit(cache=True, nogil=True, inline="always")
+def _class_runs(r, k, by_class, b0, b1, moved, moved_start, det_score, position, det_state,
+                det_error, det_error_gt, gt_used, gt_best_det, n_gt, ap, n_points):
+    """AP@50 of class ``k`` in every fixed run of breakdown ``r`` (see _tide_kernel)."""
+    rows = moved[r, moved_start[r, k]:moved_start[r, k + 1]].copy()
+    moved[r, moved_start[r, k]:moved_start[r, k + 1]] = rows[
+        np.argsort(-det_score[rows], kind="mergesort")]
+    m0, m1 = moved_start[r, k], moved_start[r, k + 1]
+    n = b1 - b0 + m1 - m0
+    # The class's candidates by score, its own detections merged with the Cls errors moving
+    # in (those count in the fixed-Cls run only): score, data point in the original run (-1
+    # none, 0 false positive, 1 true positive), error kind, data point when that is fixed.
+    score = np.empty(n)
+    base = np.empty(n, np.int8)
+    code = np.empty(n, np.int8)
+    fixed = np.empty(n, np.int8)
+    i, j = b0, m0
+    n = 0  # detections this breakdown does not take are left out
+    tied = False
+    while i < b1 or j < m1:
+        if j == m1 or (i < b1 and (
+                det_score[by_class[i]] > det_score[moved[r, j]]
+                or (det_score[by_class[i]] == det_score[moved[r, j]]
+                    and position[by_class[i]] < position[moved[r, j]]))):
+            d = by_class[i]
+            i += 1
+            st = det_state[r, d]
+            if st < 0:
+                continue
+            base[n] = 1 if st == TP else (0 if st == FP else -1)
+            code[n] = det_error[r, d]
+            fixed[n] = -1  # a fixed error is dropped, unless it wins its ground truth
+            if code[n] == LOC:  # (a winning Cls error moves to its ground truth's class)
+                g = det_error_gt[r, d]
+                if not gt_used[r, g] and gt_best_det[r, g] == d:
+                    fixed[n] = 1
+        else:
+            d = moved[r, j]
+            j += 1
+            base[n], code[n], fixed[n] = -1, MOVED_IN, 1
+        score[n] = det_score[d]
+        tied = tied or (n > 0 and score[n] == score[n - 1])
+        n += 1
+    tp_at = np.empty(n, np.int64)  # positions of the true positives among the points
+    best = np.empty(n)
+    for run in range(N_RUNS):
+        n_flags = 0
         n_true = 0
-        for i in range(n):
-            n_true += is_tp[p0 + i]
-            precision[i] = n_true / (i + 1)
-            recall[i] = n_true / n_gt[k]
-        for i in range(n - 1, 0, -1):
-            if precision[i] > precision[i - 1]:
-                precision[i - 1] = precision[i]
-        total = 0.0
-        for b in range(101):
-            i = np.searchsorted(recall, b / 100)
-            if i < n:
-                total += precision[i]
-        ap[k] = total / 101 * 100
+        if run == 0 or run == RUN_FALSE_POS:
+            for q in range(n):
+                if base[q] >= 0:
+                    if base[q] == 1:
+                        tp_at[n_true] = n_flags
+                        n_true += 1
+                    n_flags += 1
+            if run == RUN_FALSE_POS:  # true positives scored 1 come first
+                tp_at[:n_true] = np.arange(n_true)
+        else:
+            fixes = run - 1 if run <= 5 else NO_FIX
+            moves = MOVED_IN if run == 1 + CLS else NO_FIX
+            q = 0
+            while q < n:  # each group of tied scores: errors first, then true positives
+                end = q + 1
+                while tied and end < n and score[end] == score[q]:
+                    end += 1
+                group = end > q + 1
+                for true_last in range(2 if group else 1):
+                    for i in range(q, end):
+                        if group and (base[i] == 1) != (true_last == 1):
+                            continue
+                        f = fixed[i] if code[i] == fixes or code[i] == moves else base[i]
+                        if f == 1:
+                            tp_at[n_true] = n_flags
+                            n_true += 1
+                        if f >= 0:
+                            n_flags += 1
+                q = end
+        gts = n_gt[r, 1, k] if run == RUN_MISS else (
+            n_gt[r, 2, k] if run == RUN_FALSE_NEG else n_gt[r, 0, k])
+        ap[r, run, k] = _class_ap(tp_at, n_true, n_flags, gts, best)
+        n_points[r, run, k] = n_flags
 
 
-def _map50(cls, score, is_tp, order, n_gt, sort=None):
-    """Mean AP@50 over classes with data points or ground truth; also the per-class APs.
-    ``sort`` (optional) is the points' order by (class, score descending, ``order``)."""
-    n_cls = len(n_gt)
-    if sort is None:
-        sort = np.lexsort((order, -score, cls))
-    starts = np.searchsorted(cls[sort], np.arange(n_cls + 1)).astype(np.int64)
-    ap = np.zeros(n_cls)
-    _ap50_kernel(starts, is_tp[sort].astype(np.int64), n_gt.astype(np.int64), ap)
-    present = (np.diff(starts) > 0) | (n_gt != 0)
-    return (float(sum(ap[present].tolist()) / present.sum()) if present.any() else 0.0), ap
-
-
-def _prepare(gt: CocoGT, dets: CocoDets, gt_keep: np.ndarray, det_keep: np.ndarray):
-    """Per-image arrays in tidecv's order: ground truth and crowd regions in file order,
-    detections by score (stable) capped at 100 per image."""
-    image_ids = gt.image_ids  # tidecv walks the images in the file's order
-    order_of_image = np.argsort(image_ids, kind="stable")
-    sorted_ids = image_ids[order_of_image]
-
-    def image_pos(ids):
-        return order_of_image[np.searchsorted(sorted_ids, ids)]
-
-    cat_ids = np.sort(gt.cat_ids)
-    g = np.flatnonzero(gt_keep & ~gt.iscrowd)
-    g = g[np.argsort(image_pos(gt.ann_image_ids[g]), kind="stable")]
-    c = np.flatnonzero(gt_keep & gt.iscrowd)
-    c = c[np.argsort(image_pos(gt.ann_image_ids[c]), kind="stable")]
-    d = np.flatnonzero(det_keep)
-    d_img = image_pos(dets.image_ids[d])
-    d = d[np.lexsort((-dets.scores[d], d_img))]
-    d_img = image_pos(dets.image_ids[d])
-    n_img = len(image_ids)
-    start = np.searchsorted(d_img, np.arange(n_img + 1))
-    rank = np.arange(len(d)) - np.repeat(start[:-1], np.diff(start))
-    d = d[rank < MAX_DETS]
-
-    def starts(idx, img_ids):
-        return np.searchsorted(image_pos(img_ids[idx]), np.arange(n_img + 1)).astype(np.int64)
-
-    return (cat_ids, g, starts(g, gt.ann_image_ids), c, starts(c, gt.ann_image_ids), d,
-            starts(d, dets.image_ids))
+def _mean_ap(ap: np.ndarray, n_points: np.ndarray, n_gt: np.ndarray) -> float:
+    """tidecv's mAP: the mean over classes with data points or ground truth (0 without any),
+    summed in class order."""
+    present = (n_points > 0) | (n_gt != 0)
+    return float(sum(ap[present].tolist()) / present.sum()) if present.any() else 0.0
 
 
 def iou_blocks(det_start: np.ndarray, dets: np.ndarray | Rles, gt_start: np.ndarray,
@@ -265,6 +419,95 @@ def iou_blocks(det_start: np.ndarray, dets: np.ndarray | Rles, gt_start: np.ndar
     return out, offsets
 
 
+def tide_runs(gt: CocoGT, dets: CocoDets, gt_keeps: list[np.ndarray],
+              det_keeps: list[np.ndarray], pos_thresh: float = 0.5, bg_thresh: float = 0.1,
+              gt_masks: Rles | None = None, det_masks: Rles | None = None) -> list[TideResult]:
+    """TIDE on several subsets of the same ground truth and detections at once: breakdown r sees
+    the annotations ``gt_keeps[r]`` (bool over ``gt``'s annotations, crowd regions included)
+    and the detections ``det_keeps[r]`` (bool over ``dets``); each is exactly :func:`tide` on
+    its subset. The IoU blocks are computed once, for the detections any breakdown takes."""
+    if (gt_masks is None) != (det_masks is None):
+        raise ValueError("mask mode needs both gt_masks and det_masks")
+    n_runs = len(gt_keeps)
+    gt_keeps = np.array(gt_keeps, np.bool_).reshape(n_runs, len(gt.ann_ids))
+    det_keeps = np.array(det_keeps, np.bool_).reshape(n_runs, len(dets.ids))
+    image_ids = gt.image_ids  # tidecv walks the images in the file's order
+    n_img = len(image_ids)
+    order_of_image = np.argsort(image_ids, kind="stable")
+    sorted_ids = image_ids[order_of_image]
+
+    def image_pos(ids):
+        return order_of_image[np.searchsorted(sorted_ids, ids)]
+
+    def grouped(rows):  # rows in image order (stable), and each image's offsets
+        pos = image_pos(gt.ann_image_ids[rows])
+        order = np.argsort(pos, kind="stable")
+        return rows[order], np.searchsorted(pos[order], np.arange(n_img + 1)).astype(np.int64)
+
+    any_gt = gt_keeps.any(axis=0)
+    g, g_start = grouped(np.flatnonzero(any_gt & ~gt.iscrowd))
+    c, c_start = grouped(np.flatnonzero(any_gt & gt.iscrowd))
+    # Detections some breakdown sees, by image (stable: the kernel ranks them by score).
+    d = np.flatnonzero(det_keeps.any(axis=0))
+    d_img = image_pos(dets.image_ids[d])
+    order = np.argsort(d_img, kind="stable")  # fast when the file lists images together
+    d = d[order]
+    d_start = np.searchsorted(d_img[order], np.arange(n_img + 1)).astype(np.int64)
+    det_in = np.ascontiguousarray(det_keeps[:, d])
+
+    cat_ids = np.sort(gt.cat_ids)
+    n_cls = len(cat_ids)
+    gt_cls = np.searchsorted(cat_ids, gt.ann_cat_ids[g])
+    det_cls = np.searchsorted(cat_ids, dets.cat_ids[d])
+    score = dets.scores[d]
+    gt_in = np.ascontiguousarray(gt_keeps[:, g])
+    n_det, n_gt_rows = len(d), len(g)
+    det_state = np.full((n_runs, n_det), -1, np.int8)
+    det_error = np.full((n_runs, n_det), -1, np.int8)
+    det_error_gt = np.full((n_runs, n_det), -1, np.int64)
+    gt_used = np.zeros((n_runs, n_gt_rows), np.bool_)
+    gt_usable = np.zeros((n_runs, n_gt_rows), np.bool_)
+    gt_best_det = np.full((n_runs, n_gt_rows), -1, np.int64)
+    n_gt = np.zeros((n_runs, 3, n_cls), np.int64)
+    if gt_masks is None:  # the kernel computes box IoUs image by image
+        no_blocks = np.zeros(0), np.zeros(n_img + 1, np.int64)
+        shapes = (dets.boxes[d], gt.boxes[g], gt.boxes[c], *no_blocks, *no_blocks)
+    else:  # mask IoUs (run lengths) image by image, then the kernel reads them
+        det_masks = take(det_masks, d)
+        shapes = (np.zeros((0, 4)), np.zeros((0, 4)), np.zeros((0, 4)),
+                  *iou_blocks(d_start, det_masks, g_start, take(gt_masks, g), crowd=False),
+                  *iou_blocks(d_start, det_masks, c_start, take(gt_masks, c), crowd=True))
+    ap = np.zeros((n_runs, N_RUNS, n_cls))
+    n_points = np.zeros((n_runs, N_RUNS, n_cls), np.int64)
+    _tide_kernel(d_start, det_cls, score, det_in, g_start, gt_cls, gt_in, c_start,
+                 np.searchsorted(cat_ids, gt.ann_cat_ids[c]),
+                 np.ascontiguousarray(gt_keeps[:, c]),
+                 gt_masks is not None, *shapes, n_gt, pos_thresh, bg_thresh,
+                 det_state, det_error, det_error_gt, gt_used, gt_usable, gt_best_det,
+                 np.full((n_runs, n_gt_rows), -1.0), ap, n_points)
+    results = []
+    for r in range(n_runs):
+        maps = [_mean_ap(ap[r, run], n_points[r, run],
+                         n_gt[r, 1 if run == RUN_MISS else 2 if run == RUN_FALSE_NEG else 0])
+                for run in range(N_RUNS)]
+        ap50 = maps[0]
+        main = {name: max(maps[1 + code] - ap50, 0.0)
+                for code, name in enumerate(MAIN_ERRORS[:5])}
+        main["Miss"] = max(maps[RUN_MISS] - ap50, 0.0)
+        special = {"FalsePos": maps[RUN_FALSE_POS] - ap50, "FalseNeg": maps[RUN_FALSE_NEG] - ap50}
+        errors = det_error[r]
+        counts = dict(zip(MAIN_ERRORS[:5], np.bincount(errors[errors >= 0], minlength=5).tolist(),
+                          strict=True))
+        counts["Miss"] = int((gt_in[r] & ~gt_used[r] & ~gt_usable[r]).sum())
+        results.append(TideResult(
+            ap50=ap50, main=main, special=special, counts=counts, n_gt=int(gt_in[r].sum()),
+            n_dets=int(det_keeps[r].sum()),
+            per_class_ap50={int(cat_ids[k]): float(ap[r, 0, k])
+                            for k in np.flatnonzero(n_gt[r, 0] > 0).tolist()},
+            mode="bbox" if gt_masks is None else "mask"))
+    return results
+
+
 def tide(gt: CocoGT, dets: CocoDets, gt_keep: np.ndarray | None = None,
          det_keep: np.ndarray | None = None, pos_thresh: float = 0.5,
          bg_thresh: float = 0.1, gt_masks: Rles | None = None,
@@ -276,86 +519,10 @@ def tide(gt: CocoGT, dets: CocoDets, gt_keep: np.ndarray | None = None,
     (``TIDE.MASK``): every IoU, crowd regions' included, is the masks' (pycocotools' rleIou)."""
     gt_keep = np.ones(len(gt.ann_ids), bool) if gt_keep is None else gt_keep
     det_keep = np.ones(len(dets.ids), bool) if det_keep is None else det_keep
-    if (gt_masks is None) != (det_masks is None):
-        raise ValueError("mask mode needs both gt_masks and det_masks")
-    cat_ids, g, g_start, c, c_start, d, d_start = _prepare(gt, dets, gt_keep, det_keep)
-    if gt_masks is None:
-        det_shapes, gt_shapes, crowd_shapes = dets.boxes[d], gt.boxes[g], gt.boxes[c]
-    else:
-        det_shapes, gt_shapes, crowd_shapes = (take(det_masks, d), take(gt_masks, g),
-                                               take(gt_masks, c))
-    gt_cls = np.searchsorted(cat_ids, gt.ann_cat_ids[g])
-    det_cls = np.searchsorted(cat_ids, dets.cat_ids[d])
-    score = dets.scores[d]
-    n = len(d)
-    det_state = np.full(n, FP, np.int8)
-    det_error = np.full(n, -1, np.int8)
-    det_error_gt = np.full(n, -1, np.int64)
-    gt_used = np.zeros(len(g), np.bool_)
-    gt_usable = np.zeros(len(g), np.bool_)
-    gt_best_det = np.full(len(g), -1, np.int64)
-    _tide_image_kernel(d_start, det_cls, score, g_start, gt_cls,
-                       *iou_blocks(d_start, det_shapes, g_start, gt_shapes, crowd=False),
-                       c_start, np.searchsorted(cat_ids, gt.ann_cat_ids[c]),
-                       *iou_blocks(d_start, det_shapes, c_start, crowd_shapes, crowd=True),
-                       pos_thresh, bg_thresh,
-                       det_state, det_error, det_error_gt, gt_used, gt_usable, gt_best_det)
+    return tide_runs(gt, dets, [gt_keep], [det_keep], pos_thresh, bg_thresh, gt_masks,
+                     det_masks)[0]
 
-    n_cls = len(cat_ids)
-    n_gt = np.bincount(gt_cls, minlength=n_cls)
-    position = np.arange(n)
-    is_tp = det_state == TP
-    counted = det_state != IGNORED
-    ap50, per_class = _map50(det_cls[counted], score[counted], is_tp[counted],
-                             position[counted], n_gt)
-    # A fixed run lists the error data points first (in detection order), then the true
-    # positives: on tied scores that order decides, so keep it.
-    fixed_order = np.where(is_tp, n + position, position)
 
-    # One sort serves every fixed run that only drops points or turns them into true positives
-    # (the order key does not change); fixing Cls (classes move) and FalsePos (scores change)
-    # sort their own points.
-    fixed_sort = np.lexsort((fixed_order, -score, det_cls))
-
-    def fixed_map(fix_type=None, scores=None, gt_count=n_gt):
-        keep = counted.copy()
-        cls = det_cls.copy()
-        tp = is_tp.copy()
-        if fix_type is not None:
-            hit = det_error == fix_type
-            keep[hit] = False
-            if fix_type in (CLS, LOC):
-                target = det_error_gt[hit]
-                wins = target >= 0
-                wins[wins] = ~gt_used[target[wins]] & (gt_best_det[target[wins]]
-                                                       == np.flatnonzero(hit)[wins])
-                idx = np.flatnonzero(hit)[wins]
-                keep[idx] = True
-                tp[idx] = True
-                if fix_type == CLS:
-                    cls[idx] = gt_cls[target[wins]]
-        if fix_type == CLS or scores is not None:
-            s = score if scores is None else scores
-            return _map50(cls[keep], s[keep], tp[keep], fixed_order[keep], gt_count)[0]
-        chosen = fixed_sort[keep[fixed_sort]]
-        return _map50(cls, score, tp, fixed_order, gt_count, sort=chosen)[0]
-
-    missed = ~gt_used & ~gt_usable
-    main = {}
-    for code, name in enumerate(MAIN_ERRORS[:5]):
-        main[name] = max(fixed_map(code) - ap50, 0.0)
-    main["Miss"] = max(fixed_map(gt_count=n_gt - np.bincount(gt_cls[missed], minlength=n_cls))
-                       - ap50, 0.0)
-    special = {
-        "FalsePos": fixed_map(scores=is_tp.astype(np.float64)) - ap50,
-        "FalseNeg": fixed_map(gt_count=np.bincount(gt_cls[gt_used], minlength=n_cls)) - ap50}
-    counts = {name: int((det_error == code).sum()) for code, name in enumerate(MAIN_ERRORS[:5])}
-    counts["Miss"] = int(missed.sum())
-    return TideResult(ap50=ap50, main=main, special=special, counts=counts, n_gt=len(g),
-                      n_dets=int(det_keep.sum()),
-                      per_class_ap50={int(cat_ids[k]): float(per_class[k])
-                                      for k in range(n_cls) if n_gt[k] > 0},
-                      mode="bbox" if gt_masks is None else "mask")
 
 
 def scale_masks(boxes: np.ndarray) -> dict[str, np.ndarray]:
@@ -368,14 +535,13 @@ def scale_masks(boxes: np.ndarray) -> dict[str, np.ndarray]:
 def tide_by_scale(gt: CocoGT, dets: CocoDets, gt_masks: Rles | None = None,
                   det_masks: Rles | None = None) -> dict[str, TideResult]:
     """``{"all", "small", "medium", "large"}`` -> TideResult; see the module docstring (the
-    scales are by box area in mask mode too, as tidecv's qualifiers)."""
-    masks = {"gt_masks": gt_masks, "det_masks": det_masks}
-    out = {"all": tide(gt, dets, **masks)}
+    scales are by box area in mask mode too, as tidecv's qualifiers). The four breakdowns run
+    together (:func:`tide_runs`: one set of IoU blocks, one kernel call)."""
     gt_scale, det_scale = scale_masks(gt.boxes), scale_masks(dets.boxes)
-    for name in SCALES:
-        out[name] = tide(gt, dets, gt_keep=gt_scale[name] | gt.iscrowd, det_keep=det_scale[name],
-                         **masks)
-    return out
+    gt_keeps = [np.ones(len(gt.ann_ids), bool)] + [gt_scale[s] | gt.iscrowd for s in SCALES]
+    det_keeps = [np.ones(len(dets.ids), bool)] + [det_scale[s] for s in SCALES]
+    results = tide_runs(gt, dets, gt_keeps, det_keeps, gt_masks=gt_masks, det_masks=det_masks)
+    return dict(zip(["all", *SCALES], results, strict=True))
 
 
 def _table(rows: list[list[str]], title: str) -> str:

@@ -27,7 +27,9 @@ itself allocates an array as long as the largest id).
 
 Values are returned in TrackEval's summary units: ratios in percent, counts as numbers, keyed by
 :data:`SUMMARY` (every family's summary fields, in TrackEval's order) and the aliases FP and FN.
-CLI: ``python -m cvcore.motmetrics --gt-root DIR --results DIR [--benchmark B] [--json OUT]``.
+CLI: ``python -m cvcore.motmetrics --gt-root DIR --results DIR [--benchmark B] [--json OUT]``,
+or one sequence: ``--gt gt.txt --results res.txt`` (:func:`evaluate_files`); ``--benchmark KITTI``
+scores KITTI's label files (:mod:`cvcore.tracking.kitti`).
 """
 
 from __future__ import annotations
@@ -58,28 +60,39 @@ TABLE_COLUMNS = ("HOTA", "DetA", "AssA", "LocA", "MOTA", "MOTP", "IDF1", "IDP", 
                  "FP", "FN", "MT", "PT", "ML", "Frag")
 
 
-def _frame_starts(rows: np.ndarray, length: int) -> np.ndarray:
-    """Offsets [length + 1] of frames 1..length in rows sorted by frame."""
-    return np.searchsorted(rows[:, 0], np.arange(1, length + 2)).astype(np.int64)
+def frame_starts(frames: np.ndarray, length: int) -> np.ndarray:
+    """Offsets [length + 1] of frames 1..length in a frame column sorted ascending."""
+    return np.searchsorted(frames, np.arange(1, length + 2)).astype(np.int64)
 
 
 def _pair_starts(g_start: np.ndarray, r_start: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(np.diff(g_start) * np.diff(r_start))]).astype(np.int64)
 
 
+def frame_ious(gt: np.ndarray, res: np.ndarray, g_start: np.ndarray, r_start: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(s_start, sim): the IoU matrix [G_t, T_t] of every frame t (row-major, at
+    ``sim[s_start[t]:s_start[t + 1]]``) between corner boxes ``gt`` [N, 4] and ``res`` [M, 4]
+    (x0, y0, x1, y1), grouped by frame with offsets ``g_start``, ``r_start``."""
+    s_start = _pair_starts(g_start, r_start)
+    sim = np.empty(int(s_start[-1]))
+    _frame_iou_kernel(np.ascontiguousarray(gt, np.float64), np.ascontiguousarray(res, np.float64),
+                      g_start, r_start, s_start, sim)
+    return s_start, sim
+
+
 @numba.njit(cache=True, nogil=True)
 def _frame_iou_kernel(gt, res, g_start, r_start, s_start, out):
-    # TrackEval's _calculate_box_ious, the same float operations in the same order.
+    # TrackEval's _calculate_box_ious on x0y0x1y1 boxes, the same float operations in the same
+    # order (MOT's x + w corners are made by the caller, as TrackEval makes them).
     eps = np.finfo(np.float64).eps
     for t in range(g_start.shape[0] - 1):
         k = s_start[t]
         for i in range(g_start[t], g_start[t + 1]):
-            ax0, ay0 = gt[i, 0], gt[i, 1]
-            ax1, ay1 = gt[i, 0] + gt[i, 2], gt[i, 1] + gt[i, 3]
+            ax0, ay0, ax1, ay1 = gt[i, 0], gt[i, 1], gt[i, 2], gt[i, 3]
             area_a = (ax1 - ax0) * (ay1 - ay0)
             for j in range(r_start[t], r_start[t + 1]):
-                bx0, by0 = res[j, 0], res[j, 1]
-                bx1, by1 = res[j, 0] + res[j, 2], res[j, 1] + res[j, 3]
+                bx0, by0, bx1, by1 = res[j, 0], res[j, 1], res[j, 2], res[j, 3]
                 inter = max(min(ax1, bx1) - max(ax0, bx0), 0.0) * max(
                     min(ay1, by1) - max(ay0, by0), 0.0)
                 area_b = (bx1 - bx0) * (by1 - by0)
@@ -93,13 +106,16 @@ def _frame_iou_kernel(gt, res, g_start, r_start, s_start, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _distractor_kernel(sim, g_start, r_start, s_start, distractor, keep_res):
-    """Clear ``keep_res`` for tracker boxes matched (Hungarian, IoU >= 0.5) to a distractor."""
+def _distractor_kernel(sim, g_start, r_start, s_start, distractor, keep_res, matched):
+    """Clear ``keep_res`` for tracker boxes matched (Hungarian, IoU >= 0.5) to a distractor.
+    ``matched`` empty: only frames with a distractor are matched (MOT); one entry per tracker
+    box: every frame is, and ``matched`` marks each matched tracker box (KITTI)."""
     eps = np.finfo(np.float64).eps
+    every_frame = matched.shape[0] > 0
     for t in range(g_start.shape[0] - 1):
         g0, r0 = g_start[t], r_start[t]
         n_g, n_r = g_start[t + 1] - g0, r_start[t + 1] - r0
-        if n_g == 0 or n_r == 0 or not distractor[g0:g0 + n_g].any():
+        if n_g == 0 or n_r == 0 or not (every_frame or distractor[g0:g0 + n_g].any()):
             continue
         scores = sim[s_start[t]:s_start[t + 1]].reshape(n_g, n_r).copy()
         for i in range(n_g):
@@ -108,8 +124,26 @@ def _distractor_kernel(sim, g_start, r_start, s_start, distractor, keep_res):
                     scores[i, j] = 0.0
         rows, cols = linear_sum_assignment_min(-scores)
         for m in range(rows.shape[0]):
-            if scores[rows[m], cols[m]] > 0 + eps and distractor[g0 + rows[m]]:
-                keep_res[r0 + cols[m]] = False
+            if scores[rows[m], cols[m]] > 0 + eps:
+                if every_frame:
+                    matched[r0 + cols[m]] = True
+                if distractor[g0 + rows[m]]:
+                    keep_res[r0 + cols[m]] = False
+
+
+def remove_distractor_matches(sim: np.ndarray, g_start: np.ndarray, r_start: np.ndarray,
+                              s_start: np.ndarray, distractor: np.ndarray,
+                              every_frame: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """TrackEval's preprocessing match: per frame, Hungarian on IoU (pairs under 0.5 cannot
+    match) between all ground truth and all tracker boxes. Returns (keep_res, matched) over
+    tracker boxes: keep_res is False for boxes matched to a ``distractor`` ground-truth box;
+    ``matched`` (only with ``every_frame``; else empty, and frames without a distractor are
+    skipped) marks every matched box."""
+    n = int(r_start[-1])
+    keep_res = np.ones(n, np.bool_)
+    matched = np.zeros(n if every_frame else 0, np.bool_)
+    _distractor_kernel(sim, g_start, r_start, s_start, distractor, keep_res, matched)
+    return keep_res, matched
 
 
 @numba.njit(cache=True, nogil=True)
@@ -152,18 +186,30 @@ def preprocess(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "M
     filtering = benchmark != "MOT15"
     gt = gt[np.argsort(gt[:, 0], kind="stable")]
     res = res[np.argsort(res[:, 0], kind="stable")]
-    g_start, r_start = _frame_starts(gt, length), _frame_starts(res, length)
-    s_start = _pair_starts(g_start, r_start)
-    sim = np.empty(int(s_start[-1]))
-    _frame_iou_kernel(np.ascontiguousarray(gt[:, 2:6]), np.ascontiguousarray(res[:, 2:6]),
-                      g_start, r_start, s_start, sim)
+    g_start, r_start = frame_starts(gt[:, 0], length), frame_starts(res[:, 0], length)
+    # TrackEval's corners: x + w, y + h.
+    s_start, sim = frame_ious(np.hstack([gt[:, 2:4], gt[:, 2:4] + gt[:, 4:6]]),
+                              np.hstack([res[:, 2:4], res[:, 2:4] + res[:, 4:6]]),
+                              g_start, r_start)
     keep_res = np.ones(len(res), np.bool_)
     if filtering:
         distractor = np.isin(np.trunc(gt[:, 7]), DISTRACTORS[benchmark])
-        _distractor_kernel(sim, g_start, r_start, s_start, distractor, keep_res)
+        keep_res, _ = remove_distractor_matches(sim, g_start, r_start, s_start, distractor)
     flagged = gt[:, 6].astype(int) != 0  # TrackEval's zero_marked: int(flag) == 0
     keep_gt = flagged & (np.trunc(gt[:, 7]) == 1) if filtering else flagged
-    new_g, new_r = _frame_starts(gt[keep_gt], length), _frame_starts(res[keep_res], length)
+    return kept_frames(gt[:, :2], res[:, :2], length, g_start, r_start, s_start, sim, keep_gt,
+                       keep_res)
+
+
+def kept_frames(gt: np.ndarray, res: np.ndarray, length: int, g_start: np.ndarray,
+                r_start: np.ndarray, s_start: np.ndarray, sim: np.ndarray, keep_gt: np.ndarray,
+                keep_res: np.ndarray) -> Frames:
+    """The :class:`Frames` of the ``keep_gt`` ground-truth and ``keep_res`` tracker boxes:
+    ``gt`` [N, 2] and ``res`` [M, 2] are (frame 1..length, id) sorted by frame, grouped by
+    ``g_start`` / ``r_start`` with IoUs ``sim`` at ``s_start`` (:func:`frame_ious`); ids are
+    relabelled 0..n-1 in ascending order, as TrackEval does."""
+    new_g = frame_starts(gt[keep_gt, 0], length)
+    new_r = frame_starts(res[keep_res, 0], length)
     new_s = _pair_starts(new_g, new_r)
     kept_sim = np.empty(int(new_s[-1]))
     _filter_pairs_kernel(sim, g_start, r_start, s_start, keep_gt, keep_res, kept_sim)
@@ -187,7 +233,11 @@ class SequenceCounts:
 
 def sequence_counts(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "MOT17",
                     gt_source: str | os.PathLike = "") -> SequenceCounts:
-    f = preprocess(gt, res, length, benchmark, gt_source)
+    return frames_counts(preprocess(gt, res, length, benchmark, gt_source))
+
+
+def frames_counts(f: Frames) -> SequenceCounts:
+    """Every family's counts of one preprocessed sequence."""
     return SequenceCounts({m.name: m.counts(f) for m in FAMILIES}, f.empty)
 
 
@@ -207,6 +257,13 @@ def summary(c: SequenceCounts) -> dict[str, float]:
                        for k in m.summary_fields})
     result.update({alias: result[field] for alias, field in ALIASES.items()})
     return result
+
+
+def sequence_summaries(parts: dict[str, SequenceCounts]) -> dict[str, dict[str, float]]:
+    """``{seq: metrics, ..., "COMBINED": metrics}`` of sequences' counts."""
+    out = {name: summary(part) for name, part in parts.items()}
+    out["COMBINED"] = summary(combine(list(parts.values())))
+    return out
 
 
 def evaluate_sequence(gt: np.ndarray, res: np.ndarray, length: int, benchmark: str = "MOT17"
@@ -267,14 +324,9 @@ def evaluate(gt_root: str | os.PathLike, results_dir: str | os.PathLike,
     if ground_truth is None:
         ground_truth = load_ground_truth(select_sequences(gt_root, seqs), benchmark)
     files = result_files(results_dir, [g.name for g in ground_truth])
-    parts, out = [], {}
-    for g, path in zip(ground_truth, files, strict=True):
-        part = sequence_counts(g.rows, read_results(path, g.length), g.length, benchmark,
-                               g.path)
-        parts.append(part)
-        out[g.name] = summary(part)
-    out["COMBINED"] = summary(combine(parts))
-    return out
+    return sequence_summaries({
+        g.name: sequence_counts(g.rows, read_results(path, g.length), g.length, benchmark, g.path)
+        for g, path in zip(ground_truth, files, strict=True)})
 
 
 def format_table(metrics: dict[str, dict[str, float]],
@@ -288,13 +340,44 @@ def format_table(metrics: dict[str, dict[str, float]],
     return "\n".join(lines)
 
 
+def evaluate_files(gt_path: str | os.PathLike, results_path: str | os.PathLike,
+                   benchmark: str = "MOT17") -> dict[str, dict[str, float]]:
+    """One sequence from two files, ``{SEQ: metrics, "COMBINED": metrics}``: with the
+    sequence's ``seqinfo.ini`` (``SEQ/gt/gt.txt`` next to ``SEQ/seqinfo.ini``) its seqLength and
+    name, else the last frame of either file and the results file's name."""
+    gt_path, results_path = Path(gt_path), Path(results_path)
+    seqinfo = gt_path.parent.parent / "seqinfo.ini"
+    if gt_path.parent.name == "gt" and seqinfo.is_file():
+        info = read_seqinfo(seqinfo)
+        name, length = info.name, info.seq_length
+        gt, res = read_gt(gt_path, length), read_results(results_path, length)
+    else:
+        gt, res = read_gt(gt_path), read_results(results_path)
+        name = results_path.stem
+        length = int(max(gt[:, 0].max(initial=1), res[:, 0].max(initial=1)))
+    return sequence_summaries({name: sequence_counts(gt, res, length, benchmark, gt_path)})
+
+
+def format_tables(metrics: dict, columns: tuple[str, ...] = TABLE_COLUMNS) -> str:
+    """:func:`format_table`, or for KITTI's ``{class: {seq: metrics}}`` one titled table per
+    class."""
+    if all(isinstance(v, dict) and "COMBINED" in v for v in metrics.values()):
+        return "\n\n".join(f"{cls}\n{format_table(m, columns)}" for cls, m in metrics.items())
+    return format_table(metrics, columns)
+
+
 def parse_args(argv=None, prog: str = "python -m cvcore.motmetrics") -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=prog,
                                      description="HOTA, CLEAR and Identity, TrackEval's numbers.")
-    parser.add_argument("--gt-root", type=Path, required=True,
-                        help="folder of sequences (<SEQ>/gt/gt.txt, <SEQ>/seqinfo.ini)")
-    parser.add_argument("--results", type=Path, required=True, help="folder of <SEQ>.txt")
-    parser.add_argument("--benchmark", choices=BENCHMARKS, default="MOT17")
+    gt = parser.add_mutually_exclusive_group(required=True)
+    gt.add_argument("--gt-root", type=Path,
+                    help="folder of sequences (<SEQ>/gt/gt.txt, <SEQ>/seqinfo.ini); KITTI: "
+                    "folder of label_02/<SEQ>.txt and evaluate_tracking.seqmap.<split>")
+    gt.add_argument("--gt", type=Path, help="one sequence's ground-truth file")
+    parser.add_argument("--results", type=Path, required=True,
+                        help="folder of <SEQ>.txt (with --gt: one results file)")
+    parser.add_argument("--benchmark", choices=(*BENCHMARKS, "KITTI"), default="MOT17")
+    parser.add_argument("--split", help="KITTI seqmap split (default training)")
     parser.add_argument("--seqs", nargs="*", help="only these sequences")
     parser.add_argument("--json", type=Path, help="write all metrics here")
     return parser.parse_args(argv)
@@ -304,9 +387,22 @@ def main(args: argparse.Namespace) -> None:
     from ..atomic import write_json
     from ..runs import check_output_path
 
+    if args.split is not None and args.benchmark != "KITTI":
+        raise InputError("--split is for --benchmark KITTI")
+    if args.gt is not None and args.seqs:
+        raise InputError("--seqs is for --gt-root (--gt scores one sequence)")
     check_output_path(args.json)
-    metrics = evaluate(args.gt_root, args.results, args.benchmark, args.seqs)
-    print(format_table(metrics))
+    if args.benchmark == "KITTI":
+        from . import kitti
+
+        metrics = (kitti.evaluate_files(args.gt, args.results) if args.gt is not None else
+                   kitti.evaluate(args.gt_root, args.results, args.split or "training",
+                                  args.seqs))
+    elif args.gt is not None:
+        metrics = evaluate_files(args.gt, args.results, args.benchmark)
+    else:
+        metrics = evaluate(args.gt_root, args.results, args.benchmark, args.seqs)
+    print(format_tables(metrics))
     if args.json:
         write_json(args.json, metrics)
 

@@ -103,27 +103,28 @@ def test_numbers_at_the_limits_of_int64_and_float64():
                        "score": 10 ** 400}], gt)
 
 
-def _children(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+def _threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2
-                    or not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
-                    reason="parse workers start only with 2+ cores; needs Linux /proc children")
+@pytest.mark.skipif((os.cpu_count() or 1) < 2 or not Path(f"/proc/{os.getpid()}/task").exists(),
+                    reason="the files are scanned in two threads with 2+ cores; needs Linux /proc")
 @pytest.mark.parametrize("module", ["cvcore.cocoeval", "cvcore.tide"])
 def test_ctrl_c_while_parsing_prints_only_interrupted(tmp_path, module):
-    """SIGINT to the whole process group (what Ctrl-C sends) while the two workers parse."""
+    """SIGINT to the whole process group (what Ctrl-C sends) while the two threads scan."""
     det = '{"image_id": 1, "category_id": 1, "bbox": [1.5, 2.5, 30.25, 40.75], "score": 0.5}'
     (tmp_path / "res.json").write_text("[" + ",".join([det] * 600_000) + "]")
     (tmp_path / "gt.json").write_text(json.dumps(
         {"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": []}))
+    # One BLAS thread: the process then has 3+ threads only once the two scans have started.
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", module, str(tmp_path / "gt.json"),
                              str(tmp_path / "res.json")], cwd=REPO, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 60
-    while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+    while _threads(proc.pid) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
-    time.sleep(0.05)  # the workers are parsing (50 MB of JSON)
+    time.sleep(0.05)  # the threads are scanning (50 MB of JSON)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert (proc.returncode, err, out) == (130, "interrupted\n", "")

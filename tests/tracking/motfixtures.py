@@ -109,3 +109,33 @@ def random_sequence(rng: np.random.Generator, length: int = 30, distractors: boo
     # Keep (frame, id) unique in the results, as MOTChallenge requires.
     _, first = np.unique(res[:, :2], axis=0, return_index=True)
     return gt, res[np.sort(first)]
+
+
+def trackeval_kitti(gt_root: Path, trackers_root: Path, tracker: str = "t",
+                    split: str = "training") -> dict[str, dict[str, dict[str, float]]]:
+    """TrackEval's ``Kitti2DBox`` numbers, ``{class: {seq | "COMBINED": metrics}}`` in summary
+    units, for ``trackers_root/<tracker>/data/<SEQ>.txt`` against ``gt_root/label_02``."""
+    import trackeval
+
+    dataset_config = {"GT_FOLDER": str(gt_root), "TRACKERS_FOLDER": str(trackers_root),
+                      "TRACKERS_TO_EVAL": [tracker], "SPLIT_TO_EVAL": split,
+                      "PRINT_CONFIG": False}
+    eval_config = {"USE_PARALLEL": False, "PRINT_RESULTS": False, "PRINT_CONFIG": False,
+                   "TIME_PROGRESS": False, "OUTPUT_SUMMARY": False, "OUTPUT_DETAILED": False,
+                   "PLOT_CURVES": False, "DISPLAY_LESS_PROGRESS": True}
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluator = trackeval.Evaluator(eval_config)
+        metrics = [trackeval.metrics.HOTA(), trackeval.metrics.CLEAR({"PRINT_CONFIG": False}),
+                   trackeval.metrics.Identity({"PRINT_CONFIG": False})]
+        out, _ = evaluator.evaluate([trackeval.datasets.Kitti2DBox(dataset_config)], metrics)
+    result: dict = {}
+    for seq, by_class in out["Kitti2DBox"][tracker].items():
+        for cls, res in by_class.items():
+            values = {}
+            for metric, fields in FIELDS.items():
+                for field in fields:
+                    v = res[metric][field]
+                    v = float(np.mean(v)) if np.ndim(v) else float(v)
+                    values[field] = 100 * v if field in PERCENT else v
+            result.setdefault(cls, {})["COMBINED" if seq == "COMBINED_SEQ" else seq] = values
+    return result
