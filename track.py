@@ -2,6 +2,7 @@
 
     python track.py --mot-root MOT17 --split train --tracker bytetrack            # public dets
     python track.py --mot-root MOT17 --split train --tracker iou --seq MOT17-02-SDP
+    python track.py --mot-root MOT17 --split train --tracker botsort --cmc ecc
     python track.py --mot-root MOT17 --split train --weights yolov8n.pt --video   # YOLO dets
     python track.py --eval-only --gt-root MOT17/train --results runs/track/exp/data
 
@@ -26,6 +27,7 @@ stops ``--video`` with an error naming it (no partial video is kept).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -36,6 +38,7 @@ from tqdm import tqdm
 from cvcore.atomic import write_json, write_text
 from cvcore.errors import InputError, run_cli
 from cvcore.runs import make_run_dir, save_args
+from cvcore.tracking.botsort import CMC_METHODS, BoTSORTConfig, BoTSORTTracker
 from cvcore.tracking.bytetrack import (
     ASPECT_RATIO_THRESH,
     MIN_BOX_AREA,
@@ -52,16 +55,26 @@ from cvcore.tracking.motmetrics import (
     format_table,
     load_ground_truth,
 )
+from cvcore.tracking.ocsort import OCSORTConfig, OCSORTTracker
+from cvcore.tracking.sort import SORTConfig, SORTTracker
+
+# Each tracker's class and its settings (the config dataclass holds every default, once).
+TRACKERS = {"bytetrack": (ByteTracker, ByteTrackConfig), "botsort": (BoTSORTTracker, BoTSORTConfig),
+            "ocsort": (OCSORTTracker, OCSORTConfig), "sort": (SORTTracker, SORTConfig),
+            "iou": (IoUTracker, IoUTrackerConfig)}
+# Tracker options; left unset, each takes the chosen tracker's default (or, for a tracker
+# without that setting, the first config class's that has it, so ``args`` always shows a value).
+TRACKER_OPTIONS = ("track_thresh", "new_track_thresh", "match_thresh", "track_buffer",
+                   "iou_thresh", "max_lost", "det_thresh", "max_age", "min_hits", "delta_t",
+                   "inertia")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    # The trackers' defaults are their config classes' (one place for each number).
-    byte, iou = ByteTrackConfig(), IoUTrackerConfig()
     parser = argparse.ArgumentParser(description="MOTChallenge tracking and evaluation.")
     parser.add_argument("--mot-root", type=Path, help="benchmark folder holding train/ test/")
     parser.add_argument("--split", default="train")
     parser.add_argument("--seq", nargs="*", help="only these sequences (default: all)")
-    parser.add_argument("--tracker", choices=["bytetrack", "iou"], default="bytetrack")
+    parser.add_argument("--tracker", choices=list(TRACKERS), default="bytetrack")
     parser.add_argument("--dets", choices=["public"], default="public",
                         help="'public': each sequence's det/det.txt (or --weights)")
     parser.add_argument("--weights", help="ultralytics detector weights instead of public dets")
@@ -74,20 +87,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--benchmark", choices=BENCHMARKS,
                         help="TrackEval preprocessing (default: from the sequence names)")
-    parser.add_argument("--track-thresh", type=float, default=byte.track_thresh)
-    parser.add_argument("--match-thresh", type=float, default=byte.match_thresh)
-    parser.add_argument("--track-buffer", type=int, default=byte.track_buffer)
+    parser.add_argument("--track-thresh", type=float,
+                        help="bytetrack/botsort: high-score detection threshold")
+    parser.add_argument("--new-track-thresh", type=float,
+                        help="bytetrack/botsort: score a detection needs to start a track "
+                             "(ByteTrack: track threshold + 0.1)")
+    parser.add_argument("--match-thresh", type=float, help="bytetrack/botsort: first match cost")
+    parser.add_argument("--track-buffer", type=int,
+                        help="bytetrack/botsort: frames (at 30 fps) a lost track is kept")
     parser.add_argument("--mot20", action="store_true", help="no score fusion (MOT20 setting)")
     parser.add_argument("--min-box-area", type=float, default=MIN_BOX_AREA)
     parser.add_argument("--aspect-ratio-thresh", type=float, default=ASPECT_RATIO_THRESH,
                         help="drop output boxes wider than this w/h (pedestrians)")
     parser.add_argument("--no-aspect-filter", action="store_true")
-    parser.add_argument("--iou-thresh", type=float, default=iou.iou_thresh,
-                        help="IoU tracker match IoU")
-    parser.add_argument("--max-lost", type=int, default=iou.max_lost,
-                        help="IoU tracker: frames kept lost")
-    parser.add_argument("--det-thresh", type=float, default=iou.det_thresh,
-                        help="IoU tracker: detections below this score are ignored")
+    parser.add_argument("--iou-thresh", type=float, help="iou/sort/ocsort: match IoU")
+    parser.add_argument("--max-lost", type=int, help="IoU tracker: frames kept lost")
+    parser.add_argument("--det-thresh", type=float,
+                        help="iou/sort/ocsort: detections below this score are ignored")
+    parser.add_argument("--max-age", type=int,
+                        help="sort/ocsort: frames (at 30 fps) an unmatched track is kept")
+    parser.add_argument("--min-hits", type=int, help="sort/ocsort: matches before output")
+    parser.add_argument("--delta-t", type=int, help="ocsort: frames back for the direction")
+    parser.add_argument("--inertia", type=float, help="ocsort: direction-consistency weight")
+    parser.add_argument("--cmc", choices=CMC_METHODS,
+                        help="botsort camera-motion compensation (default: sparse where the "
+                             "sequence has its frame images, none otherwise)")
     parser.add_argument("--video", action="store_true", help="write videos/<SEQ>.mp4")
     parser.add_argument("--first-frames", action="store_true",
                         help="first-frame grid and frame counts per sequence")
@@ -101,20 +125,48 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--eval-only needs --gt-root and --results")
     if not args.eval_only and args.mot_root is None:
         parser.error("--mot-root is required (or use --eval-only)")
+    fill_tracker_defaults(args)
     return args
 
 
+def fill_tracker_defaults(args: argparse.Namespace) -> None:
+    """Unset tracker options take the chosen tracker's defaults (module note at TRACKERS)."""
+    chosen = TRACKERS[args.tracker][1]()
+    others = [config() for _, config in TRACKERS.values()]
+    for name in TRACKER_OPTIONS:
+        if getattr(args, name) is None:
+            source = next(c for c in [chosen, *others] if hasattr(c, name))
+            setattr(args, name, getattr(source, name))
+
+
+def make_tracker(args: argparse.Namespace, info: SeqInfo, has_frames: bool):
+    """The chosen tracker with the options' settings for one sequence (its frame rate; BoT-SORT's
+    CMC on when frames exist unless --cmc says otherwise)."""
+    cls, config_cls = TRACKERS[args.tracker]
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    settings = {k: getattr(args, k) for k in names if k in TRACKER_OPTIONS}
+    if "frame_rate" in names:
+        settings["frame_rate"] = info.frame_rate
+    if "mot20" in names:
+        settings["mot20"] = args.mot20
+    if "cmc" in names:
+        settings["cmc"] = args.cmc or ("sparse" if has_frames else "none")
+    return cls(config_cls(**settings))
+
+
 # Option ranges (inclusive); a value outside, or NaN, is an error before anything starts.
-RANGES = {"conf": (0, 1), "track_thresh": (0, 1), "match_thresh": (0, 1), "iou_thresh": (0, 1),
+RANGES = {"conf": (0, 1), "track_thresh": (0, 1), "new_track_thresh": (0, 1),
+          "match_thresh": (0, 1), "iou_thresh": (0, 1),
           "det_thresh": (0, 1), "imgsz": (32, 8192), "track_buffer": (0, 10**6),
           "max_lost": (0, 10**6), "min_box_area": (0, float("inf")),
-          "aspect_ratio_thresh": (0, float("inf"))}
+          "aspect_ratio_thresh": (0, float("inf")), "max_age": (0, 10**6),
+          "min_hits": (0, 10**6), "delta_t": (1, 10**6), "inertia": (0, float("inf"))}
 
 
 def check_options(args: argparse.Namespace) -> None:
     for name, (low, high) in RANGES.items():
         value = getattr(args, name)
-        if not low <= value <= high:
+        if value is not None and not low <= value <= high:
             raise InputError(f"--{name.replace('_', '-')} {value} outside {low}..{high}")
 
 
@@ -168,35 +220,49 @@ def yolo_detections(model, seq_dir: Path, info: SeqInfo, args) -> list:
     return frames
 
 
-def run_tracker(args, info: SeqInfo, frames: list) -> tuple[np.ndarray, float]:
-    """MOT result rows [K, 7] (frame, id, x, y, w, h, score) and tracker-only seconds."""
-    if args.tracker == "bytetrack":
-        tracker = ByteTracker(ByteTrackConfig(track_thresh=args.track_thresh,
-                                              match_thresh=args.match_thresh,
-                                              track_buffer=args.track_buffer, mot20=args.mot20,
-                                              frame_rate=info.frame_rate))
-    else:
-        tracker = IoUTracker(IoUTrackerConfig(iou_thresh=args.iou_thresh,
-                                              max_lost=args.max_lost,
-                                              det_thresh=args.det_thresh))
+def run_tracker(args, info: SeqInfo, frames: list,
+                images: list[Path] | None = None) -> tuple[np.ndarray, float]:
+    """MOT result rows [K, 7] (frame, id, x, y, w, h, score) and tracker-only seconds (image
+    decoding for camera-motion compensation excluded). ``images``: the frame paths, given
+    when the tracker uses frames (BoT-SORT with CMC)."""
+    tracker = make_tracker(args, info, images is not None)
+    uses_images = images is not None and getattr(tracker.cfg, "cmc", "none") != "none"
     rows = []
     elapsed = 0.0
     for frame, (tlbr, scores) in enumerate(frames, start=1):
+        image = read_frame(images[frame - 1]) if uses_images else None
         start = time.perf_counter()
-        if args.tracker == "bytetrack":
-            tracks = tracker.update(tlbr, scores)
-            boxes = np.array([t.tlwh for t in tracks]).reshape(-1, 4)
-            ids = np.array([t.track_id for t in tracks])
-            conf = np.array([t.score for t in tracks])
-        else:
+        if args.tracker == "iou":
             tlbr_seen, ids, conf = tracker.update(tlbr, scores)
             boxes = np.column_stack([tlbr_seen[:, :2], tlbr_seen[:, 2:] - tlbr_seen[:, :2]])
+        else:
+            tracks = (tracker.update(tlbr, scores, image) if uses_images
+                      else tracker.update(tlbr, scores))
+            boxes = np.array([t.tlwh for t in tracks]).reshape(-1, 4)
+            ids = np.array([t.track_id for t in tracks], np.int64)
+            conf = np.array([t.score for t in tracks])
         elapsed += time.perf_counter() - start
         keep = output_filter(boxes, args.min_box_area,
                              None if args.no_aspect_filter else args.aspect_ratio_thresh)
         rows.append(np.column_stack([np.full(keep.sum(), frame), ids[keep], boxes[keep],
                                      conf[keep]]))
     return (np.concatenate(rows) if rows else np.zeros((0, 7))), elapsed
+
+
+def sequence_images(args, seq_dir: Path, info: SeqInfo) -> list[Path] | None:
+    """BoT-SORT's frames for CMC: all of the sequence's images when its first exists (--cmc
+    sparse/ecc then needs every one), None otherwise or for other trackers or --cmc none."""
+    if args.tracker != "botsort" or args.cmc == "none":
+        return None
+    paths = frame_paths(seq_dir, info)
+    if not paths[0].is_file():
+        if args.cmc is not None:
+            raise InputError(f"--cmc {args.cmc} needs the frame images", paths[0])
+        return None
+    for path in paths:
+        if not path.is_file():
+            raise InputError("frame image missing (needed for camera-motion compensation)", path)
+    return paths
 
 
 def read_frame(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -310,6 +376,7 @@ def main(args: argparse.Namespace) -> Path:
     public = ({} if model is not None
               else {s.name: public_detections(s, i) for s, i in zip(seqs, infos, strict=True)})
     check_frames(args, seqs, infos)
+    images = {s.name: sequence_images(args, s, i) for s, i in zip(seqs, infos, strict=True)}
     ground_truth = gt_to_score(seqs, benchmark)
     run_dir = make_run_dir("track", args.name, args.out)
     save_args(run_dir, args)
@@ -320,7 +387,7 @@ def main(args: argparse.Namespace) -> Path:
         frames = (yolo_detections(model, seq_dir, info, args) if model is not None
                   else public[seq_dir.name])
         timing["detector_seconds"] += time.perf_counter() - start if model is not None else 0.0
-        rows, seconds = run_tracker(args, info, frames)
+        rows, seconds = run_tracker(args, info, frames, images[seq_dir.name])
         timing["tracker_seconds"] += seconds
         timing["frames"] += info.seq_length
         write_results(run_dir / "data" / f"{seq_dir.name}.txt", rows)

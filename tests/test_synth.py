@@ -172,7 +172,7 @@ def test_cli_rejects_bad_kind_cleanly(kind, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["out-is-file", "parent-is-file", "zero-images", "tiny-images",
-                                  "zero-frames", "zero-per-class"])
+                                  "zero-frames", "zero-per-class", "negative-pan"])
 def test_cli_bad_arguments_one_line_and_nothing_written(case, tmp_path):
     blocker = tmp_path / "taken"
     blocker.write_text("x")
@@ -183,6 +183,7 @@ def test_cli_bad_arguments_one_line_and_nothing_written(case, tmp_path):
         "tiny-images": ("classify", tmp_path / "o", ["--img-size", "8"], "--img-size"),
         "zero-frames": ("mot", tmp_path / "o", ["--frames", "0"], "--frames"),
         "zero-per-class": ("classify", tmp_path / "o", ["--per-class", "0"], "--per-class"),
+        "negative-pan": ("mot", tmp_path / "o", ["--pan", "-1"], "--pan"),
     }[case]
     result = subprocess.run([sys.executable, "-m", "cvcore.synth", kind, str(out), *extra],
                             capture_output=True, text=True, cwd=REPO)

@@ -28,6 +28,8 @@ def parse_args(argv=None, prog: str = "python -m cvcore.synth") -> argparse.Name
     parser.add_argument("--no-images", action="store_true",
                         help="coco/mot: write annotations only (benchmarks)")
     parser.add_argument("--frames", type=int, default=60, help="mot: frames per sequence")
+    parser.add_argument("--pan", type=float, default=0.0,
+                        help="mot: film with a swaying camera of this peak speed (px/frame)")
     return parser.parse_args(argv)
 
 
@@ -38,6 +40,8 @@ def check_args(args: argparse.Namespace) -> None:
              "camvid": {"--size": min(args.size)}, "coco": {"--num-images": args.num_images},
              "coco-keypoints": {"--num-images": args.num_images},
              "mot": {"--frames": args.frames}}[args.kind]
+    if not 0 <= args.pan <= 100:
+        raise InputError(f"--pan must be in 0..100 px/frame, got {args.pan}")
     minimum = {"--img-size": 16, "--size": 16}
     for name, value in sizes.items():
         if value < minimum.get(name, 1):
@@ -57,7 +61,8 @@ def main(args: argparse.Namespace) -> None:
     elif args.kind == "coco-keypoints":
         out = make_coco_keypoints(args.out, args.seed, num_images=args.num_images)
     else:
-        out = make_mot(args.out, args.seed, frames=args.frames, write_images=not args.no_images)
+        out = make_mot(args.out, args.seed, frames=args.frames, write_images=not args.no_images,
+                       pan=args.pan)
     print(f"synthetic {args.kind} data (seed {args.seed}) in {out} "
           f"({time.perf_counter() - start:.1f} s)")
 

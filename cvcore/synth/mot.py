@@ -10,6 +10,12 @@ edge). Distractors like MOT17's are mixed in (class 2 person on vehicle, 7 stati
 8 distractor, 12 reflection, with flag 0), plus pedestrians with flag 0. Detections have box
 noise, misses that grow with occlusion, low scores for occluded people (ByteTrack's second
 association matters) and false positives.
+
+``pan`` (pixels per frame, 0 = fixed camera) films the scene with a camera that sways left and
+right (horizontal speed ``pan * cos(2 pi f / 24)``, a quarter of it vertically) over a textured
+background: boxes and frames move with the camera, so a tracker that compensates camera motion
+(BoT-SORT's CMC) has the advantage. The camera's integer pixel offsets per frame are written
+to ``camera.txt`` (frame, dx, dy: image = world - offset).
 """
 
 from __future__ import annotations
@@ -121,6 +127,41 @@ def _draw_frame(background, gt_frame, colours):
     return image
 
 
+PAN_PERIOD = 24  # frames per left-right sway of a panning camera
+
+
+def camera_offsets(frames: int, pan: float) -> np.ndarray:
+    """Integer camera offsets [frames + 1, 2] (dx, dy) per frame (row f; row 0 unused): a
+    sway of peak speed ``pan`` px/frame horizontally and pan / 4 vertically."""
+    f = np.arange(frames + 1)
+    amplitude = pan * PAN_PERIOD / (2 * np.pi)
+    phase = np.sin(2 * np.pi * f / PAN_PERIOD)
+    return np.round(np.column_stack([amplitude * phase, 0.25 * amplitude * phase])).astype(int)
+
+
+def _pan_rows(tracks, offsets, width, height):
+    """World tracks to image coordinates (minus the frame's camera offset), dropping boxes
+    entirely outside the image."""
+    out = tracks.copy()
+    out[:, 2:4] -= offsets[out[:, 0].astype(int)]
+    inside = ((out[:, 2] + out[:, 4] > 0) & (out[:, 2] < width) & (out[:, 3] + out[:, 5] > 0)
+              & (out[:, 3] < height))
+    return out[inside]
+
+
+def _textured_background(rng, width, height):
+    """A background with corners to track: sky, ground, and random blocks and stripes."""
+    image = Image.new("RGB", (width, height), (120, 130, 110))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([0, 0, width, height // 3], fill=(170, 190, 210))
+    for _ in range(width * height // 2500):
+        x, y = rng.uniform(0, width), rng.uniform(0, height)
+        w, h = rng.uniform(5, 40, 2)
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        draw.rectangle([x, y, x + w, y + h], fill=colour)
+    return np.asarray(image)
+
+
 def _write_rows(path, rows, int_cols):
     lines = (",".join(str(int(v)) if i in int_cols else f"{v:.2f}" for i, v in enumerate(r))
              for r in rows)
@@ -129,10 +170,14 @@ def _write_rows(path, rows, int_cols):
 
 def make_mot(out: str | os.PathLike, seed: int = 0,
              seqs: tuple[str, ...] = ("MOT17-02-SDP", "MOT17-04-SDP"), frames: int = 60,
-             size: tuple[int, int] = (480, 270), write_images: bool = True) -> Path:
-    """Write the synthetic sequences under ``out/MOT17/train`` and return ``out``."""
+             size: tuple[int, int] = (480, 270), write_images: bool = True,
+             pan: float = 0.0) -> Path:
+    """Write the synthetic sequences under ``out/MOT17/train`` and return ``out``; ``pan``
+    (px/frame) films them with a swaying camera (module docstring)."""
     out = Path(out)
     width, height = size
+    offsets = camera_offsets(frames, pan)
+    margin = np.abs(offsets).max(0)
     for s, name in enumerate(seqs):
         rng = np.random.default_rng([seed, s])
         seq_dir = out / "MOT17" / "train" / name
@@ -140,11 +185,23 @@ def make_mot(out: str | os.PathLike, seed: int = 0,
                    f"[Sequence]\nname={name}\nimDir=img1\nframeRate=30\nseqLength={frames}\n"
                    f"imWidth={width}\nimHeight={height}\nimExt=.jpg\n")
         tracks = _simulate(rng, frames, width, height, n_people=int(rng.integers(10, 16)))
+        if pan:
+            tracks = _pan_rows(tracks, offsets, width, height)
+            write_text(seq_dir / "camera.txt", "".join(f"{f},{dx},{dy}\n" for f, (dx, dy)
+                                                       in enumerate(offsets[1:], start=1)))
         gt = _gt_rows(rng, tracks, frames)
         _write_rows(seq_dir / "gt" / "gt.txt", gt, int_cols={0, 1, 6, 7})
         det = _det_rows(rng, gt, frames, width, height)
         _write_rows(seq_dir / "det" / "det.txt", det, int_cols={0, 1, 7, 8, 9})
-        if write_images:
+        if write_images and pan:
+            world = _textured_background(rng, width + 2 * margin[0], height + 2 * margin[1])
+            colours = rng.integers(40, 255, (64, 3))
+            for f in range(1, frames + 1):
+                x0, y0 = margin + offsets[f]
+                view = np.ascontiguousarray(world[y0:y0 + height, x0:x0 + width])
+                save_image(_draw_frame(view, gt[gt[:, 0] == f], colours),
+                           seq_dir / "img1" / f"{f:06d}.jpg", quality=85)
+        elif write_images:
             background = np.full((height, width, 3), (120, 130, 110), np.uint8)
             background[: height // 3] = (170, 190, 210)
             background = np.clip(background + rng.normal(0, 8, background.shape), 0, 255)

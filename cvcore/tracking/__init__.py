@@ -5,5 +5,7 @@
 - :mod:`.kitti`: KITTI 2D-box tracking files and TrackEval's Kitti2DBox evaluation
 - :mod:`.metrics`: one module per metric family (HOTA, CLEAR, Identity, Count)
 - :mod:`.assignment`: SciPy-exact Hungarian assignment in Numba
-- :mod:`.kalman`, :mod:`.bytetrack`, :mod:`.ioutracker`: the trackers
+- :mod:`.kalman`: the trackers' Kalman filters (ByteTrack's, BoT-SORT's, SORT's), batched
+- :mod:`.bytetrack`, :mod:`.botsort` (with camera-motion compensation), :mod:`.sort`,
+  :mod:`.ocsort`, :mod:`.ioutracker`: the trackers
 """

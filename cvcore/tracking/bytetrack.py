@@ -50,6 +50,7 @@ class ByteTrackConfig:
     track_buffer: int = 30
     mot20: bool = False
     frame_rate: float = 30.0
+    new_track_thresh: float | None = None  # None: track_thresh + 0.1 (the official rule)
 
 
 @dataclass(eq=False)
@@ -71,7 +72,12 @@ class Track:
 
     @property
     def tlbr(self) -> np.ndarray:
-        return _xyah_to_tlbr(self.mean[None, :4])[0]
+        return self.boxes(self.mean[None, :4])[0]
+
+    @staticmethod
+    def boxes(state: np.ndarray) -> np.ndarray:
+        """(x1, y1, x2, y2) [N, 4] of Kalman states' first four numbers [N, 4]."""
+        return _xyah_to_tlbr(state)
 
 
 def _xyah_to_tlbr(xyah: np.ndarray) -> np.ndarray:
@@ -88,7 +94,7 @@ def _xyah_to_tlbr(xyah: np.ndarray) -> np.ndarray:
 def _tlbrs(items) -> np.ndarray:
     if not items:
         return np.zeros((0, 4))
-    return _xyah_to_tlbr(np.array([t.mean[:4] for t in items]))
+    return type(items[0]).boxes(np.array([t.mean[:4] for t in items]))
 
 
 def _assign(cost: np.ndarray, thresh: float):
@@ -114,7 +120,30 @@ class Detections:
 
 
 class ByteTracker:
-    """Call :meth:`update` once per frame; it returns the confirmed, tracked tracks."""
+    """Call :meth:`update` once per frame; it returns the confirmed, tracked tracks.
+
+    The Kalman model is a few overridable pieces (BoT-SORT's tracker changes them): the track
+    class (its box conversion), ``_initiate``/``_kf_predict``/``_kf_update`` on tlwh
+    measurements, the velocities zeroed for lost tracks, and ``_compensate`` (camera motion).
+    """
+
+    track_class = Track
+    lost_frozen = [7]  # lost tracks keep their height: zero vh before predicting
+
+    @staticmethod
+    def _initiate(tlwh: np.ndarray):
+        return kalman.initiate(kalman.tlwh_to_xyah(tlwh))
+
+    @staticmethod
+    def _kf_predict(mean: np.ndarray, cov: np.ndarray):
+        return kalman.predict(mean, cov)
+
+    @staticmethod
+    def _kf_update(mean: np.ndarray, cov: np.ndarray, tlwh: np.ndarray):
+        return kalman.update(mean, cov, kalman.tlwh_to_xyah(tlwh))
+
+    def _compensate(self, tracks: list[Track], frame: np.ndarray | None) -> None:
+        """Camera-motion compensation of predicted tracks (none in ByteTrack)."""
 
     def __init__(self, config: ByteTrackConfig | None = None):
         self.cfg = config or ByteTrackConfig()
@@ -138,8 +167,8 @@ class ByteTracker:
             return
         tlwh = dets.tlbr.copy()
         tlwh[:, 2:] -= tlwh[:, :2]
-        mean, cov = kalman.update(np.array([t.mean for t in tracks]),
-                                  np.array([t.cov for t in tracks]), kalman.tlwh_to_xyah(tlwh))
+        mean, cov = self._kf_update(np.array([t.mean for t in tracks]),
+                                    np.array([t.cov for t in tracks]), tlwh)
         for t, m, c, s in zip(tracks, mean, cov, dets.score, strict=True):
             t.mean, t.cov, t.score = m, c, float(s)
             t.frame_id, t.state, t.activated = self.frame_id, TRACKED, True
@@ -148,13 +177,16 @@ class ByteTracker:
         if not tracks:
             return
         mean = np.array([t.mean for t in tracks])
-        mean[[i for i, t in enumerate(tracks) if t.state != TRACKED], 7] = 0  # lost: freeze h
-        mean, cov = kalman.predict(mean, np.array([t.cov for t in tracks]))
+        lost = np.array([i for i, t in enumerate(tracks) if t.state != TRACKED], np.int64)
+        mean[np.ix_(lost, self.lost_frozen)] = 0
+        mean, cov = self._kf_predict(mean, np.array([t.cov for t in tracks]))
         for t, m, c in zip(tracks, mean, cov, strict=True):
             t.mean, t.cov = m, c
 
-    def update(self, tlbr: np.ndarray, scores: np.ndarray) -> list[Track]:
-        """One frame: detections ``tlbr`` float[N, 4] (x1, y1, x2, y2) with ``scores`` [N]."""
+    def update(self, tlbr: np.ndarray, scores: np.ndarray,
+               frame: np.ndarray | None = None) -> list[Track]:
+        """One frame: detections ``tlbr`` float[N, 4] (x1, y1, x2, y2) with ``scores`` [N];
+        ``frame`` (BGR uint8 [H, W, 3]) is used by trackers that compensate camera motion."""
         self.frame_id += 1
         cfg = self.cfg
         dets = Detections(np.asarray(tlbr, np.float64).reshape(-1, 4),
@@ -166,6 +198,7 @@ class ByteTracker:
         known = {t.track_id for t in confirmed}
         pool = confirmed + [t for t in self.lost if t.track_id not in known]
         self._predict(pool)
+        self._compensate(pool + unconfirmed, frame)
         activated, refound, newly_lost, removed = [], [], [], []
 
         # 1. high-score detections against tracked + lost tracks
@@ -189,7 +222,8 @@ class ByteTracker:
             removed.append(unconfirmed[i])
         # 4. new tracks
         new = high.take(u_det)
-        new = new.take(new.score >= cfg.track_thresh + 0.1)
+        new = new.take(new.score >= (cfg.track_thresh + 0.1 if cfg.new_track_thresh is None
+                                     else cfg.new_track_thresh))
         activated += self._start(new)
         # 5. bookkeeping
         for t in self.lost:
@@ -217,11 +251,11 @@ class ByteTracker:
             return []
         tlwh = dets.tlbr.copy()
         tlwh[:, 2:] -= tlwh[:, :2]
-        mean, cov = kalman.initiate(kalman.tlwh_to_xyah(tlwh))
+        mean, cov = self._initiate(tlwh)
         tracks = []
         for m, c, s in zip(mean, cov, dets.score, strict=True):
-            tracks.append(Track(self.next_id, m, c, float(s), self.frame_id, self.frame_id,
-                                activated=self.frame_id == 1))
+            tracks.append(self.track_class(self.next_id, m, c, float(s), self.frame_id,
+                                           self.frame_id, activated=self.frame_id == 1))
             self.next_id += 1
         return tracks
 
