@@ -439,4 +439,4 @@ def run(args: argparse.Namespace, figures: FigureWorker) -> Path:
 
 
 if __name__ == "__main__":
-    run_cli(lambda: main(parse_args()))
+    run_cli(lambda: main(parse_args()), fast_exit=True)

@@ -68,11 +68,19 @@ def os_error(err: OSError) -> InputError:
     return InputError(reason, err.filename) if err.filename else InputError(reason)
 
 
-def run_cli(main: Callable[[], object]) -> None:
+def run_cli(main: Callable[[], object], fast_exit: bool = False) -> None:
     """Call ``main()``; turn an :class:`InputError` (or an ``OSError`` naming a file) into
-    ``error: <message>`` on one line and exit code 2. Ctrl-C prints ``interrupted`` (130)."""
+    ``error: <message>`` on one line and exit code 2. Ctrl-C prints ``interrupted`` (130).
+
+    ``fast_exit``: after a successful ``main()``, flush stdout and stderr and end the process
+    with ``os._exit``, skipping the interpreter's teardown. Once Numba has loaded kernels that
+    teardown (finalizers of its compiled-code objects) takes 0.4-1 s, as long as a whole COCO
+    evaluation of 5000 images; only for commands whose outputs are complete when ``main()``
+    returns (files closed, worker processes joined), as the evaluation commands are."""
     try:
         result = main()
+        if fast_exit:  # a closed pipe shows here, where it is handled like any other
+            sys.stdout.flush()
     except InputError as err:
         _fail(str(err))
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as cat does
@@ -85,7 +93,11 @@ def run_cli(main: Callable[[], object]) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
-    raise SystemExit(result if isinstance(result, int) else 0)
+    code = result if isinstance(result, int) else 0
+    if fast_exit:
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
 
 
 def _quiet_stdout() -> None:

@@ -74,6 +74,27 @@ def test_run_cli_turns_input_error_into_one_line_and_exit_2(capsys):
     assert capsys.readouterr().err == "error: gt.txt: line 3: expected 10 columns, got 7\n"
 
 
+FAST_EXIT = """
+import atexit, sys
+from cvcore.errors import run_cli
+atexit.register(lambda: print("teardown ran"))
+run_cli(lambda: print("result") or 3, fast_exit=%s)
+"""
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_run_cli_fast_exit_flushes_output_and_skips_teardown(fast):
+    """With fast_exit the process ends right after main() (its output flushed, exit code
+    kept) without the interpreter's teardown, which would run atexit handlers."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", FAST_EXIT % fast], capture_output=True,
+                         text=True)
+    assert out.returncode == 3
+    assert out.stdout.splitlines() == (["result"] if fast else ["result", "teardown ran"])
+
+
 def test_fresh_run_into_old_directory_may_change_columns(tmp_path):
     from cvcore.runs import ResultsCSV
 

@@ -1103,7 +1103,7 @@ def main(args: argparse.Namespace) -> None:
 
 def cli(argv=None, prog: str = "python -m cvcore.cocoeval") -> None:
     """The command line: ``python -m cvcore.cocoeval`` and ``cvcore cocoeval``."""
-    run_cli(lambda: main(parse_args(argv, prog)))
+    run_cli(lambda: main(parse_args(argv, prog)), fast_exit=True)
 
 
 if __name__ == "__main__":

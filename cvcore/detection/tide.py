@@ -611,7 +611,7 @@ def main(args: argparse.Namespace) -> None:
 
 def cli(argv=None, prog: str = "python -m cvcore.tide") -> None:
     """The command line: ``python -m cvcore.tide`` and ``cvcore tide``."""
-    run_cli(lambda: main(parse_args(argv, prog)))
+    run_cli(lambda: main(parse_args(argv, prog)), fast_exit=True)
 
 
 if __name__ == "__main__":

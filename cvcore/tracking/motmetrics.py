@@ -409,7 +409,7 @@ def main(args: argparse.Namespace) -> None:
 
 def cli(argv=None, prog: str = "python -m cvcore.motmetrics") -> None:
     """The command line: ``python -m cvcore.motmetrics`` and ``cvcore motmetrics``."""
-    run_cli(lambda: main(parse_args(argv, prog)))
+    run_cli(lambda: main(parse_args(argv, prog)), fast_exit=True)
 
 
 if __name__ == "__main__":
