@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``cvcore`` command: ``cvcore {cocoeval,tide,motmetrics,synth} ...``."""
     import importlib
 
-    argv = _sys.argv[1:] if argv is None else list(argv)
+    command_line = argv is None
+    argv = _sys.argv[1:] if command_line else list(argv)
     if not argv or argv[0] not in COMMANDS:
         usage = f"usage: cvcore {{{','.join(COMMANDS)}}} ...  (cvcore COMMAND --help)"
         if argv and argv[0] in ("-h", "--help"):
@@ -115,4 +116,9 @@ def main(argv: list[str] | None = None) -> None:
         problem = f"unknown command {argv[0]!r}" if argv else "no command given"
         print(f"error: {problem}; {usage.removeprefix('usage: ')}", file=_sys.stderr)
         raise SystemExit(2)
-    importlib.import_module(COMMANDS[argv[0]]).cli(argv[1:], prog=f"cvcore {argv[0]}")
+    cli = importlib.import_module(COMMANDS[argv[0]]).cli
+    if command_line:  # the command reads it as its own (and may end the process fast)
+        _sys.argv = [_sys.argv[0], *argv[1:]]
+        cli(prog=f"cvcore {argv[0]}")
+    else:
+        cli(argv[1:], prog=f"cvcore {argv[0]}")

@@ -409,7 +409,9 @@ def main(args: argparse.Namespace) -> None:
 
 def cli(argv=None, prog: str = "python -m cvcore.motmetrics") -> None:
     """The command line: ``python -m cvcore.motmetrics`` and ``cvcore motmetrics``."""
-    run_cli(lambda: main(parse_args(argv, prog)), fast_exit=True)
+    # As the process's own command line (argv None) it ends without the interpreter's teardown
+    # (errors.run_cli); called with arguments (tests, other code) it returns normally.
+    run_cli(lambda: main(parse_args(argv, prog)), fast_exit=argv is None)
 
 
 if __name__ == "__main__":
