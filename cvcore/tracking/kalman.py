@@ -177,6 +177,23 @@ def _xywh_predict_kernel(mean, cov, pos_weight, vel_weight):
 
 
 @numba.njit(cache=True, nogil=True)
+def _gain_and_correct(p, inv, z_k, mean_k, gain):
+    """The Kalman gain K = P H^T S^-1 (H observes the first 4 of the gain.shape[0] states; ``p``
+    the state covariance, ``inv`` S^-1) into ``gain``, then ``mean_k += K (z_k - H mean_k)`` in
+    place, in filterpy's order of operations (shared by SORT's and BoT-SORT's updates)."""
+    for i in range(gain.shape[0]):
+        for j in range(4):
+            acc = 0.0
+            for m in range(4):
+                acc += p[i, m] * inv[m, j]
+            gain[i, j] = acc
+    y0, y1 = z_k[0] - mean_k[0], z_k[1] - mean_k[1]
+    y2, y3 = z_k[2] - mean_k[2], z_k[3] - mean_k[3]
+    for i in range(gain.shape[0]):
+        mean_k[i] += gain[i, 0] * y0 + gain[i, 1] * y1 + gain[i, 2] * y2 + gain[i, 3] * y3
+
+
+@numba.njit(cache=True, nogil=True)
 def _xywh_update_kernel(mean, cov, z, pos_weight):
     s = np.empty((4, 4))
     s_copy = np.empty((4, 4))
@@ -195,16 +212,7 @@ def _xywh_update_kernel(mean, cov, z, pos_weight):
         s[3, 3] += rh
         s_copy[:, :] = s
         _inverse4(s_copy, inv)
-        for i in range(8):  # K = P H^T S^-1
-            for j in range(4):
-                acc = 0.0
-                for m in range(4):
-                    acc += p[i, m] * inv[m, j]
-                gain[i, j] = acc
-        y0, y1 = z[k, 0] - mean[k, 0], z[k, 1] - mean[k, 1]
-        y2, y3 = z[k, 2] - mean[k, 2], z[k, 3] - mean[k, 3]
-        for i in range(8):
-            mean[k, i] += gain[i, 0] * y0 + gain[i, 1] * y1 + gain[i, 2] * y2 + gain[i, 3] * y3
+        _gain_and_correct(p, inv, z[k], mean[k], gain)
         for i in range(8):  # K S
             for j in range(4):
                 acc = 0.0
@@ -352,16 +360,7 @@ def _sort_update_kernel(mean, cov, z):
                 s[i, j] = p[i, j]
             s[i, i] += r[i]
         _inverse4(s, inv)
-        for i in range(7):  # K = P H^T S^-1
-            for j in range(4):
-                acc = 0.0
-                for m in range(4):
-                    acc += p[i, m] * inv[m, j]
-                gain[i, j] = acc
-        y0, y1 = z[k, 0] - mean[k, 0], z[k, 1] - mean[k, 1]
-        y2, y3 = z[k, 2] - mean[k, 2], z[k, 3] - mean[k, 3]
-        for i in range(7):
-            mean[k, i] += gain[i, 0] * y0 + gain[i, 1] * y1 + gain[i, 2] * y2 + gain[i, 3] * y3
+        _gain_and_correct(p, inv, z[k], mean[k], gain)
         for i in range(7):  # I - K H
             for j in range(7):
                 i_kh[i, j] = (1.0 if i == j else 0.0) - (gain[i, j] if j < 4 else 0.0)
