@@ -86,20 +86,6 @@ def _ws(buf, p, n):
 
 
 @_helper
-def _after_item(buf, p, n, close):
-    """After an item of a list or object, at ``p`` (whitespace allowed): (start of the next item,
-    0) after a comma, (position after the ``close`` bracket, 1), or (-1, -1) for anything else."""
-    p = _ws(buf, p, n)
-    if p >= n:
-        return -1, -1
-    if buf[p] == close:
-        return p + 1, 1
-    if buf[p] != 44:
-        return -1, -1
-    return _ws(buf, p + 1, n), 0
-
-
-@_helper
 def _is_hex(b):
     return (48 <= b <= 57) or (65 <= b <= 70) or (97 <= b <= 102)
 
@@ -376,9 +362,14 @@ def _number_list(buf, p, n, nums, counts, slow, st):
             if e < 0:
                 return -1
         st[S_NUMS] = k + 1
-        p, closed = _after_item(buf, e, n, 93)
-        if closed != 0:
-            return p
+        p = _ws(buf, e, n)
+        if p >= n:
+            return -1
+        if buf[p] == 93:
+            return p + 1
+        if buf[p] != 44:
+            return -1
+        p = _ws(buf, p + 1, n)
 
 
 @_helper
@@ -433,11 +424,15 @@ def _segmentation(buf, p, n, row, I, nums, polys, sbuf, slow, st, stk):
             polys[j, 0] = start
             polys[j, 1] = st[S_NUMS]
             st[S_POLYS] = j + 1
-            p, closed = _after_item(buf, p, n, 93)
-            if closed == 1:
+            p = _ws(buf, p, n)
+            if p >= n:
+                return -1
+            if buf[p] == 93:
                 I[row, C_SB] = st[S_POLYS]
-            if closed != 0:
-                return p
+                return p + 1
+            if buf[p] != 44:
+                return -1
+            p = _ws(buf, p + 1, n)
     if buf[p] != 123:
         return -1
     seen = 0
@@ -483,14 +478,17 @@ def _segmentation(buf, p, n, row, I, nums, polys, sbuf, slow, st, stk):
             p = _skip(buf, p, n, stk, st)
             if p < 0:
                 return -1
-        p, closed = _after_item(buf, p, n, 125)
-        if closed == 1:
-            break
-        if closed < 0:
+        p = _ws(buf, p, n)
+        if p >= n:
             return -1
+        if buf[p] == 125:
+            break
+        if buf[p] != 44:
+            return -1
+        p = _ws(buf, p + 1, n)
     if seen & ((1 << 17) | (1 << 18)) != (1 << 17) | (1 << 18):
         return -1
-    return p
+    return p + 1
 
 
 @_helper
@@ -575,9 +573,15 @@ def _record(buf, p, n, kind, act, col, I, F, nums, polys, sbuf, slow, st, stk):
                     if p < 0:
                         return -1
                     count += 1
-                    p, closed = _after_item(buf, p, n, 93)
-                    if closed != 0:
+                    p = _ws(buf, p, n)
+                    if p >= n:
+                        return -1
+                    if buf[p] == 93:
+                        p += 1
                         break
+                    if buf[p] != 44:
+                        return -1
+                    p = _ws(buf, p + 1, n)
             I[row, C_NAMES] = count
         elif a == A_SEGM:
             p = _segmentation(buf, p, n, row, I, nums, polys, sbuf, slow, st, stk)
@@ -587,11 +591,15 @@ def _record(buf, p, n, kind, act, col, I, F, nums, polys, sbuf, slow, st, stk):
             I[row, C_KP1] = st[S_NUMS]
         if p < 0:
             return -1
-        p, closed = _after_item(buf, p, n, 125)
-        if closed == 1:
+        p = _ws(buf, p, n)
+        if p >= n:
+            return -1
+        if buf[p] == 125:
             I[row, C_SEEN] = seen
-        if closed != 0:
-            return p
+            return p + 1
+        if buf[p] != 44:
+            return -1
+        p = _ws(buf, p + 1, n)
 
 
 @_helper
@@ -608,9 +616,14 @@ def _records(buf, p, n, kind, act, col, I, F, nums, polys, sbuf, slow, st, stk):
         p = _record(buf, p, n, kind, act, col, I, F, nums, polys, sbuf, slow, st, stk)
         if p < 0:
             return -1
-        p, closed = _after_item(buf, p, n, 93)
-        if closed != 0:
-            return p
+        p = _ws(buf, p, n)
+        if p >= n:
+            return -1
+        if buf[p] == 93:
+            return p + 1
+        if buf[p] != 44:
+            return -1
+        p = _ws(buf, p + 1, n)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -676,9 +689,17 @@ def _scan_kernel(buf, results, act, col, lists):
                     p = _skip(buf, p, n, stk, st)
                 if p < 0:
                     break
-                p, closed = _after_item(buf, p, n, 125)
-                if closed != 0:
+                p = _ws(buf, p, n)
+                if p >= n:
+                    p = -1
                     break
+                if buf[p] == 125:
+                    p += 1
+                    break
+                if buf[p] != 44:
+                    p = -1
+                    break
+                p = _ws(buf, p + 1, n)
     else:
         p = -1
     if p >= 0:
