@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -36,7 +37,11 @@ def run_process(argv: list[str], quiet: bool = True) -> tuple[float, float]:
     parallel use more than one process). A child's maximum RSS includes what it inherits at
     fork, so call this from a small process.
     """
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # Bytecode caching on, as users run: pip compiles an installed package's modules, an
+    # editable install writes __pycache__ at first import. With PYTHONDONTWRITEBYTECODE set
+    # (as on this machine's shells) every run would compile cvcore's sources again (~0.08 s).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(REPO)
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL if quiet else None)
@@ -57,6 +62,26 @@ def run_process(argv: list[str], quiet: bool = True) -> tuple[float, float]:
     if proc.returncode != 0:
         raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(argv)}")
     return wall, max(usage.ru_maxrss / 1024, tree_peak[0])
+
+
+def run_interleaved(commands: dict[str, list[str]], repeats: int,
+                    pause: float = 0.5) -> dict[str, tuple[float, float]]:
+    """Each argv run ``repeats`` times, the commands taking turns, with ``pause`` seconds between
+    runs; {name: (median wall seconds, largest peak RSS MiB)}.
+
+    Single runs are not enough here: on this 2-core VM one whole-process time varies by +-15%,
+    and a process started right after another one exits runs up to 0.2 s slower, so no tool
+    always goes first or right after the same other tool.
+    """
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    peaks: dict[str, float] = dict.fromkeys(commands, 0.0)
+    for _ in range(repeats):
+        for name, argv in commands.items():
+            time.sleep(pause)
+            wall, peak = run_process(argv)
+            times[name].append(wall)
+            peaks[name] = max(peaks[name], peak)
+    return {name: (statistics.median(t), peaks[name]) for name, t in times.items()}
 
 
 def python_process(code: str, *args: str) -> list[str]:

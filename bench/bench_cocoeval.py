@@ -1,14 +1,16 @@
 """COCO AP (bbox, segm, keypoints), whole process: cvcore vs hotcoco, faster-coco-eval, pycocotools.
 
     python bench/bench_cocoeval.py [--iou-types bbox segm keypoints] [--images 5000] [--scale 10]
-                                   [--skip-pycocotools]
+                                   [--skip-pycocotools] [--repeats 5]
 
 Builds val2017-sized synthetic sets once under bench/_work/ (``python -m cvcore.synth coco``:
 5000 images, ~36k objects with polygon masks, ~130k detections with boxes and RLE masks;
 ``coco-keypoints``: ~11k people, ~17k pose results), then times each tool as a fresh process
 (JSON parsing, imports and compilation included: what a user waits for), checks that all give
-the same stats, and prints one table per IoU type. ``--scale`` also times cvcore (bbox) on a set
-that many times larger and reports the growth (it must stay linear). Needs
+the same stats, and prints one table per IoU type. cvcore and hotcoco run ``--repeats`` times
+each, taking turns, and the tables give the median (and the largest peak RSS); the slower peers
+run once. ``--scale`` also times cvcore and hotcoco (bbox) on a set that many times larger and
+reports cvcore's growth (it must stay linear). Needs
 ``pip install -e .[bench]`` (hotcoco, faster-coco-eval).
 """
 
@@ -20,7 +22,7 @@ import os
 import subprocess
 import sys
 
-from _timing import REPO, WORK, print_table, python_process, run_process
+from _timing import REPO, WORK, print_table, python_process, run_interleaved, run_process
 
 # Each peer: load the ground truth and results, evaluate, write the stats (argv: GT RES OUT TYPE).
 PYCOCOTOOLS = """
@@ -102,9 +104,9 @@ def count_records(gt, res) -> tuple[int, int]:
     return int(out[0]), int(out[1])
 
 
-def time_cvcore(gt, res, iou_type, stats_path):
-    return run_process([sys.executable, "-m", "cvcore.cocoeval", str(gt), str(res),
-                        "--iou-type", iou_type, "--json", str(stats_path)])
+def cvcore_argv(gt, res, iou_type, stats_path) -> list[str]:
+    return [sys.executable, "-m", "cvcore.cocoeval", str(gt), str(res), "--iou-type", iou_type,
+            "--json", str(stats_path)]
 
 
 def in_process(gt, res, iou_type) -> None:
@@ -127,17 +129,22 @@ def bench_type(args: argparse.Namespace, iou_type: str) -> None:
     gt, res = dataset(args.images, iou_type)
     n_gt, n_det = count_records(gt, res)
     print(f"\n{iou_type}: {args.images} images, {n_gt} objects, {n_det} detections")
-    stats, rows = {}, []
+    stats = {}
     ours = "cvcore.cocoeval"
-    time_cvcore(gt, res, iou_type, WORK / "warm.json")  # the Numba cache is built once per install
-    rows.append((ours, *time_cvcore(gt, res, iou_type, WORK / "stats_cvcore.json")))
+    run_process(cvcore_argv(gt, res, iou_type, WORK / "warm.json"))  # Numba cache: once per install
+    # cvcore and hotcoco (the line to beat) take turns, median of --repeats; the slower peers
+    # run once.
+    tools = [(name, python_process(code, str(gt), str(res), str(WORK / f"stats_{name.split()[0]}"
+                                                                  f".json"), iou_type))
+             for name, code in list(PEERS)
+             + ([] if args.skip_pycocotools else [("pycocotools 2.0.11", PYCOCOTOOLS)])]
+    timed = run_interleaved({ours: cvcore_argv(gt, res, iou_type, WORK / "stats_cvcore.json"),
+                             tools[0][0]: tools[0][1]}, args.repeats)
+    timed.update((name, run_process(argv)) for name, argv in tools[1:])
+    rows = [(name, *timed[name]) for name in [ours] + [name for name, _ in tools]]
     stats[ours] = json.loads((WORK / "stats_cvcore.json").read_text())["stats"]
-    tools = list(PEERS) + ([] if args.skip_pycocotools else [("pycocotools 2.0.11", PYCOCOTOOLS)])
-    for name, code in tools:
-        path = WORK / f"stats_{name.split()[0]}.json"
-        rows.append((name, *run_process(python_process(code, str(gt), str(res), str(path),
-                                                       iou_type))))
-        stats[name] = json.loads(path.read_text())
+    for name, _ in tools:
+        stats[name] = json.loads((WORK / f"stats_{name.split()[0]}.json").read_text())
     for name, values in stats.items():
         worst = max(abs(a - b) for a, b in zip(values, stats[ours], strict=True))
         print(f"{name}: max |stat difference| vs cvcore = {worst:.3g}")
@@ -146,9 +153,12 @@ def bench_type(args: argparse.Namespace, iou_type: str) -> None:
     if args.scale > 1 and iou_type == "bbox":
         big = args.images * args.scale
         big_gt, big_res = dataset(big, iou_type)
-        big_rows = [(ours, *time_cvcore(big_gt, big_res, iou_type, WORK / "stats_big.json"))]
-        big_rows.append(("hotcoco 1.3.0", *run_process(python_process(
-            HOTCOCO, str(big_gt), str(big_res), str(WORK / "stats_big_hotcoco.json"), iou_type))))
+        timed = run_interleaved({
+            ours: cvcore_argv(big_gt, big_res, iou_type, WORK / "stats_big.json"),
+            "hotcoco 1.3.0": python_process(HOTCOCO, str(big_gt), str(big_res),
+                                            str(WORK / "stats_big_hotcoco.json"), iou_type)},
+            args.repeats)
+        big_rows = [(name, *value) for name, value in timed.items()]
         same = json.loads((WORK / "stats_big.json").read_text())["stats"]
         worst = max(abs(a - b) for a, b in zip(
             same, json.loads((WORK / "stats_big_hotcoco.json").read_text()), strict=True))
@@ -171,4 +181,6 @@ if __name__ == "__main__":
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--skip-pycocotools", action="store_true")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="whole-process runs of cvcore and hotcoco, taking turns (median)")
     main(parser.parse_args())

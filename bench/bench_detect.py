@@ -24,7 +24,7 @@ import os
 import subprocess
 import sys
 
-from _timing import REPO, WORK, print_table, python_process, run_process
+from _timing import REPO, WORK, print_table, python_process, run_interleaved, run_process
 from bench_cocoeval import dataset
 
 TIDECV = """
@@ -127,9 +127,11 @@ def main(args: argparse.Namespace) -> None:
                   "--iou-type", args.iou_type, "--out", str(WORK / "detect_eval_run")]
     run_process(detect_cmd)  # warm the Numba cache once
     hotcoco_json = WORK / "detect_hotcoco.json"
-    rows = [("detect_eval.py", *run_process(detect_cmd)),
-            ("hotcoco 1.3.0 (no figures)", *run_process(python_process(
-                HOTCOCO_ALL, str(gt), str(res), str(hotcoco_json), args.iou_type)))]
+    timed = run_interleaved({
+        "detect_eval.py": detect_cmd,
+        "hotcoco 1.3.0 (no figures)": python_process(HOTCOCO_ALL, str(gt), str(res),
+                                                     str(hotcoco_json), args.iou_type)}, 3)
+    rows = [(name, *value) for name, value in timed.items()]
     metrics = json.loads((WORK / "detect_eval_run" / "metrics.json").read_text())
     theirs = json.loads(hotcoco_json.read_text())
     same = max(abs(a - b) for a, b in zip(metrics["coco"].values(), theirs["stats"],
@@ -139,7 +141,8 @@ def main(args: argparse.Namespace) -> None:
           f"cvcore {metrics['tide']['all']['main']['Cls']:.2f}, hotcoco "
           f"{theirs['tide']['Cls']:.2f}")
     print_table(f"detect_eval.py (COCO AP + TIDE + ECE, overall and per scale, report and "
-                f"figures), {args.images} images, {args.iou_type}, whole process", rows,
+                f"figures), {args.images} images, {args.iou_type}, whole process, median of 3 "
+                f"runs each, taking turns", rows,
                 "detect_eval.py")
     in_process(gt, res, args.iou_type)
 

@@ -62,7 +62,7 @@ A_SKIP, A_INT, A_FLOAT, A_BOX, A_STR, A_CROWD, A_COUNT, A_SEGM, A_KPS = range(9)
 # Segmentation types (column C_SEG).
 SEG_NONE, SEG_POLYS, SEG_COUNTS, SEG_STRING = range(4)
 # Counters (st).
-S_ROWS, S_NUMS, S_POLYS, S_SLOW, S_SBUF, S_HIGH = range(6)
+S_ROWS, S_NUMS, S_POLYS, S_SLOW, S_SBUF, S_HIGH, S_FULL = range(7)
 
 _MAX_DEPTH = 500  # json.loads stops near 1000 (RecursionError); beyond this, not sure
 _POW10 = np.array([10.0 ** i for i in range(23)])  # exact doubles
@@ -331,7 +331,8 @@ def _float_into(buf, p, n, out, idx, which, slow, st):
         out[idx] = fv
     else:
         k = st[S_SLOW]
-        if k >= slow.shape[0]:
+        if k >= slow.shape[0]:  # the kernel's guess of its size fell short: scan again
+            st[S_FULL] = 1
             return -1
         slow[k, 0] = p
         slow[k, 1] = e
@@ -626,35 +627,46 @@ def _records(buf, p, n, kind, act, col, I, F, nums, polys, sbuf, slow, st, stk):
         p = _ws(buf, p + 1, n)
 
 
-@numba.njit(cache=True, nogil=True)
-def _scan_kernel(buf, results, act, col, lists):
-    """The whole document. ``results``: a top-level list of RECORD objects, else a ground-truth
-    object. ``lists``: collect number lists and segmentations (segm / keypoints). Returns
-    (ok, top-level keys seen, I, F, nums, polys, sbuf, slow, st)."""
-    n = buf.shape[0]
-    # Upper bounds from one pass: records <= '{', array elements <= '[' + ',', slow numbers <=
-    # digit runs followed by an exponent or of >= 16 digits.
-    n_obj = 0
-    n_elem = 1
-    n_slow = 1
+@_helper
+def _long_mantissas(buf):
+    """How many runs of digits and dots are >= 16 bytes long (mantissas that may not take the
+    exact fast path)."""
+    count = 0
     run = 0
-    for i in range(n):
+    for i in range(buf.shape[0]):
         b = buf[i]
-        if 48 <= b <= 57:
+        if 48 <= b <= 57 or b == 46:
             run += 1
             continue
-        if b == 46:
-            continue
-        if run > 0:  # a run of digits (and dots) ended: a number's mantissa, maybe
-            if run >= 16 or b == 101 or b == 69:
-                n_slow += 1
-            run = 0
-        if b == 123:
-            n_obj += 1
-        elif b == 91 or b == 44:
-            n_elem += 1
-    if run >= 16:
-        n_slow += 1
+        count += run >= 16
+        run = 0
+    return count + (run >= 16)
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan_kernel(buf, results, act, col, lists, exact_slow):
+    """The whole document. ``results``: a top-level list of RECORD objects, else a ground-truth
+    object. ``lists``: collect number lists and segmentations (segm / keypoints); ``exact_slow``:
+    size the list of slow numbers exactly (see below). Returns (ok, top-level keys seen, I, F,
+    nums, polys, sbuf, slow, st)."""
+    n = buf.shape[0]
+    # Upper bounds: records <= '{', array elements <= '[' + ','; slow numbers <= exponents (an
+    # 'e' / 'E' after a digit) + mantissas of >= 16 digits and dots. These counting loops have
+    # no branches (LLVM vectorises them); the long mantissas are only guessed (one in 16
+    # elements) unless ``exact_slow``, the branchy pass that counts them, which a scan runs only
+    # after the guess fell short (st[S_FULL]).
+    n_obj = 0
+    n_elem = 1
+    for i in range(n):
+        b = buf[i]
+        n_obj += b == 123
+        n_elem += (b == 91) | (b == 44)
+    n_slow = 1
+    for i in range(1, n):
+        b = buf[i] | 32
+        a = buf[i - 1]
+        n_slow += (b == 101) & (a >= 48) & (a <= 57)
+    n_slow += _long_mantissas(buf) if exact_slow else n_elem // 16 + 16
     I = np.zeros((n_obj, NI if lists else NI_BOX), np.int64)
     F = np.zeros(n_obj * NF, np.float64)
     nums = np.empty(n_elem if lists else 0, np.float64)
@@ -856,7 +868,10 @@ def _scan(buf: np.ndarray, results: bool, iou_type: str):
     """Run the kernel; (raw bytes, record rows I, F[R, NF], nums, polys, sbuf) or None."""
     act, col = _tables(results, iou_type)
     ok, top_seen, I, F, nums, polys, sbuf, slow, st = _scan_kernel(
-        buf, results, act, col, iou_type != "bbox")
+        buf, results, act, col, iou_type != "bbox", False)
+    if not ok and st[S_FULL]:  # more slow numbers than guessed: again, with their exact count
+        ok, top_seen, I, F, nums, polys, sbuf, slow, st = _scan_kernel(
+            buf, results, act, col, iou_type != "bbox", True)
     if not ok:
         return None
     raw = buf.base if isinstance(buf.base, bytes) and len(buf.base) == len(buf) else buf.tobytes()

@@ -302,6 +302,23 @@ def test_number_conversion_equals_python_float():
     assert np.array_equal(scan.boxes[:, 2].view(np.uint64), want.view(np.uint64))
 
 
+def test_more_slow_numbers_than_guessed_scan_again_exactly():
+    # Float32 scores and boxes written by repr (as detectron2's JSON): every number has 16-17
+    # significant digits, Python's float() converts it, and there are more of them than the
+    # kernel's first guess (one in 16 elements) holds.
+    rng = np.random.default_rng(5)
+    values = rng.random((300, 5)).astype(np.float32).astype(np.float64) * [640, 480, 90, 70, 1]
+    doc = "[" + ",".join(f'{{"image_id":1,"category_id":1,"bbox":[{", ".join(map(repr, v[:4]))}],'
+                         f'"score":{v[4]!r}}}' for v in values.tolist()) + "]"
+    buf = np.frombuffer(doc.encode(), np.uint8)
+    act, col = cocojson._tables(True, "bbox")
+    first = cocojson._scan_kernel(buf, True, act, col, False, False)
+    assert not first[0] and first[-1][cocojson.S_FULL] == 1
+    scan, _ = cocojson.scan_results(buf)
+    assert np.array_equal(scan.boxes.view(np.uint64), values[:, :4].view(np.uint64))
+    assert np.array_equal(scan.values.view(np.uint64), values[:, 4].view(np.uint64))
+
+
 @pytest.mark.parametrize("doc", [
     b'{"images": [], "categories": [], "images": []}',           # duplicate top-level key
     b'{"images": [{"id": 1, "id": 2}], "categories": []}',       # duplicate key in a record
