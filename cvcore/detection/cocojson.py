@@ -49,13 +49,14 @@ _KEY_TABLE = _key_table()
 
 # Record kinds (rows of the int table I).
 IMAGE, CATEGORY, RECORD = 0, 1, 2
-# Columns of I (int64[R, NI]); a bbox scan needs only the first NI_BOX (the rest are for
-# keypoints and segmentations). Images keep width / height where records have image_id /
-# category_id, categories their number of keypoint names where records have iscrowd.
-C_KIND, C_SEEN, C_ID, C_IMG, C_CAT, C_CROWD, C_BOX, C_S0, C_S1, C_SFLAG, C_NKP, C_KP0, C_KP1, \
+# Columns of I (int64[R, NI]); bbox results need only the first NI_RESULTS, a bbox ground truth
+# the first NI_BOX (the rest are for keypoints and segmentations): a 1.3M-detection file's table
+# is then 52 MB, not 104. Images keep width / height where records have image_id / category_id,
+# categories their number of keypoint names where records have iscrowd.
+C_KIND, C_SEEN, C_IMG, C_CAT, C_BOX, C_ID, C_CROWD, C_S0, C_S1, C_SFLAG, C_NKP, C_KP0, C_KP1, \
     C_SEG, C_SA, C_SB, C_SH, C_SW = range(18)
 C_W, C_H, C_NAMES = C_IMG, C_CAT, C_CROWD
-NI_BOX, NI = 10, 18
+NI_RESULTS, NI_BOX, NI = 5, 10, 18
 NF = 5  # columns of F: bbox x, y, w, h, then area (ground truth) or score (results)
 # Actions of a (record kind, key) pair.
 A_SKIP, A_INT, A_FLOAT, A_BOX, A_STR, A_CROWD, A_COUNT, A_SEGM, A_KPS = range(9)
@@ -667,7 +668,7 @@ def _scan_kernel(buf, results, act, col, lists, exact_slow):
         a = buf[i - 1]
         n_slow += (b == 101) & (a >= 48) & (a <= 57)
     n_slow += _long_mantissas(buf) if exact_slow else n_elem // 16 + 16
-    I = np.zeros((n_obj, NI if lists else NI_BOX), np.int64)
+    I = np.zeros((n_obj, NI if lists else NI_RESULTS if results else NI_BOX), np.int64)
     F = np.zeros(n_obj * NF, np.float64)
     nums = np.empty(n_elem if lists else 0, np.float64)
     polys = np.empty((n_elem if lists else 0, 2), np.int64)
@@ -824,7 +825,8 @@ class Segms:
 class Scan:
     """A scanned file. Per-record arrays (ground truth: annotations; results: detections),
     length N: ``ids`` (ground truth), ``image_ids``, ``cat_ids`` int64; ``boxes`` float64[N, 4];
-    ``values`` float64[N] (area or score); ``iscrowd`` bool; ``num_keypoints`` int64; ``seen``
+    ``values`` float64[N] (area or score); ``iscrowd`` bool (ground truth; ``ids`` and
+    ``iscrowd`` are None for bbox results); ``num_keypoints`` int64; ``seen``
     int64 bit mask of the keys each record has (bit ``KEYS.index(key)``); ``box_flags`` int64
     (0 no bbox, 1 four numbers, 2 ``[]``). ``keypoints`` float64[P] flat with
     ``keypoint_starts`` int64[N + 1] offsets (keypoints only); ``segms`` (segm only). Ground
@@ -926,9 +928,10 @@ def _records_scan(rows, F, nums, polys, sbuf, iou_type: str) -> Scan | None:
                       sbuf=sbuf, str_starts=str_rows[:, C_SA].copy(),
                       str_ends=str_rows[:, C_SB].copy(), rle_heights=rows[:, C_SH].copy(),
                       rle_widths=rows[:, C_SW].copy())
-    return Scan(ids=rows[:, C_ID].copy(), image_ids=rows[:, C_IMG].copy(),
+    narrow = rows.shape[1] <= C_ID  # bbox results: no ids, no crowd flags
+    return Scan(ids=None if narrow else rows[:, C_ID].copy(), image_ids=rows[:, C_IMG].copy(),
                 cat_ids=rows[:, C_CAT].copy(), boxes=np.ascontiguousarray(F[:, :4]),
-                values=F[:, 4].copy(), iscrowd=rows[:, C_CROWD] != 0,
+                values=F[:, 4].copy(), iscrowd=None if narrow else rows[:, C_CROWD] != 0,
                 num_keypoints=rows[:, C_NKP].copy() if rows.shape[1] > C_NKP else None,
                 seen=rows[:, C_SEEN].copy(),
                 box_flags=rows[:, C_BOX].copy(), keypoints=keypoints,
