@@ -116,7 +116,13 @@ def main(argv: list[str] | None = None) -> None:
         problem = f"unknown command {argv[0]!r}" if argv else "no command given"
         print(f"error: {problem}; {usage.removeprefix('usage: ')}", file=_sys.stderr)
         raise SystemExit(2)
-    cli = importlib.import_module(COMMANDS[argv[0]]).cli
+    from contextlib import nullcontext
+
+    from .errors import imports_without_gc
+
+    # As its own process (argv None) the command imports its code with the collector paused.
+    with imports_without_gc() if command_line else nullcontext():
+        cli = importlib.import_module(COMMANDS[argv[0]]).cli
     if command_line:  # the command reads it as its own (and may end the process fast)
         _sys.argv = [_sys.argv[0], *argv[1:]]
         cli(prog=f"cvcore {argv[0]}")

@@ -4,6 +4,9 @@
 """
 
 if __name__ == "__main__":
-    from cvcore.detection.cocoeval import cli
+    from cvcore.errors import imports_without_gc
+
+    with imports_without_gc():
+        from cvcore.detection.cocoeval import cli
 
     cli()

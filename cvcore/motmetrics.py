@@ -4,6 +4,9 @@ command line.
 """
 
 if __name__ == "__main__":
-    from cvcore.tracking.motmetrics import cli
+    from cvcore.errors import imports_without_gc
+
+    with imports_without_gc():
+        from cvcore.tracking.motmetrics import cli
 
     cli()

@@ -3,6 +3,9 @@
 """
 
 if __name__ == "__main__":
-    from cvcore.detection.tide import cli
+    from cvcore.errors import imports_without_gc
+
+    with imports_without_gc():
+        from cvcore.detection.tide import cli
 
     cli()

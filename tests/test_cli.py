@@ -53,3 +53,24 @@ def test_output_into_a_closed_pipe_stops_quietly(tmp_path):
     proc.stdout.close()  # the reader is gone before the first line is printed
     stderr = proc.stderr.read().decode()
     assert proc.wait() == 141 and stderr == ""
+
+
+# In a fresh interpreter: count the collector's runs while importing Numba's side of cvcore
+# inside imports_without_gc, then check the collector is back on with the imports frozen.
+GC_PROBE = """
+import gc
+runs = []
+gc.callbacks.append(lambda phase, info: runs.append(1) if phase == "start" else None)
+from cvcore.errors import imports_without_gc
+with imports_without_gc():
+    inside = gc.isenabled()
+    import cvcore.detection.cocoeval
+print(inside, len(runs), gc.isenabled(), gc.get_freeze_count())
+"""
+
+
+def test_entry_imports_run_no_garbage_collection_and_leave_the_collector_on():
+    out = subprocess.run([sys.executable, "-c", GC_PROBE], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout.split()
+    assert out[:3] == ["False", "0", "True"]
+    assert int(out[3]) > 50_000  # NumPy, Numba and cvcore's objects, never scanned again
