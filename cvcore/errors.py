@@ -19,12 +19,10 @@ Errors raised in other processes arrive here too, in one piece:
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from os import PathLike
 
 _TORCH_WORKER_MARK = "\nOriginal Traceback (most recent call last):"
@@ -68,25 +66,6 @@ def os_error(err: OSError) -> InputError:
     """An ``OSError`` as an :class:`InputError` naming its file (``error: f: No such file``)."""
     reason = err.strerror or one_line(err)
     return InputError(reason, err.filename) if err.filename else InputError(reason)
-
-
-@contextmanager
-def imports_without_gc() -> Iterator[None]:
-    """For a command's entry module: Python's cyclic garbage collector off while it imports its
-    code, then everything imported frozen (never scanned again) and the collector back on.
-
-    The collector runs every 700 new container objects (net). Importing NumPy, Numba and our modules
-    makes ~90,000 container objects that all stay alive, so the ~120 collections during those
-    imports find next to nothing and cost ~50 ms, 6% of a COCO evaluation of 5000 images; later ones
-    would scan all of them again."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 def run_cli(main: Callable[[], object], fast_exit: bool = False) -> None:

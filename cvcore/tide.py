@@ -3,9 +3,9 @@
 """
 
 if __name__ == "__main__":
-    from cvcore.errors import imports_without_gc
+    from cvcore import command_imports
 
-    with imports_without_gc():
+    with command_imports():
         from cvcore.detection.tide import cli
 
     cli()

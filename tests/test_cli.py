@@ -56,21 +56,28 @@ def test_output_into_a_closed_pipe_stops_quietly(tmp_path):
 
 
 # In a fresh interpreter: count the collector's runs while importing Numba's side of cvcore
-# inside imports_without_gc, then check the collector is back on with the imports frozen.
+# inside command_imports, then check the collector is back on with the imports frozen, and
+# that Numba came without SciPy and PyYAML, which stay importable.
 GC_PROBE = """
-import gc
+import compileall, gc, os, sys
+import cvcore
+from cvcore import command_imports
+# Byte-compiled first, as an installed package is: compiling a module runs a collection.
+compileall.compile_dir(os.path.dirname(cvcore.__file__), quiet=1, force=True)
 runs = []
 gc.callbacks.append(lambda phase, info: runs.append(1) if phase == "start" else None)
-from cvcore.errors import imports_without_gc
-with imports_without_gc():
+with command_imports():
     inside = gc.isenabled()
     import cvcore.detection.cocoeval
-print(inside, len(runs), gc.isenabled(), gc.get_freeze_count())
+collections = len(runs)
+lean = "scipy" not in sys.modules and "yaml" not in sys.modules
+import scipy.optimize, yaml
+print(inside, collections, gc.isenabled(), lean, gc.get_freeze_count())
 """
 
 
-def test_entry_imports_run_no_garbage_collection_and_leave_the_collector_on():
+def test_command_imports_run_no_garbage_collection_and_import_numba_lean():
     out = subprocess.run([sys.executable, "-c", GC_PROBE], capture_output=True, text=True,
                          cwd=REPO, check=True).stdout.split()
-    assert out[:3] == ["False", "0", "True"]
-    assert int(out[3]) > 50_000  # NumPy, Numba and cvcore's objects, never scanned again
+    assert out[:4] == ["False", "0", "True", "True"]
+    assert int(out[4]) > 50_000  # NumPy, Numba and cvcore's objects, never scanned again

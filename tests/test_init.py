@@ -28,4 +28,30 @@ def test_numba_starts_without_scipy_linalg_and_jitted_linalg_still_works():
     dot, conv, det = eval(lines[2])
     assert (dot, conv) == (5.0, 1.0) and abs(det - 8.0) < 1e-12
     # np.dot / np.linalg found SciPy when compiled; the finder removed itself after its import.
-    assert lines[3].startswith("True ") and "_SkipBlasProbe" not in lines[3]
+    assert lines[3].startswith("True ") and "_NumbaStartup" not in lines[3]
+
+
+# A fresh interpreter: one COCO evaluation on cvcore's cached kernels, then which of Numba's
+# compile-only registry modules got imported, then a compilation of the user's own that needs
+# those registries (np.median, a typed List).
+LIGHT_LOADS = """
+import sys
+import numpy as np
+import cvcore
+from cvcore.detection.coco import one_box_case
+from cvcore.detection.cocoeval import evaluate
+gt, dets = one_box_case()
+print(round(evaluate(gt, dets).stats[0], 12))
+print(sum(m in sys.modules for m in ("numba.typed.typeddict", "numba.np.polynomial.polynomial_core",
+                                     "numba.np.random.generator_core")))
+import numba
+print(numba.njit(lambda a: np.median(a) + len(numba.typed.List([1, 2])))(np.arange(5.0)))
+"""
+
+
+def test_cvcore_kernels_load_without_refreshing_numba_and_compiling_still_works():
+    for _ in range(2):  # the first run may compile (cold cache): the second loads from the cache
+        out = subprocess.run([sys.executable, "-c", LIGHT_LOADS], capture_output=True,
+                             text=True, cwd=REPO)
+        assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1.0", "0", "4.0"]
