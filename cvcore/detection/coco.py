@@ -746,6 +746,10 @@ def load_gt_and_results(gt: str | os.PathLike, results: str | os.PathLike,
     # The ground truth's masks are built after the join: Numba's workqueue layer must not launch
     # parallel kernels from two threads at once (the helper threads run only the scanner).
     _check_iou_type(iou_type)
+    if meanwhile is not None:  # the scanner's kernel first: Numba loads one kernel at a time
+        from . import cocojson
+
+        cocojson.warm_up()
     threads = [threading.Thread(target=run, args=(name, work), daemon=True)
                for name, work in (("gt", lambda: _gt_columns(_read_bytes(gt), str(gt), iou_type)),
                                   ("results", lambda: _read_results(results, iou_type)))]

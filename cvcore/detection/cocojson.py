@@ -1005,3 +1005,8 @@ def scan_results(buf: np.ndarray, iou_type: str = "bbox") -> tuple[Scan, str] | 
         return None
     scan = _records_scan(rows, F, nums, polys, sbuf, iou_type)
     return None if scan is None else (scan, rule)
+
+
+def warm_up() -> None:
+    """Load the scanner's kernel (one tiny scan; a file's bytes are a read-only array, as here)."""
+    scan_results(np.frombuffer(b"[]", np.uint8))
