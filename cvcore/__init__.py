@@ -89,7 +89,7 @@ def _load_with_light_cache_loads(run: _Callable[[_ModuleType], None], module: _M
 
 def _load_numba_lean(run: _Callable[[_ModuleType], None], module: _ModuleType) -> None:
     """Run ``numba/__init__``; inside :func:`command_imports` without the two imports it makes
-    for nothing a command uses (see the module docstring)."""
+    for nothing a command uses (see there)."""
     hidden = [] if not _command_importing else [
         name for name in ("scipy", "yaml") if name not in _sys.modules
         and not (name == "yaml" and _os.path.exists(".numba_config.yaml"))]
@@ -104,8 +104,8 @@ def _load_numba_lean(run: _Callable[[_ModuleType], None], module: _ModuleType) -
 
 
 class _NumbaStartup:
-    """Meta-path finder that runs two Numba modules through the adjustments above as they are
-    first imported; it removes itself once both are done."""
+    """Meta-path finder that runs three Numba modules through the adjustments above as they are
+    first imported; it removes itself once all three are done."""
 
     def __init__(self):
         self.pending = {"numba": _load_numba_lean,
