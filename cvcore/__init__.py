@@ -50,18 +50,26 @@ if "NUMBA_THREADING_LAYER" not in _os.environ:
 
 
 
-def _load_without_blas_probe(run: _Callable[[_ModuleType], None], module: _ModuleType) -> None:
-    """Run ``numba.np.arraymath`` with SciPy's BLAS module hidden (see the module docstring)."""
-    hidden = "scipy.linalg.cython_blas"
-    if "scipy.linalg" in _sys.modules:  # SciPy is loaded already: the probe costs nothing
-        run(module)
-        return
-    _sys.modules[hidden] = None  # makes ``import scipy.linalg.cython_blas`` fail
+def _run_without(names: list[str], run: _Callable[[_ModuleType], None],
+                 module: _ModuleType) -> None:
+    """``run(module)`` with each of ``names`` that is not imported yet answered "absent" (an
+    ``import`` of it fails) until it returns."""
+    hidden = [name for name in names if name not in _sys.modules]
+    for name in hidden:
+        _sys.modules[name] = None
     try:
         run(module)
     finally:
-        if _sys.modules.get(hidden, 0) is None:
-            del _sys.modules[hidden]
+        for name in hidden:
+            if _sys.modules.get(name, 0) is None:
+                del _sys.modules[name]
+
+
+def _load_without_blas_probe(run: _Callable[[_ModuleType], None], module: _ModuleType) -> None:
+    """Run ``numba.np.arraymath`` with SciPy's BLAS module hidden (see the module docstring);
+    with SciPy's linear algebra loaded already the probe costs nothing and sees it."""
+    loaded = "scipy.linalg" in _sys.modules
+    _run_without([] if loaded else ["scipy.linalg.cython_blas"], run, module)
 
 
 def _load_with_light_cache_loads(run: _Callable[[_ModuleType], None], module: _ModuleType) -> None:
@@ -90,17 +98,10 @@ def _load_with_light_cache_loads(run: _Callable[[_ModuleType], None], module: _M
 def _load_numba_lean(run: _Callable[[_ModuleType], None], module: _ModuleType) -> None:
     """Run ``numba/__init__``; inside :func:`command_imports` without the two imports it makes
     for nothing a command uses (see there)."""
-    hidden = [] if not _command_importing else [
-        name for name in ("scipy", "yaml") if name not in _sys.modules
-        and not (name == "yaml" and _os.path.exists(".numba_config.yaml"))]
-    for name in hidden:
-        _sys.modules[name] = None  # makes ``import name`` fail
-    try:
-        run(module)
-    finally:
-        for name in hidden:
-            if _sys.modules.get(name, 0) is None:
-                del _sys.modules[name]
+    lean = []
+    if _command_importing:  # PyYAML stays when Numba has a config file to read with it
+        lean = ["scipy"] + ([] if _os.path.exists(".numba_config.yaml") else ["yaml"])
+    _run_without(lean, run, module)
 
 
 class _NumbaStartup:
