@@ -672,10 +672,17 @@ def _accumulate_kernel(cat_start, col, det_rank, det_score, status, n_positive, 
     """cat_start: int64[K + 1] offsets of each category's detections in accumulation order
     (score, then image, then rank), with their rank, score and column ``col`` in status
     uint8[A, T, D] (bit 0 matched, bit 1 ignored); n_positive: int64[K, A]. Fills precision,
-    recall and scores (defined entries)."""
+    recall and scores (uninitialised on entry): -1 where undefined (no positives), else 0 where
+    recall is never reached. Each category's slices are written by the thread that computes
+    them (no serial pass over the ~1M entries first)."""
     n_area, n_thr = status.shape[0], status.shape[1]
     n_rec = rec_thrs.shape[0]
     for k in numba.prange(cat_start.shape[0] - 1):
+        for a in range(n_area):
+            fill = 0.0 if n_positive[k, a] > 0 else -1.0
+            precision[:, :, k, a, :] = fill
+            scores[:, :, k, a, :] = fill
+            recall[:, k, a, :] = -1.0
         c0, c1 = cat_start[k], cat_start[k + 1]
         rows = np.empty(c1 - c0, np.int64)
         cols = np.empty(c1 - c0, np.int64)
@@ -933,10 +940,8 @@ def _accumulated(cat_start: np.ndarray, col: np.ndarray, rank: np.ndarray, score
     n_cat = len(cat_start) - 1
     n_positive = np.asarray(n_positive, np.int64).reshape(n_cat, n_area)
     shape = (n_thr, len(p.rec_thrs), n_cat, n_area, len(p.max_dets))
-    precision, scores = -np.ones(shape), -np.ones(shape)
-    recall = -np.ones((n_thr, n_cat, n_area, len(p.max_dets)))
-    precision[:, :, n_positive > 0] = 0.0  # undefined stays -1; unreached recall is 0
-    scores[:, :, n_positive > 0] = 0.0
+    precision, scores = np.empty(shape), np.empty(shape)  # filled by the kernel
+    recall = np.empty((n_thr, n_cat, n_area, len(p.max_dets)))
     _accumulate_kernel(cat_start, col, rank, np.ascontiguousarray(score, np.float64), status,
                        n_positive, np.array(p.max_dets, np.int64),
                        np.asarray(p.rec_thrs, np.float64), precision, recall, scores)
