@@ -30,7 +30,11 @@ module imported here); Numba's C helpers, registered when the target context is 
 parallel runtime, started by the cache entry's own initialisers; and the modules its pickled
 description names, which unpickling imports. A compilation (a cache miss, or anyone's own
 ``@njit``) still refreshes first, as Numba always does; other packages' cached functions load
-Numba's way.
+Numba's way. Likewise the first call of each dispatcher initialises third-party Numba extensions
+(entry points, found through ``importlib.metadata``: 20-25 ms); for cvcore's kernels, whose
+arguments are NumPy arrays and scalars, that waits for the first compilation (``refresh()``
+initialises them), and inside :func:`command_imports` ``importlib.metadata`` itself is imported
+lazily, on first use.
 """
 
 import gc as _gc
@@ -95,6 +99,40 @@ def _load_with_light_cache_loads(run: _Callable[[_ModuleType], None], module: _M
     cache.load_overload = load_overload
 
 
+def _load_with_lazy_extensions(run: _Callable[[_ModuleType], None],
+                               module: _ModuleType) -> None:
+    """Run ``numba.core.dispatcher``, then let calls of cvcore's own kernels skip the
+    initialisation of third-party Numba extensions (see the module docstring)."""
+    run(module)
+    base = getattr(module, "_DispatcherBase", None)
+    full_hook = getattr(base, "_compilation_chain_init_hook", None)
+    if full_hook is None:
+        return  # another Numba than the one this was written for: unchanged
+
+    def hook(self):
+        if not getattr(self.py_func, "__module__", "").startswith("cvcore."):
+            full_hook(self)
+
+    base._compilation_chain_init_hook = hook
+
+
+def _load_with_lazy_metadata(run: _Callable[[_ModuleType], None], module: _ModuleType) -> None:
+    """Run ``numba.core.entrypoints``; inside :func:`command_imports` with ``importlib.metadata``
+    imported lazily (on first use; see there)."""
+    if _command_importing and "importlib.metadata" not in _sys.modules:
+        import importlib
+        import importlib.util
+
+        spec = importlib.util.find_spec("importlib.metadata")
+        if spec is not None and spec.loader is not None:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+            lazy = importlib.util.module_from_spec(spec)
+            _sys.modules["importlib.metadata"] = lazy
+            importlib.metadata = lazy
+            spec.loader.exec_module(lazy)
+    run(module)
+
+
 def _load_numba_lean(run: _Callable[[_ModuleType], None], module: _ModuleType) -> None:
     """Run ``numba/__init__``; inside :func:`command_imports` without the two imports it makes
     for nothing a command uses (see there)."""
@@ -105,11 +143,13 @@ def _load_numba_lean(run: _Callable[[_ModuleType], None], module: _ModuleType) -
 
 
 class _NumbaStartup:
-    """Meta-path finder that runs three Numba modules through the adjustments above as they are
-    first imported; it removes itself once all three are done."""
+    """Meta-path finder that runs five Numba modules through the adjustments above as they are
+    first imported; it removes itself once all five are done."""
 
     def __init__(self):
         self.pending = {"numba": _load_numba_lean,
+                        "numba.core.entrypoints": _load_with_lazy_metadata,
+                        "numba.core.dispatcher": _load_with_lazy_extensions,
                         "numba.np.arraymath": _load_without_blas_probe,
                         "numba.core.caching": _load_with_light_cache_loads}
 
