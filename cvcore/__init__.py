@@ -135,11 +135,29 @@ def _load_with_lazy_metadata(run: _Callable[[_ModuleType], None], module: _Modul
 
 def _load_numba_lean(run: _Callable[[_ModuleType], None], module: _ModuleType) -> None:
     """Run ``numba/__init__``; inside :func:`command_imports` without the two imports it makes
-    for nothing a command uses (see there)."""
+    for nothing a command uses, then start the NRT's compilation in a thread (see there)."""
+    global _nrt_thread
     lean = []
     if _command_importing:  # PyYAML stays when Numba has a config file to read with it
         lean = ["scipy"] + ([] if _os.path.exists(".numba_config.yaml") else ["yaml"])
     _run_without(lean, run, module)
+    if _command_importing:
+        import threading
+
+        _nrt_thread = threading.Thread(target=_initialize_nrt, daemon=True)
+        _nrt_thread.start()
+
+
+def _initialize_nrt() -> None:
+    """Make the CPU target and initialise Numba's runtime (compiling its atomic reference
+    counts with LLVM), as the first kernel call would; errors are left for that call."""
+    try:
+        from numba.core.registry import cpu_target
+        from numba.core.runtime import nrt
+
+        nrt.rtsys.initialize(cpu_target.target_context)
+    except Exception:  # noqa: BLE001 (the kernel call that needs the NRT reports it)
+        pass
 
 
 class _NumbaStartup:
@@ -173,6 +191,7 @@ class _NumbaStartup:
 
 
 _command_importing = False  # inside command_imports()
+_nrt_thread = None  # started by _load_numba_lean inside command_imports(), joined at its end
 
 
 @_contextmanager
@@ -189,8 +208,12 @@ def command_imports() -> _Iterator[None]:
     together. Here both imports are answered "absent" while Numba's own ``__init__`` runs
     (PyYAML only when there is no such file), never while other code runs. For the rest of the
     command the collector runs every 5000 new objects: most of what a command allocates is
-    freed before then, never scanned (at the default 700, 10-15 ms of a bbox evaluation)."""
-    global _command_importing
+    freed before then, never scanned (at the default 700, 10-15 ms of a bbox evaluation).
+
+    Once Numba is imported, a thread initialises its runtime (the NRT, 25-30 ms, mostly LLVM
+    compiling, which runs outside the GIL) while the command's own modules import; it is
+    joined before this returns, so the command never forks while it runs."""
+    global _command_importing, _nrt_thread
     enabled = _gc.isenabled()
     _gc.disable()
     _command_importing = True
@@ -198,6 +221,9 @@ def command_imports() -> _Iterator[None]:
         yield
     finally:
         _command_importing = False
+        if _nrt_thread is not None:
+            _nrt_thread.join()
+            _nrt_thread = None
         _gc.freeze()
         _gc.set_threshold(5000, *_gc.get_threshold()[1:])
         if enabled:

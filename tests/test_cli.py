@@ -72,6 +72,8 @@ with command_imports():
     import cvcore.detection.cocoeval
 collections = len(runs)
 lean = "scipy" not in sys.modules and "yaml" not in sys.modules
+from numba.core.runtime import nrt
+lean = lean and nrt.rtsys._init and cvcore._nrt_thread is None  # initialised by the thread
 cvcore.detection.cocoeval.warm_up()
 lazy = type(sys.modules["importlib.metadata"]).__name__ == "_LazyModule"
 import scipy.optimize, yaml

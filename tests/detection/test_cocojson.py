@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -215,9 +216,13 @@ def test_scanner_matches_json_loads(tmp_path, iou_type):
         _same(gt, _strict_gt(gt_bytes, str(gt_path), iou_type))
         dets = coco.load_results(res_path, gt, iou_type)
         _same(dets, coco._against_gt(_strict_results(res_bytes, str(res_path), iou_type), gt))
-        both = coco.load_gt_and_results(gt_path, res_path, iou_type=iou_type)
+        during = []
+        both = coco.load_gt_and_results(gt_path, res_path, iou_type=iou_type,
+                                        meanwhile=lambda: during.append(sys.getswitchinterval()))
         _same(both[0], gt)
         _same(both[1], dets)
+        # The switch interval is shortened only while the helper threads run.
+        assert during == [0.0005] and sys.getswitchinterval() == 0.005
     assert scanned == 50  # every valid document went through the scanner
 
 
