@@ -547,6 +547,7 @@ def _match_groups(first, last, det_start, gt_start, iou_start, ious, boxes, det_
     buf, cand, ordered = np.empty(1024), np.empty(1024, np.int64), np.empty(1024, np.int64)
     n_ok, cand_start = np.empty(128, np.int64), np.empty(129, np.int64)
     outside = np.empty((n_area, 128), np.uint8)
+    matched = np.empty((n_area, n_thr, 128), np.int64)  # the group's matches (-1: none)
     taken = np.empty(128, np.bool_)
     for grp in range(first, last):
         d0, d1 = det_start[grp], det_start[grp + 1]
@@ -556,6 +557,7 @@ def _match_groups(first, last, det_start, gt_start, iou_start, ious, boxes, det_
             continue
         if outside.shape[1] < nd:
             outside = np.empty((n_area, 2 * nd), np.uint8)
+            matched = np.empty((n_area, n_thr, 2 * nd), np.int64)
             n_ok = np.empty(2 * nd, np.int64)
             cand_start = np.empty(2 * nd + 1, np.int64)
         # Unmatched detections outside the area range are ignored.
@@ -599,6 +601,30 @@ def _match_groups(first, last, det_start, gt_start, iou_start, ious, boxes, det_
                     n += 1
         cand_start[nd] = n
         for a in range(n_area):
+            # An area range that ignores the same of this group's ground truth as an earlier
+            # one makes the same matches (the area ranges of COCO mostly do: a group's objects
+            # are often all of one size); only the unmatched detections' flags differ. (The
+            # first such range was matched here, so its row of ``matched`` is filled.)
+            same = -1
+            for b in range(a):
+                same = b
+                for g in range(g0, g1):
+                    if gt_ignore[a, g] != gt_ignore[b, g]:
+                        same = -1
+                        break
+                if same >= 0:
+                    break
+            if same >= 0:
+                for t in range(n_thr):
+                    for d in range(nd):
+                        m = matched[same, t, d]
+                        if m < 0:
+                            status[a, t, d0 + d] = outside[a, d]
+                            continue
+                        status[a, t, d0 + d] = 3 if gt_ignore[a, g0 + m] else 1
+                        if rows:
+                            match_gt[a, t, d0 + d] = g_idx[g0 + m]
+                continue
             # Non-ignored ground truth first, each part in file order (a stable sort); a
             # detection never trades a non-ignored match for an ignored one.
             for d in range(nd):
@@ -628,6 +654,7 @@ def _match_groups(first, last, det_start, gt_start, iou_start, ious, boxes, det_
                             continue
                         best = block[d * ng + g]
                         m = g
+                    matched[a, t, d] = m
                     if m == -1:
                         status[a, t, d0 + d] = outside[a, d]
                         continue
