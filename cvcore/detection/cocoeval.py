@@ -274,6 +274,21 @@ def _oks_means(term_start, values, ious):
 # accumulation order (category, then score) without a NumPy sort. Everything is linear.
 
 @numba.njit(cache=True, nogil=True)
+def _first_at_least(a, value):
+    """Index of the first entry of ascending ``a`` that is >= ``value`` (NumPy's searchsorted,
+    side="left"). The kernels use this and plain loops rather than NumPy's searchsorted, min
+    and max: those load Numba's array-math module (~20 ms) with the kernels in every process."""
+    lo, hi = 0, a.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True, nogil=True)
 def _lookup(ids, wanted_sorted, wanted_order):
     """Position of each id in the wanted ids (``wanted_sorted`` = them sorted stably,
     ``wanted_order`` their positions), -1 when absent; a repeated wanted id gives its first
@@ -291,10 +306,10 @@ def _lookup(ids, wanted_sorted, wanted_order):
             if lo <= ids[i] <= hi:
                 out[i] = table[ids[i] - lo]
     else:
-        pos = np.searchsorted(wanted_sorted, ids)
         for i in range(ids.shape[0]):
-            if pos[i] < n and wanted_sorted[pos[i]] == ids[i]:
-                out[i] = wanted_order[pos[i]]
+            pos = _first_at_least(wanted_sorted, ids[i])
+            if pos < n and wanted_sorted[pos] == ids[i]:
+                out[i] = wanted_order[pos]
     return out
 
 
@@ -304,7 +319,9 @@ def _radix(seq, keys):
     LSD radix sort on 8-bit digits (256 buckets: the scatter stays in cache at any size).
     Returns the sorted seq and keys."""
     n = seq.shape[0]
-    top = keys.max() if n else 0
+    top = 0
+    for j in range(n):
+        top = max(top, keys[j])
     seq, keys = seq.copy(), keys.copy()
     seq_tmp, keys_tmp = np.empty_like(seq), np.empty_like(keys)
     count = np.empty(257, np.int64)
@@ -313,7 +330,10 @@ def _radix(seq, keys):
         count[:] = 0
         for j in range(n):
             count[((keys[j] >> shift) & 255) + 1] += 1
-        if count.max() < n:  # else one digit value: nothing would move
+        most = 0
+        for k in range(257):
+            most = max(most, count[k])
+        if most < n:  # else one digit value: nothing would move
             for k in range(256):
                 count[k + 1] += count[k]
             for j in range(n):
@@ -541,8 +561,12 @@ def _match_groups(first, last, det_start, gt_start, iou_start, ious, boxes, det_
     """:func:`_match_kernel` on groups first..last-1."""
     n_area, n_thr = gt_ignore.shape[0], iou_thrs.shape[0]
     rows = match_gt.shape[2] > 0
-    thr = np.minimum(iou_thrs, 1 - 1e-10)  # pycocotools caps the threshold below 1
-    lowest = thr.min() if n_thr else 1.0
+    thr = np.empty(n_thr)
+    lowest = 1.0
+    for t in range(n_thr):  # pycocotools caps the threshold below 1: min([t, 1 - 1e-10])
+        thr[t] = 1 - 1e-10 if 1 - 1e-10 < iou_thrs[t] else iou_thrs[t]
+        if t == 0 or thr[t] < lowest or thr[t] != thr[t]:  # NumPy's min: NaN wins
+            lowest = thr[t]
     # Work buffers, grown as needed.
     buf, cand, ordered = np.empty(1024), np.empty(1024, np.int64), np.empty(1024, np.int64)
     n_ok, cand_start = np.empty(128, np.int64), np.empty(129, np.int64)
@@ -682,7 +706,9 @@ def _match_kernel(det_start, gt_start, iou_start, ious, boxes, det_boxes, gt_box
     # Chunks of about equal numbers of detections, a few per thread, each with its buffers.
     n_grp = det_start.shape[0] - 1
     n_chunk = max(1, min(n_grp, n_chunk))
-    bounds = np.searchsorted(det_start, np.arange(n_chunk + 1) * (det_start[n_grp] / n_chunk))
+    bounds = np.empty(n_chunk + 1, np.int64)
+    for c in range(n_chunk + 1):
+        bounds[c] = _first_at_least(det_start, c * (det_start[n_grp] / n_chunk))
     bounds[0], bounds[n_chunk] = 0, n_grp
     for c in numba.prange(n_chunk):
         _match_groups(bounds[c], bounds[c + 1], det_start, gt_start, iou_start, ious, boxes,
