@@ -745,8 +745,9 @@ def load_gt_and_results(gt: str | os.PathLike, results: str | os.PathLike,
         except BaseException as err:  # re-raised in the caller's thread
             outcome[name] = (False, err)
 
-    # The ground truth's masks are built after the join: Numba's workqueue layer must not launch
-    # parallel kernels from two threads at once (the helper threads run only the scanner).
+    # Only this thread launches parallel kernels (Numba's workqueue layer must not launch them
+    # from two threads at once): the helpers run only the scanner, and the ground truth's masks
+    # are built here, once its scan is done, while the results may still be being scanned.
     _check_iou_type(iou_type)
     if meanwhile is not None:  # the scanner's kernel first: Numba loads one kernel at a time
         from . import cocojson
@@ -764,19 +765,25 @@ def load_gt_and_results(gt: str | os.PathLike, results: str | os.PathLike,
             thread.start()
         if meanwhile is not None:
             meanwhile()
-        for thread in threads:
-            while thread.is_alive():  # a timeout keeps Ctrl-C deliverable while waiting
-                thread.join(0.1)
+        _wait(threads[0])
+        ok, columns = outcome["gt"]
+        try:
+            if not ok:
+                raise columns
+            ground_truth = _gt_from_columns(columns, str(gt), iou_type)  # its errors come first
+        finally:
+            _wait(threads[1])
     finally:
         sys.setswitchinterval(switch_interval)
-    ok, columns = outcome["gt"]
-    if not ok:
-        raise columns
-    ground_truth = _gt_from_columns(columns, str(gt), iou_type)  # its errors come first
     ok, parsed = outcome["results"]
     if not ok:
         raise parsed
     return ground_truth, _against_gt(parsed, ground_truth)
+
+
+def _wait(thread: threading.Thread) -> None:
+    while thread.is_alive():  # a timeout keeps Ctrl-C deliverable while waiting
+        thread.join(0.1)
 
 
 def defer_interrupt(work: Callable[[], object]) -> Callable[[], object]:

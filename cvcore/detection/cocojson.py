@@ -889,6 +889,8 @@ def _scan(buf: np.ndarray, results: bool, iou_type: str):
         F[index[which == 0]] = values[which == 0]
         nums[index[which == 1]] = values[which == 1]
     rows = I[:st[S_ROWS]]
+    if rows.shape[1] > NI_BOX:  # wide (18 columns, with lists): stored column by column, so the
+        rows = np.ascontiguousarray(rows.T).T  # column reads below are contiguous, not strided
     return raw, top_seen, rows, F.reshape(-1, NF)[:st[S_ROWS]], nums[:st[S_NUMS]], \
         polys[:st[S_POLYS]], sbuf[:st[S_SBUF]]
 
@@ -897,6 +899,9 @@ def _records_scan(rows, F, nums, polys, sbuf, iou_type: str) -> Scan | None:
     """The per-record arrays of RECORD rows; None if their keypoints or segmentations are not
     what the fast path can vouch for."""
     keypoints = keypoint_starts = segms = None
+    # A column-major table's columns are used as they are (contiguous views: the table stays,
+    # no copies to make); a narrow row-major one's are copied, so its rows can go.
+    column = (lambda c: rows[:, c]) if rows.flags.f_contiguous else (lambda c: rows[:, c].copy())
     if iou_type == "keypoints":
         lengths = rows[:, C_KP1] - rows[:, C_KP0]
         if len(rows) and ((rows[1:, C_KP0] != rows[:-1, C_KP1]).any() or rows[0, C_KP0] != 0
@@ -910,31 +915,29 @@ def _records_scan(rows, F, nums, polys, sbuf, iou_type: str) -> Scan | None:
     if iou_type == "segm":
         kind = rows[:, C_SEG]
         poly_counts = np.where(kind == SEG_POLYS, rows[:, C_SB] - rows[:, C_SA], 0)
-        cnt_rows = rows[kind == SEG_COUNTS]
-        str_rows = rows[kind == SEG_STRING]
+        cnt, strs = kind == SEG_COUNTS, kind == SEG_STRING
+        cnt_a, cnt_b = rows[cnt, C_SA], rows[cnt, C_SB]  # (columns only, not whole rows)
         # Polygons (all of ``polys``, in file order) and counts share ``nums``: split them.
         in_counts = np.zeros(len(nums) + 1, np.int64)
-        np.add.at(in_counts, cnt_rows[:, C_SA], 1)
-        np.add.at(in_counts, cnt_rows[:, C_SB], -1)
+        np.add.at(in_counts, cnt_a, 1)
+        np.add.at(in_counts, cnt_b, -1)
         in_counts = np.cumsum(in_counts[:-1]) > 0
-        coords = nums[~in_counts] if len(cnt_rows) else nums
+        coords = nums[~in_counts] if len(cnt_a) else nums
         counts = nums[in_counts].astype(np.uint32)
         poly_starts = np.zeros(len(polys) + 1, np.int64)
         np.cumsum(polys[:, 1] - polys[:, 0], out=poly_starts[1:])
-        count_starts = np.zeros(len(cnt_rows) + 1, np.int64)
-        np.cumsum(cnt_rows[:, C_SB] - cnt_rows[:, C_SA], out=count_starts[1:])
+        count_starts = np.zeros(len(cnt_a) + 1, np.int64)
+        np.cumsum(cnt_b - cnt_a, out=count_starts[1:])
         segms = Segms(kind=kind, poly_counts=poly_counts, coords=coords,
                       poly_starts=poly_starts, counts=counts, count_starts=count_starts,
-                      sbuf=sbuf, str_starts=str_rows[:, C_SA].copy(),
-                      str_ends=str_rows[:, C_SB].copy(), rle_heights=rows[:, C_SH].copy(),
-                      rle_widths=rows[:, C_SW].copy())
+                      sbuf=sbuf, str_starts=rows[strs, C_SA], str_ends=rows[strs, C_SB],
+                      rle_heights=column(C_SH), rle_widths=column(C_SW))
     narrow = rows.shape[1] <= C_ID  # bbox results: no ids, no crowd flags
-    return Scan(ids=None if narrow else rows[:, C_ID].copy(), image_ids=rows[:, C_IMG].copy(),
-                cat_ids=rows[:, C_CAT].copy(), boxes=np.ascontiguousarray(F[:, :4]),
+    return Scan(ids=None if narrow else column(C_ID), image_ids=column(C_IMG),
+                cat_ids=column(C_CAT), boxes=np.ascontiguousarray(F[:, :4]),
                 values=F[:, 4].copy(), iscrowd=None if narrow else rows[:, C_CROWD] != 0,
-                num_keypoints=rows[:, C_NKP].copy() if rows.shape[1] > C_NKP else None,
-                seen=rows[:, C_SEEN].copy(),
-                box_flags=rows[:, C_BOX].copy(), keypoints=keypoints,
+                num_keypoints=column(C_NKP) if rows.shape[1] > C_NKP else None,
+                seen=column(C_SEEN), box_flags=column(C_BOX), keypoints=keypoints,
                 keypoint_starts=keypoint_starts, segms=segms)
 
 
