@@ -218,7 +218,8 @@ def test_scanner_matches_json_loads(tmp_path, iou_type):
         _same(dets, coco._against_gt(_strict_results(res_bytes, str(res_path), iou_type), gt))
         during = []
         both = coco.load_gt_and_results(gt_path, res_path, iou_type=iou_type,
-                                        meanwhile=lambda: during.append(sys.getswitchinterval()))
+                                        meanwhile=lambda seen=during: seen.append(
+                                            sys.getswitchinterval()))
         _same(both[0], gt)
         _same(both[1], dets)
         # The switch interval is shortened only while the helper threads run.
